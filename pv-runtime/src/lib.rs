@@ -1,14 +1,27 @@
 //! pv-runtime: a `no_std` runtime for Rust unikernels running as Xen PV domains.
 //!
-//! Layering (see DESIGN.md §3, §4):
-//! * sans-IO cores, compiled and tested on the host: [`ring`], [`xenstore`], [`xenbus`];
+//! Layering (DESIGN.md §3, §4):
+//! * sans-IO cores, compiled and tested on the host: [`ring`], [`xenstore`],
+//!   [`xenbus`], [`timer`], [`mm::frame`], [`mm::vspace`], [`console::ConsoleRing`];
 //! * the Xen ABI as plain `repr(C)` data: [`abi`];
-//! * the thin unsafe layer that talks to the hypervisor, only on `target_os = "none"`.
+//! * the thin unsafe layer that talks to the hypervisor, only on
+//!   `target_os = "none"`: `arch`, `hypervisor`, `mm::paging`, `runtime`.
 #![cfg_attr(not(test), no_std)]
 
 extern crate alloc;
 
 pub mod abi;
+pub mod console;
+pub mod mm;
 pub mod ring;
+pub mod time;
+pub mod timer;
 pub mod xenbus;
 pub mod xenstore;
+
+#[cfg(target_os = "none")]
+mod arch;
+#[cfg(target_os = "none")]
+pub mod hypervisor;
+#[cfg(target_os = "none")]
+pub mod runtime;
