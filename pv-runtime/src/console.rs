@@ -130,6 +130,7 @@ mod global {
                     c.dropped += bytes.len() as u64;
                     return;
                 }
+                crate::event::clear_pending(crate::event::pending_words(), c.port);
                 let _ = hypervisor::poll(&[c.port], now + 10_000_000);
             }
         });
@@ -142,6 +143,7 @@ mod global {
             let start = crate::time::now_ns();
             while c.ring.unconsumed() > 0 && crate::time::now_ns().saturating_sub(start) < STALL_LIMIT_NS {
                 let _ = hypervisor::evtchn_send(c.port);
+                crate::event::clear_pending(crate::event::pending_words(), c.port);
                 let _ = hypervisor::poll(&[c.port], crate::time::now_ns() + 5_000_000);
             }
         });

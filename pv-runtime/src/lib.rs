@@ -12,6 +12,8 @@ extern crate alloc;
 
 pub mod abi;
 pub mod console;
+pub mod event;
+pub mod grant_table;
 pub mod mm;
 pub mod ring;
 pub mod time;

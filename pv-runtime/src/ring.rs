@@ -64,10 +64,7 @@ impl RingSize {
     pub const fn used(self, prod: RingIdx, cons: RingIdx) -> Result<u32, RingOverflow> {
         let used = prod.wrapping_sub(cons);
         if used > self.0 {
-            Err(RingOverflow {
-                used,
-                size: self.0,
-            })
+            Err(RingOverflow { used, size: self.0 })
         } else {
             Ok(used)
         }
@@ -117,7 +114,13 @@ mod tests {
         assert_eq!(s.mask(1024), 0);
         assert_eq!(s.used(1024, 0), Ok(1024));
         assert_eq!(s.free(1024, 0), Ok(0));
-        assert_eq!(s.used(1025, 0), Err(RingOverflow { used: 1025, size: 1024 }));
+        assert_eq!(
+            s.used(1025, 0),
+            Err(RingOverflow {
+                used: 1025,
+                size: 1024
+            })
+        );
         // A producer "behind" the consumer is a huge wrapping distance: corrupt.
         assert!(s.used(0, 1).is_err());
         assert_eq!(s.contiguous(1020, 10), 4);

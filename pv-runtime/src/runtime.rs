@@ -9,8 +9,16 @@ use crate::abi::mmu::L1_PROT;
 use crate::abi::sched::ShutdownReason;
 use crate::abi::shared_info::SharedInfo;
 use crate::abi::start_info::StartInfo;
-use crate::abi::{DOMID_SELF, PAGE_SIZE};
+use crate::abi::{DomId, Port, PAGE_SIZE};
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use crate::console::{self, ConsoleRing};
+use crate::event::{self, Events, PortSet};
+use crate::grant_table::{self, GrantError, GrantTable};
+use crate::time;
+use crate::timer::{TimerId, Timers};
+use crate::xenstore::{StoreIo, WatchEvent, XsError, Xenstore};
 use crate::hypervisor;
 use crate::mm::frame::FrameAllocator;
 use crate::mm::heap::{self, Memory, MEMORY};
@@ -88,26 +96,175 @@ pub unsafe extern "C" fn pv_start(si: *mut StartInfo) -> ! {
         m.foreign = Some(window);
     }
 
+    let mut rt = match Runtime::new(si) {
+        Ok(rt) => rt,
+        Err(e) => panic!("runtime start-up failed: {e}"),
+    };
     // SAFETY: provided by the domain through `pv_runtime::entry!`.
-    unsafe { __pv_main() };
+    unsafe { __pv_main(&mut rt) };
     shutdown(ShutdownReason::Poweroff)
 }
 
 unsafe extern "Rust" {
-    fn __pv_main();
+    fn __pv_main(rt: &mut Runtime);
 }
 
 /// Names the domain's main function: `pv_runtime::entry!(main);` with
-/// `fn main()`. Returning powers the domain off.
+/// `fn main(rt: &mut Runtime)`. Returning powers the domain off.
 #[macro_export]
 macro_rules! entry {
     ($main:path) => {
         #[unsafe(no_mangle)]
-        fn __pv_main() {
-            let f: fn() = $main;
-            f()
+        fn __pv_main(rt: &mut $crate::runtime::Runtime) {
+            let f: fn(&mut $crate::runtime::Runtime) = $main;
+            f(rt)
         }
     };
+}
+
+/// The xenstore client's link to the world: the store event channel and the clock.
+pub struct StoreChannel {
+    port: Port,
+}
+
+impl StoreIo for StoreChannel {
+    fn notify(&mut self) {
+        let _ = hypervisor::evtchn_send(self.port);
+    }
+
+    fn wait(&mut self, deadline_ns: u64) -> bool {
+        let pending = event::pending_words();
+        if event::clear_pending(pending, self.port) {
+            return true;
+        }
+        let _ = hypervisor::poll(&[self.port], deadline_ns.max(1));
+        event::clear_pending(pending, self.port) || time::now_ns() < deadline_ns
+    }
+
+    fn now_ns(&self) -> u64 {
+        time::now_ns()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("xenstore: {0}")]
+    Xenstore(#[from] XsError),
+    #[error("grant table: {0}")]
+    Grant(#[from] GrantError),
+    #[error("the store page is not mapped")]
+    NoStorePage,
+    #[error("bad domid {0:?} in xenstore")]
+    BadDomid(String),
+}
+
+/// Token of the runtime's own watch on `control/shutdown`.
+const SHUTDOWN_TOKEN: &str = "pv-runtime/shutdown";
+/// Grant-table frames set up at start (512 references each).
+const GRANT_FRAMES: u32 = 4;
+
+/// What woke the domain up in [`Runtime::wait`].
+#[derive(Debug, Default)]
+pub struct Wake {
+    /// Bound ports that fired (the store port is handled inside).
+    pub ports: PortSet,
+    /// xenstore watch events, the runtime's own excluded.
+    pub watches: Vec<WatchEvent>,
+    /// Timers that expired.
+    pub timers: Vec<TimerId>,
+    /// The toolstack asked us to stop (`xl shutdown`/`xl reboot`, control/shutdown).
+    pub shutdown: Option<ShutdownReason>,
+}
+
+/// Everything a domain gets from the runtime.
+pub struct Runtime {
+    pub events: Events,
+    pub grants: GrantTable,
+    pub xs: Xenstore<StoreChannel>,
+    pub timers: Timers<32>,
+    domid: DomId,
+    store_port: Port,
+}
+
+impl Runtime {
+    fn new(si: &StartInfo) -> Result<Self, StartError> {
+        let mut events = Events::new();
+        events.adopt(si.store_evtchn);
+        let store_va = pfn_to_va(m2p(si.store_mfn));
+        let io = StoreChannel { port: si.store_evtchn };
+        // SAFETY: the store page is a bootstrap element mapped in the direct map,
+        // and only this client uses it.
+        let mut xs = unsafe { Xenstore::from_raw(store_va as *mut u8, io) }.ok_or(StartError::NoStorePage)?;
+        let grants = grant_table::setup(GRANT_FRAMES)?;
+        let domid_text = xs.read("domid")?;
+        let domid = domid_text.parse().map_err(|_| StartError::BadDomid(domid_text))?;
+        // Tell the toolstack we honour control/shutdown, then watch it.
+        let _ = xs.write("control/feature-poweroff", "1");
+        let _ = xs.write("control/feature-reboot", "1");
+        xs.watch("control/shutdown", SHUTDOWN_TOKEN)?;
+        Ok(Self { events, grants, xs, timers: Timers::new(), domid, store_port: si.store_evtchn })
+    }
+
+    pub fn domid(&self) -> DomId {
+        self.domid
+    }
+
+    /// The guest command line (xl `extra=`).
+    pub fn cmdline(&self) -> &'static str {
+        core::str::from_utf8(start_info().cmd_line()).unwrap_or("")
+    }
+
+    /// Value of `key=value` on the command line.
+    pub fn arg(&self, key: &str) -> Option<&'static str> {
+        self.cmdline().split_ascii_whitespace().find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+    }
+
+    /// The run loop's one blocking point: sleeps until a bound port fires, a
+    /// watch event arrives, a timer expires or `deadline_ns` passes.
+    pub fn wait(&mut self, deadline_ns: Option<u64>) -> Wake {
+        let mut wake = Wake::default();
+        let deadline = match (deadline_ns, self.timers.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        // Watch events a blocking xenstore call already queued, or timers already
+        // due, must not wait for a new kick.
+        self.take_watches(&mut wake);
+        let due = self.timers.next_deadline().is_some_and(|d| d <= time::now_ns());
+        let idle = wake.watches.is_empty() && wake.shutdown.is_none() && !due;
+        let mut ports = if idle { self.events.wait(deadline) } else { self.events.take() };
+        let now = time::now_ns();
+        while let Some(t) = self.timers.pop_expired(now) {
+            wake.timers.push(t);
+        }
+        ports.remove(self.store_port);
+        wake.ports = ports;
+        self.take_watches(&mut wake);
+        wake
+    }
+
+    fn take_watches(&mut self, wake: &mut Wake) {
+        while let Ok(Some(ev)) = self.xs.poll_watch() {
+            if ev.token == SHUTDOWN_TOKEN {
+                wake.shutdown = wake.shutdown.or(self.shutdown_request());
+            } else {
+                wake.watches.push(ev);
+            }
+        }
+    }
+
+    /// Reads and acknowledges control/shutdown (an empty value is no request).
+    fn shutdown_request(&mut self) -> Option<ShutdownReason> {
+        let req = self.xs.read("control/shutdown").ok()?;
+        let reason = match req.as_str() {
+            "poweroff" | "halt" => ShutdownReason::Poweroff,
+            "reboot" => ShutdownReason::Reboot,
+            "crash" => ShutdownReason::Crash,
+            _ => return None,
+        };
+        let _ = self.xs.write("control/shutdown", "");
+        Some(reason)
+    }
 }
 
 #[panic_handler]
@@ -119,9 +276,4 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
 /// Pages in the heap plus pages still free: what the domain can use.
 pub fn memory_report() -> (usize, u64) {
     (heap::heap_size(), heap::frames_available() * PAGE_SIZE as u64)
-}
-
-#[allow(dead_code)]
-fn _assert_domid_self(_: u16) -> u16 {
-    DOMID_SELF
 }

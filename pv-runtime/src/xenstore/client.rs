@@ -9,6 +9,11 @@
 //! * a reply with another `req_id` (typically the late answer to a request
 //!   that timed out) is counted in [`Counters::unexpected_req_id`] and dropped.
 //!
+//! [`StoreIo::wait`] must not lose a wake-up: if the event channel fired
+//! since the previous `wait` (for example between our last look at the ring
+//! and this call), it has to return at once. Xen's per-port pending bit,
+//! cleared only when the domain consumes it, gives exactly that.
+//!
 //! Errors that break the byte stream (a bad header, a hostile ring index, a
 //! request left half-written by a timeout, xenstored's `error` word) leave
 //! the client [`XsError::Broken`] for every later call: the protocol has no

@@ -4,7 +4,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use alloc::{format, vec};
 
-use super::client::{Config, XsError, Xenstore};
+use super::client::{Config, Xenstore, XsError};
 use super::codec::{Errno, FrameError, MsgType};
 use super::fake::{raw, FakeIo, FakeXenstored};
 use super::perms::{Access, Perm};
@@ -55,7 +55,10 @@ fn read_write_mkdir_rm_directory() {
     assert_eq!(xs.rm("/x/y"), Err(XsError::Xenstored(Errno::ENOENT)));
     xs.write_bytes("/bin", b"\x00\xff").unwrap();
     assert_eq!(xs.read_bytes("/bin").unwrap(), b"\x00\xff");
-    assert_eq!(xs.read("/bin"), Err(XsError::Malformed(ReplyError::NotUtf8)));
+    assert_eq!(
+        xs.read("/bin"),
+        Err(XsError::Malformed(ReplyError::NotUtf8))
+    );
     assert_eq!(xs.counters(), Default::default());
     assert!(xs.io().notifies > 0);
 }
@@ -98,10 +101,17 @@ fn perms_round_trip() {
 #[test]
 fn large_values_cross_the_ring_wrap() {
     let mut xs = client();
-    for f in [Field::ReqCons, Field::ReqProd, Field::RspCons, Field::RspProd] {
+    for f in [
+        Field::ReqCons,
+        Field::ReqProd,
+        Field::RspCons,
+        Field::RspProd,
+    ] {
         server(&mut xs).ring().set_field(f, u32::MAX - 100);
     }
-    let value: String = (0..4000).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+    let value: String = (0..4000)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
     for _ in 0..3 {
         xs.write("/big", &value).unwrap();
         assert_eq!(xs.read("/big").unwrap(), value);
@@ -132,7 +142,10 @@ fn watches_fire_and_are_queued_during_requests() {
 
     xs.unwatch("/dev", "t1").unwrap();
     server(&mut xs).external_write("/dev/z", b"3");
-    assert_eq!(xs.unwatch("/dev", "t1"), Err(XsError::Xenstored(Errno::ENOENT)));
+    assert_eq!(
+        xs.unwatch("/dev", "t1"),
+        Err(XsError::Xenstored(Errno::ENOENT))
+    );
     assert_eq!(xs.poll_watch().unwrap(), None);
     assert_eq!(xs.counters().unknown_watch_token, 0);
 }
@@ -142,7 +155,10 @@ fn wait_watch_token_leaves_other_events() {
     let mut xs = client();
     xs.watch("/a", "ta").unwrap();
     xs.watch("/b", "tb").unwrap();
-    assert_eq!(xs.wait_watch_token("tb", u64::MAX).unwrap(), Some(ev("/b", "tb")));
+    assert_eq!(
+        xs.wait_watch_token("tb", u64::MAX).unwrap(),
+        Some(ev("/b", "tb"))
+    );
     assert_eq!(xs.poll_watch().unwrap(), Some(ev("/a", "ta")));
 }
 
@@ -210,7 +226,12 @@ fn transactions_commit_abort_and_retry() {
     server(&mut xs).fail_commits = 0;
     let r: Result<(), _> = xs.transaction(|tx| tx.read("/nope").map(drop));
     assert_eq!(r, Err(XsError::Xenstored(Errno::ENOENT)));
-    let starts = xs.io().server.log.iter().filter(|h| h.ty == MsgType::TransactionStart);
+    let starts = xs
+        .io()
+        .server
+        .log
+        .iter()
+        .filter(|h| h.ty == MsgType::TransactionStart);
     assert_eq!(starts.count(), 1 + 3 + 8 + 1);
 }
 
@@ -220,7 +241,10 @@ fn conflicting_writer_causes_eagain() {
     let tx = xs.transaction_start().unwrap();
     xs.tx(tx).write("/c", "mine").unwrap();
     server(&mut xs).external_write("/c", b"theirs");
-    assert_eq!(xs.transaction_end(tx, true), Err(XsError::Xenstored(Errno::EAGAIN)));
+    assert_eq!(
+        xs.transaction_end(tx, true),
+        Err(XsError::Xenstored(Errno::EAGAIN))
+    );
     assert_eq!(xs.read("/c").unwrap(), "theirs");
 }
 
@@ -236,6 +260,27 @@ fn silent_peer_times_out() {
     assert_eq!(xs.counters().timeouts, 1);
     server(&mut xs).mute = false;
     assert_eq!(xs.read("/").unwrap(), "");
+}
+
+#[test]
+fn stalled_peer_half_written_request_breaks_the_connection() {
+    let mut xs = client_with(Config {
+        timeout_ns: 1_000_000,
+        ..Config::default()
+    });
+    server(&mut xs).stall = true;
+    // Fits the ring: the stream stays intact and the late reply is dropped.
+    assert_eq!(xs.write("/a", "1"), Err(XsError::Timeout));
+    assert!(!xs.is_broken());
+    server(&mut xs).stall = false;
+    assert_eq!(xs.read("/a").unwrap(), "1");
+    assert_eq!(xs.counters().unexpected_req_id, 1);
+    // Does not fit: a partial request is stranded in the ring.
+    server(&mut xs).stall = true;
+    let big = "x".repeat(2000);
+    assert_eq!(xs.write("/b", &big), Err(XsError::Timeout));
+    assert!(xs.is_broken());
+    assert_eq!(xs.read("/a"), Err(XsError::Broken));
 }
 
 #[test]
@@ -259,16 +304,37 @@ fn error_and_malformed_replies() {
     let mut xs = client();
     xs.write("/a", "1").unwrap();
     let cases: Vec<(u32, &[u8], XsError)> = vec![
-        (MsgType::Error as u32, b"EACCES\0", XsError::Xenstored(Errno::EACCES)),
-        (MsgType::Error as u32, b"ENEWTHING\0", XsError::Xenstored(Errno::Unknown)),
-        (MsgType::Error as u32, b"garbage", XsError::Malformed(ReplyError::BadErrno)),
-        (MsgType::Directory as u32, b"OK\0", XsError::Malformed(ReplyError::WrongType)),
-        (MsgType::Write as u32, b"KO\0", XsError::Malformed(ReplyError::BadAck)),
+        (
+            MsgType::Error as u32,
+            b"EACCES\0",
+            XsError::Xenstored(Errno::EACCES),
+        ),
+        (
+            MsgType::Error as u32,
+            b"ENEWTHING\0",
+            XsError::Xenstored(Errno::Unknown),
+        ),
+        (
+            MsgType::Error as u32,
+            b"garbage",
+            XsError::Malformed(ReplyError::BadErrno),
+        ),
+        (
+            MsgType::Directory as u32,
+            b"OK\0",
+            XsError::Malformed(ReplyError::WrongType),
+        ),
+        (
+            MsgType::Write as u32,
+            b"KO\0",
+            XsError::Malformed(ReplyError::BadAck),
+        ),
     ];
     let n = cases.len() as u64;
     for (ty, payload, want) in cases {
         let payload = payload.to_vec();
-        server(&mut xs).replace_reply = Some(alloc::boxed::Box::new(move |id| raw(ty, id, &payload)));
+        server(&mut xs).replace_reply =
+            Some(alloc::boxed::Box::new(move |id| raw(ty, id, &payload)));
         assert_eq!(xs.write("/a", "2"), Err(want));
         assert!(!xs.is_broken());
     }
@@ -285,13 +351,19 @@ fn broken_streams_are_typed_and_sticky() {
     };
     let mut xs = client();
     server(&mut xs).replace_reply = Some(alloc::boxed::Box::new(oversize));
-    assert_eq!(xs.read("/"), Err(XsError::Framing(FrameError::Oversize(4097))));
+    assert_eq!(
+        xs.read("/"),
+        Err(XsError::Framing(FrameError::Oversize(4097)))
+    );
     assert_eq!(xs.read("/"), Err(XsError::Broken));
     assert_eq!(xs.poll_watch(), Err(XsError::Broken));
 
     let mut xs = client();
     server(&mut xs).replace_reply = Some(alloc::boxed::Box::new(|id| raw(99, id, b"")));
-    assert_eq!(xs.read("/"), Err(XsError::Framing(FrameError::UnknownType(99))));
+    assert_eq!(
+        xs.read("/"),
+        Err(XsError::Framing(FrameError::UnknownType(99)))
+    );
 
     let mut xs = client();
     server(&mut xs).ring().set_field(Field::RspProd, 5000);

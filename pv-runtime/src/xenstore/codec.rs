@@ -108,9 +108,9 @@ impl Header {
     /// The wire form.
     pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
         let mut b = [0; HEADER_LEN];
-        for (chunk, v) in b
-            .chunks_exact_mut(4)
-            .zip([self.ty as u32, self.req_id, self.tx_id, self.len])
+        for (chunk, v) in
+            b.chunks_exact_mut(4)
+                .zip([self.ty as u32, self.req_id, self.tx_id, self.len])
         {
             chunk.copy_from_slice(&v.to_le_bytes());
         }
@@ -337,5 +337,141 @@ impl Request<'_> {
         out.extend_from_slice(&header.to_bytes());
         out.extend_from_slice(&p);
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xenstore::perms::Access;
+
+    /// The `enum xsd_sockmsg_type` values as numbered in `io/xs_wire.h`.
+    #[test]
+    fn type_numbers_match_xs_wire_h() {
+        use MsgType::*;
+        let table = [
+            (Control, 0),
+            (Directory, 1),
+            (Read, 2),
+            (GetPerms, 3),
+            (Watch, 4),
+            (Unwatch, 5),
+            (TransactionStart, 6),
+            (TransactionEnd, 7),
+            (Introduce, 8),
+            (Release, 9),
+            (GetDomainPath, 10),
+            (Write, 11),
+            (Mkdir, 12),
+            (Rm, 13),
+            (SetPerms, 14),
+            (WatchEvent, 15),
+            (Error, 16),
+            (IsDomainIntroduced, 17),
+            (Resume, 18),
+            (SetTarget, 19),
+            (ResetWatches, 21),
+            (DirectoryPart, 22),
+        ];
+        for (t, n) in table {
+            assert_eq!(t as u32, n);
+            assert_eq!(MsgType::from_u32(n), Some(t));
+        }
+        for unknown in [20, 23, 0xffff, u32::MAX] {
+            assert_eq!(MsgType::from_u32(unknown), None);
+        }
+    }
+
+    #[test]
+    fn errno_names_in_xs_wire_h_order() {
+        let names: alloc::vec::Vec<_> = Errno::KNOWN.iter().map(|e| e.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "EINVAL",
+                "EACCES",
+                "EEXIST",
+                "EISDIR",
+                "ENOENT",
+                "ENOMEM",
+                "ENOSPC",
+                "EIO",
+                "ENOTEMPTY",
+                "ENOSYS",
+                "EROFS",
+                "EBUSY",
+                "EAGAIN",
+                "EISCONN",
+                "E2BIG",
+                "EPERM"
+            ]
+        );
+        assert_eq!(Errno::from_name(b"EAGAIN"), Some(Errno::EAGAIN));
+        assert_eq!(Errno::from_name(b"unknown errno"), None);
+    }
+
+    #[test]
+    fn header_round_trip() {
+        let h = Header {
+            ty: MsgType::Write,
+            req_id: 0x01020304,
+            tx_id: 7,
+            len: 4096,
+        };
+        let b = h.to_bytes();
+        assert_eq!(b[..8], [11, 0, 0, 0, 4, 3, 2, 1]);
+        assert_eq!(Header::parse(&b), Ok(h));
+    }
+
+    fn payload(r: Request<'_>, tx: u32) -> (Header, alloc::vec::Vec<u8>) {
+        let bytes = r.encode(9, tx).unwrap();
+        let (h, p) = bytes.split_at(HEADER_LEN);
+        let h = Header::parse(h.try_into().unwrap()).unwrap();
+        assert_eq!(h.len as usize, p.len());
+        (h, p.to_vec())
+    }
+
+    #[test]
+    fn request_payloads() {
+        assert_eq!(payload(Request::Read("/a"), 0).1, b"/a\0");
+        assert_eq!(payload(Request::Write("a/b", b"v\0x"), 3).1, b"a/b\0v\0x");
+        assert_eq!(payload(Request::Write("a/b", b"v"), 3).0.tx_id, 3);
+        assert_eq!(payload(Request::Rm("/a"), 0).0.ty, MsgType::Rm);
+        let perms = [Perm::new(0, Access::Write), Perm::new(5, Access::Read)];
+        assert_eq!(
+            payload(Request::SetPerms("/a", &perms), 0).1,
+            b"/a\0w0\0r5\0"
+        );
+        assert_eq!(
+            payload(Request::Watch("@releaseDomain", "t"), 0).1,
+            b"@releaseDomain\0t\0"
+        );
+        let (h, p) = payload(Request::TransactionStart, 5);
+        assert_eq!((h.tx_id, &p[..]), (0, &b"\0"[..]));
+        assert_eq!(payload(Request::TransactionEnd(true), 5).1, b"T\0");
+        assert_eq!(payload(Request::TransactionEnd(false), 5).1, b"F\0");
+    }
+
+    #[test]
+    fn request_limits() {
+        let big = alloc::vec![b'x'; PAYLOAD_MAX - 3];
+        assert!(Request::Write("/a", &big).encode(1, 0).is_ok());
+        let big = alloc::vec![b'x'; PAYLOAD_MAX - 2];
+        assert_eq!(
+            Request::Write("/a", &big).encode(1, 0),
+            Err(EncodeError::TooLarge)
+        );
+        assert_eq!(
+            Request::SetPerms("/a", &[]).encode(1, 0),
+            Err(EncodeError::NoPerms)
+        );
+        assert_eq!(
+            Request::Watch("/a", "").encode(1, 0),
+            Err(EncodeError::Token)
+        );
+        assert_eq!(
+            Request::Mkdir("/a/").encode(1, 0),
+            Err(EncodeError::Path(PathError::Invalid))
+        );
     }
 }

@@ -146,7 +146,10 @@ mod tests {
 
         let mut bad = msg(MsgType::Read, 1, b"");
         bad[0..4].copy_from_slice(&20u32.to_le_bytes());
-        assert_eq!(decode_all(&mut Decoder::new(), &bad), Err(FrameError::UnknownType(20)));
+        assert_eq!(
+            decode_all(&mut Decoder::new(), &bad),
+            Err(FrameError::UnknownType(20))
+        );
 
         let mut max = msg(MsgType::Read, 1, &[0x41; 4096]);
         assert_eq!(decode_all(&mut Decoder::new(), &max).unwrap().len(), 1);

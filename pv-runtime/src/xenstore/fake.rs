@@ -49,6 +49,8 @@ pub struct FakeXenstored {
     pub home: String,
     /// Consume requests but never answer.
     pub mute: bool,
+    /// Do not even read the request ring.
+    pub stall: bool,
     /// Keep replies in `held` instead of sending them.
     pub hold: bool,
     pub held: Vec<u8>,
@@ -62,6 +64,8 @@ pub struct FakeXenstored {
     pub chunk: usize,
     /// Headers of every request received.
     pub log: Vec<Header>,
+    /// Writes another domain makes, one each time the server is otherwise idle.
+    pub later: VecDeque<(String, Vec<u8>)>,
 }
 
 impl FakeXenstored {
@@ -79,6 +83,7 @@ impl FakeXenstored {
             watches: Vec::new(),
             home: "/local/domain/1".into(),
             mute: false,
+            stall: false,
             hold: false,
             held: Vec::new(),
             fail_commits: 0,
@@ -86,6 +91,7 @@ impl FakeXenstored {
             replace_reply: None,
             chunk: 1024,
             log: Vec::new(),
+            later: VecDeque::new(),
         }
     }
 
@@ -121,7 +127,10 @@ impl FakeXenstored {
     pub fn step(&mut self) -> bool {
         let mut progress = false;
         let mut buf = [0u8; 1024];
-        while let Ok(n @ 1..) = self.ring.read_request(&mut buf) {
+        while !self.stall {
+            let Ok(n @ 1..) = self.ring.read_request(&mut buf) else {
+                break;
+            };
             progress = true;
             let mut input = &buf[..n];
             while let Ok(Some(m)) = self.decoder.decode(&mut input) {
@@ -138,6 +147,12 @@ impl FakeXenstored {
             self.outbox.drain(..sent);
             progress = true;
         }
+        if !progress && self.outbox.is_empty() {
+            if let Some((path, value)) = self.later.pop_front() {
+                self.external_write(&path, &value);
+                progress = true;
+            }
+        }
         progress
     }
 
@@ -153,7 +168,10 @@ impl FakeXenstored {
         for (w, t) in self.watches.clone() {
             let abs_w = self.abs(&w);
             let epath = if is_child(abs_path, &abs_w) {
-                match (w.starts_with('/'), abs_path.strip_prefix(&format!("{}/", self.home))) {
+                match (
+                    w.starts_with('/'),
+                    abs_path.strip_prefix(&format!("{}/", self.home)),
+                ) {
                     (false, Some(rel)) => rel.into(),
                     _ => String::from(abs_path),
                 }
@@ -167,7 +185,11 @@ impl FakeXenstored {
     }
 
     fn event(&mut self, path: &str, token: &str) {
-        let msg = raw(MsgType::WatchEvent as u32, 0, format!("{path}\0{token}\0").as_bytes());
+        let msg = raw(
+            MsgType::WatchEvent as u32,
+            0,
+            format!("{path}\0{token}\0").as_bytes(),
+        );
         self.outbox.extend(msg);
     }
 
@@ -206,7 +228,8 @@ impl FakeXenstored {
             }
             MsgType::TransactionEnd => self.end_tx(h.tx_id, first == "T"),
             MsgType::Watch => {
-                let token = String::from_utf8_lossy(rest.split(|&b| b == 0).next().unwrap_or_default());
+                let token =
+                    String::from_utf8_lossy(rest.split(|&b| b == 0).next().unwrap_or_default());
                 self.watches.push((first.clone(), token.into_owned()));
                 let (w, t) = self.watches.last().cloned().unwrap_or_default();
                 self.reply(&h, h.ty, b"OK\0");
@@ -214,7 +237,8 @@ impl FakeXenstored {
                 return;
             }
             MsgType::Unwatch => {
-                let token = String::from_utf8_lossy(rest.split(|&b| b == 0).next().unwrap_or_default());
+                let token =
+                    String::from_utf8_lossy(rest.split(|&b| b == 0).next().unwrap_or_default());
                 let before = self.watches.len();
                 self.watches.retain(|(w, t)| *w != first || *t != token);
                 if before == self.watches.len() {
@@ -226,7 +250,12 @@ impl FakeXenstored {
             _ if h.tx_id != 0 => match self.txs.remove(&h.tx_id) {
                 Some(mut tx) => {
                     let r = node_op(&mut tx.tree, h.ty, &path, &rest);
-                    if r.is_ok() && matches!(h.ty, MsgType::Write | MsgType::Mkdir | MsgType::Rm | MsgType::SetPerms) {
+                    if r.is_ok()
+                        && matches!(
+                            h.ty,
+                            MsgType::Write | MsgType::Mkdir | MsgType::Rm | MsgType::SetPerms
+                        )
+                    {
                         tx.touched.push((path.clone(), h.ty == MsgType::Rm));
                     }
                     self.txs.insert(h.tx_id, tx);
@@ -236,7 +265,12 @@ impl FakeXenstored {
             },
             _ => {
                 let r = node_op(&mut self.tree, h.ty, &path, &rest);
-                if r.is_ok() && matches!(h.ty, MsgType::Write | MsgType::Mkdir | MsgType::Rm | MsgType::SetPerms) {
+                if r.is_ok()
+                    && matches!(
+                        h.ty,
+                        MsgType::Write | MsgType::Mkdir | MsgType::Rm | MsgType::SetPerms
+                    )
+                {
                     self.generation += 1;
                     self.reply(&h, h.ty, b"OK\0");
                     self.fire(&path, h.ty == MsgType::Rm);
@@ -283,7 +317,10 @@ fn put(tree: &mut Tree, path: &str, value: Vec<u8>) {
         tree.insert(p.into(), (Vec::new(), vec![Perm::new(0, Access::None)]));
         p = parent(p);
     }
-    let perms = tree.get(path).map(|n| n.1.clone()).unwrap_or(vec![Perm::new(0, Access::None)]);
+    let perms = tree
+        .get(path)
+        .map(|n| n.1.clone())
+        .unwrap_or(vec![Perm::new(0, Access::None)]);
     tree.insert(path.into(), (value, perms));
 }
 
@@ -324,7 +361,10 @@ fn node_op(tree: &mut Tree, ty: MsgType, path: &str, rest: &[u8]) -> Result<Vec<
         }
         MsgType::GetPerms => {
             let (_, perms) = tree.get(path).ok_or("ENOENT")?;
-            Ok(perms.iter().flat_map(|p| format!("{p}\0").into_bytes()).collect())
+            Ok(perms
+                .iter()
+                .flat_map(|p| format!("{p}\0").into_bytes())
+                .collect())
         }
         MsgType::SetPerms => {
             let perms: Result<Vec<Perm>, _> = rest
@@ -355,7 +395,7 @@ impl StoreIo for FakeIo {
 
     fn wait(&mut self, deadline_ns: u64) -> bool {
         if self.server.step() {
-            self.now += 1_000;
+            self.now = self.now.saturating_add(1_000);
             true
         } else {
             self.now = self.now.max(deadline_ns);

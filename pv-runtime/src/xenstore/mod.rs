@@ -30,9 +30,11 @@ pub mod watch;
 #[cfg(test)]
 mod client_tests;
 #[cfg(test)]
-mod fake;
+pub(crate) mod fake;
+#[cfg(test)]
+mod header_probe;
 
-pub use client::{Config, Counters, StoreIo, Tx, TxId, XsError, Xenstore};
+pub use client::{Config, Counters, StoreIo, Tx, TxId, Xenstore, XsError};
 pub use codec::{Errno, MsgType, PAYLOAD_MAX};
 pub use perms::{Access, Perm};
 pub use ring::{HeapPage, InterfaceMem, RawPage, StoreRing};

@@ -109,7 +109,17 @@ mod tests {
         assert_eq!(Perm::parse(b"r5"), Ok(Perm::new(5, Access::Read)));
         assert_eq!(Perm::parse(b"b65535"), Ok(Perm::new(65535, Access::Both)));
         assert_eq!(Perm::parse(b"n12"), Ok(Perm::new(12, Access::None)));
-        for bad in [&b""[..], b"w", b"x1", b"w65536", b"w-1", b"w01", b"w1 ", b"W1", b"w123456"] {
+        for bad in [
+            &b""[..],
+            b"w",
+            b"x1",
+            b"w65536",
+            b"w-1",
+            b"w01",
+            b"w1 ",
+            b"W1",
+            b"w123456",
+        ] {
             assert_eq!(Perm::parse(bad), Err(PermParseError), "{bad:?}");
         }
         assert_eq!(Perm::new(7, Access::Both).to_string(), "b7");

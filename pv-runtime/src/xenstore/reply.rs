@@ -68,7 +68,9 @@ pub fn errno(payload: &[u8]) -> Result<Errno, ReplyError> {
     let well_formed = name.len() > 1
         && name.len() <= 32
         && name[0] == b'E'
-        && name.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+        && name
+            .iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
     if well_formed {
         Ok(Errno::Unknown)
     } else {
@@ -129,12 +131,10 @@ pub fn tx_id(payload: &[u8]) -> Result<u32, ReplyError> {
 /// `WATCH_EVENT`: `<epath>|<token>|`.
 pub fn watch_event(payload: &[u8]) -> Result<WatchEvent, ReplyError> {
     match strings(payload).map_err(|_| ReplyError::BadWatchEvent)?[..] {
-        [path, token] if validate_watch_path(path).is_ok() && !token.is_empty() => {
-            Ok(WatchEvent {
-                path: path.into(),
-                token: token.into(),
-            })
-        }
+        [path, token] if validate_watch_path(path).is_ok() && !token.is_empty() => Ok(WatchEvent {
+            path: path.into(),
+            token: token.into(),
+        }),
         _ => Err(ReplyError::BadWatchEvent),
     }
 }
@@ -162,14 +162,20 @@ mod tests {
     #[test]
     fn lists() {
         assert_eq!(directory(b""), Ok(Vec::<String>::new()));
-        assert_eq!(directory(b"a\0b-c\0"), Ok(alloc::vec!["a".into(), "b-c".into()]));
+        assert_eq!(
+            directory(b"a\0b-c\0"),
+            Ok(alloc::vec!["a".into(), "b-c".into()])
+        );
         assert_eq!(directory(b"a\0b"), Err(ReplyError::MissingNul));
         assert_eq!(directory(b"a\0\0"), Err(ReplyError::BadEntry));
         assert_eq!(directory(b"a/b\0"), Err(ReplyError::BadEntry));
         assert_eq!(directory(b"\xff\0"), Err(ReplyError::NotUtf8));
         assert_eq!(
             perms(b"w0\0r5\0"),
-            Ok(alloc::vec![Perm::new(0, Access::Write), Perm::new(5, Access::Read)])
+            Ok(alloc::vec![
+                Perm::new(0, Access::Write),
+                Perm::new(5, Access::Read)
+            ])
         );
         assert_eq!(perms(b""), Err(ReplyError::BadPerms));
         assert_eq!(perms(b"x0\0"), Err(ReplyError::BadPerms));
@@ -181,7 +187,14 @@ mod tests {
         assert_eq!(ack(b"OK"), Err(ReplyError::BadAck));
         assert_eq!(tx_id(b"17\0"), Ok(17));
         assert_eq!(tx_id(b"4294967295\0"), Ok(u32::MAX));
-        for bad in [&b"4294967296\0"[..], b"0\0", b"\0", b"1", b"-1\0", b"99999999999\0"] {
+        for bad in [
+            &b"4294967296\0"[..],
+            b"0\0",
+            b"\0",
+            b"1",
+            b"-1\0",
+            b"99999999999\0",
+        ] {
             assert_eq!(tx_id(bad), Err(ReplyError::BadTxId), "{bad:?}");
         }
         assert_eq!(
