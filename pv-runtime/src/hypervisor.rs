@@ -39,6 +39,13 @@ pub fn yield_now() {
     unsafe { hypercall2(nr::SCHED_OP, u64::from(sched::SCHEDOP_YIELD), 0) };
 }
 
+/// Stops vCPU 0's default periodic timer, so VIRQ_TIMER fires only for
+/// [`set_timer`] deadlines.
+pub fn stop_periodic_timer() -> Result<(), XenError> {
+    // SAFETY: VCPUOP_stop_periodic_timer takes no argument (NULL).
+    check(unsafe { hypercall3(nr::VCPU_OP, u64::from(sched::VCPUOP_STOP_PERIODIC_TIMER), 0, 0) }).map(|_| ())
+}
+
 /// `HYPERVISOR_set_timer_op`: one-shot VIRQ_TIMER at absolute system time (0 cancels).
 pub fn set_timer(deadline_ns: u64) -> Result<(), XenError> {
     // SAFETY: takes a plain integer.

@@ -188,8 +188,12 @@ pub struct Runtime {
 
 impl Runtime {
     fn new(si: &StartInfo) -> Result<Self, StartError> {
+        let _ = hypervisor::stop_periodic_timer();
         let mut events = Events::new();
         events.adopt(si.store_evtchn);
+        // xenconsoled kicks the console port when it has read; only the console
+        // code cares, so it is known but never reported.
+        events.adopt(si.console.evtchn);
         let store_va = pfn_to_va(m2p(si.store_mfn));
         let io = StoreChannel { port: si.store_evtchn };
         // SAFETY: the store page is a bootstrap element mapped in the direct map,
@@ -238,6 +242,7 @@ impl Runtime {
             wake.timers.push(t);
         }
         ports.remove(self.store_port);
+        ports.remove(start_info().console.evtchn);
         wake.ports = ports;
         self.take_watches(&mut wake);
         wake

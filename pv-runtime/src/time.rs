@@ -78,7 +78,7 @@ mod tests {
         let ns = scale_delta(3_000_000_000, mul, -1);
         assert!((999_999_000..=1_000_000_000).contains(&ns), "{ns}");
         // large shift and delta do not overflow
-        assert_eq!(scale_delta(u64::MAX, u32::MAX, 31) > 0, true);
+        assert!(scale_delta(u64::MAX, u32::MAX, 31) > 0);
     }
 
     #[test]

@@ -100,6 +100,7 @@ fn build_probe() -> Probe {
     size!(p, "struct sched_poll", sched::SchedPoll);
     off!(p, "struct sched_poll", sched::SchedPoll, nr_ports => nr_ports);
     off!(p, "struct sched_poll", sched::SchedPoll, timeout => timeout);
+    konst!(p, "VCPUOP_stop_periodic_timer", sched::VCPUOP_STOP_PERIODIC_TIMER);
     konst!(p, "SCHEDOP_yield", sched::SCHEDOP_YIELD);
     konst!(p, "SCHEDOP_block", sched::SCHEDOP_BLOCK);
     konst!(p, "SCHEDOP_shutdown", sched::SCHEDOP_SHUTDOWN);
@@ -219,7 +220,7 @@ fn abi_matches_xen_public_headers() {
         "#define __XEN_INTERFACE_VERSION__ 0x00040e00\n\
          #include <stdio.h>\n#include <stddef.h>\n#include <stdint.h>\n\
          #include <xen/xen.h>\n#include <xen/event_channel.h>\n#include <xen/grant_table.h>\n\
-         #include <xen/sched.h>\n#include <xen/io/console.h>\n\
+         #include <xen/sched.h>\n#include <xen/vcpu.h>\n#include <xen/io/console.h>\n\
          int main(void) {{\n{}\nreturn 0; }}\n",
         probe.c_lines.join("\n")
     );

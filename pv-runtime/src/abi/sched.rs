@@ -32,3 +32,7 @@ pub struct SchedPoll {
 
 /// Xen refuses a `SCHEDOP_poll` on more ports than this (xen/common/sched/core.c).
 pub const SCHEDOP_POLL_MAX_PORTS: usize = 128;
+
+/// `VCPUOP_stop_periodic_timer` (vcpu.h): PV vCPUs start with a 100 Hz periodic
+/// VIRQ_TIMER that a run-to-completion domain does not want.
+pub const VCPUOP_STOP_PERIODIC_TIMER: u32 = 7;
