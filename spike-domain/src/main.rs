@@ -1,25 +1,42 @@
-//! The spike domain image. For now it boots on the runtime, announces itself,
-//! publishes its role under its own xenstore path and obeys the toolstack's
-//! shutdown requests; the netback and local wire (issue 3) are not in it yet.
+//! The Spike image: netback for the guests whose vif names this domain as its
+//! backend (`vif = ['backend=<spike>,mac=…']`), with no `xl devd`.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+
+#[cfg(target_os = "none")]
+extern crate alloc;
+
+#[cfg(target_os = "none")]
+mod vifs;
 
 #[cfg(target_os = "none")]
 mod domain {
     use pv_runtime::println;
     use pv_runtime::runtime::{self, Runtime};
 
+    use crate::vifs::Vifs;
+
     pv_runtime::entry!(main);
 
+    /// Token of the watch on our `backend/vif` tree.
+    const BACKEND_TOKEN: &str = "spike/backend";
+
     fn main(rt: &mut Runtime) {
-        println!("SPIKE-BOOT domid={} cmdline={:?}", rt.domid(), rt.cmdline());
-        if let Err(e) = rt.xs.write("data/banana/role", "spike") {
-            println!("SPIKE: cannot publish role: {e}");
+        println!("SPIKE-BOOT domid={}", rt.domid());
+        if let Err(e) = rt.xs.watch("backend/vif", BACKEND_TOKEN) {
+            panic!("cannot watch backend/vif: {e}");
         }
+        let mut vifs = Vifs::new();
         loop {
-            if let Some(reason) = rt.wait(None).shutdown {
+            let wake = rt.wait(None);
+            if let Some(reason) = wake.shutdown {
+                vifs.shutdown(rt);
                 println!("SPIKE-SHUTDOWN {reason:?}");
                 runtime::shutdown(reason);
             }
+            if !wake.watches.is_empty() {
+                vifs.reconcile(rt);
+            }
+            vifs.on_ports(rt, &wake.ports);
         }
     }
 }

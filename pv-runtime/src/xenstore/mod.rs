@@ -29,8 +29,9 @@ pub mod watch;
 
 #[cfg(test)]
 mod client_tests;
-#[cfg(test)]
-pub(crate) mod fake;
+/// An in-memory xenstored for host tests of code built on the client (feature `fake`).
+#[cfg(any(test, feature = "fake"))]
+pub mod fake;
 #[cfg(test)]
 mod header_probe;
 
