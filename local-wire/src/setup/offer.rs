@@ -1,0 +1,247 @@
+//! The offer: the keys the offerer publishes, written and strictly parsed in
+//! one place.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use pv_runtime::abi::grant_table::NR_RESERVED_ENTRIES;
+use pv_runtime::abi::{GrantRef, Port};
+
+use super::{key_path, parse_u32, parse_u64};
+use crate::layout::{RingPages, MAX_PAGES_PER_DIR};
+
+/// The largest event channel port accepted (`EVTCHN_FIFO_NR_CHANNELS`).
+const MAX_PORT: Port = 1 << 17;
+
+/// An offer key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    /// `ring-pages`.
+    RingPages,
+    /// `control-ref`.
+    ControlRef,
+    /// `data-ref-<i>`.
+    DataRef(u32),
+    /// `event-channel`.
+    EventChannel,
+    /// `offer-for`.
+    OfferFor,
+    /// `offer-id`.
+    OfferId,
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Key::RingPages => f.write_str("ring-pages"),
+            Key::ControlRef => f.write_str("control-ref"),
+            Key::DataRef(i) => write!(f, "data-ref-{i}"),
+            Key::EventChannel => f.write_str("event-channel"),
+            Key::OfferFor => f.write_str("offer-for"),
+            Key::OfferId => f.write_str("offer-id"),
+        }
+    }
+}
+
+/// Why an acceptor refused an offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// A key is absent.
+    #[error("offer key {0} missing")]
+    Missing(Key),
+    /// A key is not a canonical decimal number in range.
+    #[error("offer key {0} is not a valid number")]
+    NotNumeric(Key),
+    /// `ring-pages` is not a power of two in `1..=16`.
+    #[error("ring-pages {0} is not a power of two in 1..=16")]
+    RingPages(u32),
+    /// A grant ref in the range Xen reserves for the toolstack.
+    #[error("offer key {key} names reserved grant ref {gref}")]
+    ReservedRef {
+        /// The key.
+        key: Key,
+        /// The ref.
+        gref: GrantRef,
+    },
+    /// The same grant ref is offered for two pages.
+    #[error("grant ref {0} offered twice")]
+    DuplicateRef(GrantRef),
+    /// Port 0 or beyond any event channel ABI.
+    #[error("event channel {0} out of range")]
+    BadPort(Port),
+}
+
+/// A validated offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer {
+    /// K.
+    pub pages: RingPages,
+    /// The control page's grant.
+    pub control_ref: GrantRef,
+    /// `2K` data page grants: a→b `0..K`, then b→a `K..2K`.
+    pub data_refs: Vec<GrantRef>,
+    /// The port allocated unbound for the acceptor.
+    pub event_channel: Port,
+    /// The acceptor request this offer answers.
+    pub offer_for: u64,
+    /// Unique per offer.
+    pub offer_id: u64,
+}
+
+impl Offer {
+    /// The keys under the offerer's wire directory `dir`, in write order
+    /// (the caller appends `state` = 2).
+    pub fn entries(&self, dir: &str) -> Vec<(String, String)> {
+        let mut out = Vec::with_capacity(5 + self.data_refs.len());
+        let mut put = |k: Key, v: String| out.push((key_path(dir, &format!("{k}")), v));
+        put(Key::RingPages, format!("{}", self.pages.get()));
+        put(Key::ControlRef, format!("{}", self.control_ref));
+        for (i, r) in self.data_refs.iter().enumerate() {
+            put(Key::DataRef(i as u32), format!("{r}"));
+        }
+        put(Key::EventChannel, format!("{}", self.event_channel));
+        put(Key::OfferFor, format!("{}", self.offer_for));
+        put(Key::OfferId, format!("{}", self.offer_id));
+        out
+    }
+
+    /// Reads and validates an offer from the offerer's directory `dir`;
+    /// `lookup` returns the value at a full path, `None` when absent. Reads
+    /// at most `5 + 2 * MAX_PAGES_PER_DIR` keys whatever the peer wrote.
+    pub fn parse(
+        dir: &str,
+        mut lookup: impl FnMut(&str) -> Option<String>,
+    ) -> Result<Offer, Refusal> {
+        let mut text = |k: Key| lookup(&key_path(dir, &format!("{k}"))).ok_or(Refusal::Missing(k));
+        let number = |k: Key, t: String| parse_u64(&t).ok_or(Refusal::NotNumeric(k));
+        let small = |k: Key, t: String| parse_u32(&t).ok_or(Refusal::NotNumeric(k));
+        let gref = |k: Key, t: String| {
+            let gref = small(k, t)?;
+            if gref < NR_RESERVED_ENTRIES {
+                Err(Refusal::ReservedRef { key: k, gref })
+            } else {
+                Ok(gref)
+            }
+        };
+
+        let k = small(Key::RingPages, text(Key::RingPages)?)?;
+        let pages = RingPages::new(k).ok_or(Refusal::RingPages(k))?;
+        debug_assert!(pages.get() <= MAX_PAGES_PER_DIR);
+        let control_ref = gref(Key::ControlRef, text(Key::ControlRef)?)?;
+        let mut data_refs = Vec::with_capacity(2 * k as usize);
+        for i in 0..2 * k {
+            let r = gref(Key::DataRef(i), text(Key::DataRef(i))?)?;
+            if r == control_ref || data_refs.contains(&r) {
+                return Err(Refusal::DuplicateRef(r));
+            }
+            data_refs.push(r);
+        }
+        let event_channel = small(Key::EventChannel, text(Key::EventChannel)?)?;
+        if event_channel == 0 || event_channel >= MAX_PORT {
+            return Err(Refusal::BadPort(event_channel));
+        }
+        Ok(Offer {
+            pages,
+            control_ref,
+            data_refs,
+            event_channel,
+            offer_for: number(Key::OfferFor, text(Key::OfferFor)?)?,
+            offer_id: number(Key::OfferId, text(Key::OfferId)?)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn sample() -> Offer {
+        Offer {
+            pages: RingPages::new(2).unwrap(),
+            control_ref: 8,
+            data_refs: std::vec![9, 10, 11, 12],
+            event_channel: 5,
+            offer_for: 77,
+            offer_id: 1000,
+        }
+    }
+
+    fn store(o: &Offer) -> BTreeMap<String, String> {
+        o.entries("/w").into_iter().collect()
+    }
+
+    fn parse(s: &BTreeMap<String, String>) -> Result<Offer, Refusal> {
+        Offer::parse("/w", |p| s.get(p).cloned())
+    }
+
+    #[test]
+    fn roundtrip_and_key_names() {
+        let o = sample();
+        let s = store(&o);
+        assert_eq!(s["/w/ring-pages"], "2");
+        assert_eq!(s["/w/data-ref-3"], "12");
+        assert_eq!(s["/w/event-channel"], "5");
+        assert_eq!(s.len(), 9);
+        assert_eq!(parse(&s), Ok(o));
+    }
+
+    #[test]
+    fn hostile_values_refused() {
+        let cases: &[(&str, &str, Refusal)] = &[
+            ("/w/ring-pages", "3", Refusal::RingPages(3)),
+            ("/w/ring-pages", "32", Refusal::RingPages(32)),
+            ("/w/ring-pages", "0", Refusal::RingPages(0)),
+            (
+                "/w/ring-pages",
+                "4294967296",
+                Refusal::NotNumeric(Key::RingPages),
+            ),
+            ("/w/control-ref", "x", Refusal::NotNumeric(Key::ControlRef)),
+            ("/w/control-ref", "-9", Refusal::NotNumeric(Key::ControlRef)),
+            ("/w/data-ref-1", " 10", Refusal::NotNumeric(Key::DataRef(1))),
+            ("/w/data-ref-2", "9", Refusal::DuplicateRef(9)),
+            ("/w/data-ref-0", "8", Refusal::DuplicateRef(8)),
+            (
+                "/w/data-ref-0",
+                "1",
+                Refusal::ReservedRef {
+                    key: Key::DataRef(0),
+                    gref: 1,
+                },
+            ),
+            ("/w/event-channel", "0", Refusal::BadPort(0)),
+            ("/w/event-channel", "131072", Refusal::BadPort(131072)),
+            ("/w/offer-id", "1e3", Refusal::NotNumeric(Key::OfferId)),
+        ];
+        for (key, value, want) in cases {
+            let mut s = store(&sample());
+            s.insert((*key).into(), (*value).into());
+            assert_eq!(parse(&s), Err(*want), "{key} = {value:?}");
+        }
+        let mut s = store(&sample());
+        s.remove("/w/data-ref-3");
+        assert_eq!(parse(&s), Err(Refusal::Missing(Key::DataRef(3))));
+        // A bigger K than the refs present: refused at the first missing ref.
+        let mut s = store(&sample());
+        s.insert("/w/ring-pages".into(), "16".into());
+        assert_eq!(parse(&s), Err(Refusal::Missing(Key::DataRef(4))));
+    }
+
+    #[test]
+    fn reads_a_bounded_number_of_keys() {
+        let mut reads = 0;
+        let r = Offer::parse("/w", |p| {
+            reads += 1;
+            Some(if p.ends_with("ring-pages") {
+                "16".into()
+            } else {
+                format!("{}", 100 + reads)
+            })
+        });
+        assert!(r.is_ok());
+        assert_eq!(reads, 5 + 2 * MAX_PAGES_PER_DIR as usize);
+    }
+}
