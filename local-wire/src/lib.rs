@@ -105,6 +105,8 @@
 
 extern crate alloc;
 
+#[cfg(target_os = "none")]
+pub mod domain;
 mod end;
 mod error;
 mod layout;
