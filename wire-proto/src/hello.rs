@@ -166,7 +166,9 @@ impl Params {
             .version
             .agree(peer.version)
             .ok_or(RefusalReason::IncompatibleMajor)?;
-        if peer.role != local.role.peer() {
+        // A wire joins any two endpoints: Spike–Corm, or two Spikes directly.
+        // Two Corms would be two switches bridged by a wire: refused.
+        if peer.role == Role::Corm && local.role == Role::Corm {
             return Err(RefusalReason::RoleMismatch);
         }
         if peer.wire != local.wire {

@@ -38,7 +38,7 @@ impl fmt::Display for Version {
     }
 }
 
-/// Which side of a wire an endpoint is. A wire always joins one of each.
+/// What kind of endpoint sends a hello: a Spike (a guest's vif) or a Corm port.
 ///
 /// Encoded as the postcard enum index: `Spike` = 0, `Corm` = 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

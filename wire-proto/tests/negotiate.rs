@@ -158,7 +158,6 @@ fn checksum_metadata_needs_csum_feature() {
 #[test]
 fn refusals() {
     let cases: Vec<(Hello, RefusalReason)> = vec![
-        (spike(), RefusalReason::RoleMismatch),
         (
             Hello {
                 wire: WireId(43),
@@ -188,6 +187,16 @@ fn refusals() {
             RefusalReason::IncompatibleMajor,
         ),
     ];
+    let mut two_corms = Negotiator::new(corm());
+    assert_eq!(
+        two_corms.on_message(Message::Hello(corm())),
+        Ok(Step::Refuse {
+            reply: HelloAck::Refuse(RefusalReason::RoleMismatch),
+            reason: RefusalReason::RoleMismatch
+        })
+    );
+    let mut two_spikes = Negotiator::new(spike());
+    assert!(matches!(two_spikes.on_message(Message::Hello(spike())), Ok(Step::Reply(_))));
     for (peer, reason) in cases {
         let mut s = Negotiator::new(spike());
         assert_eq!(
