@@ -1,0 +1,255 @@
+//! Runs the real `banana` binary against the fake `xl` and `xenstore-*`
+//! scripts in `tests/fake/`, checking exit codes, output and the one-line
+//! error format.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Lab {
+    dir: tempfile::TempDir,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake");
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for sub in [
+            "bin",
+            "xs",
+            "xl",
+            "images/xl",
+            "images/domains",
+            "run",
+            "console",
+        ] {
+            std::fs::create_dir_all(d.join(sub)).unwrap();
+        }
+        copy_exec(&fake.join("xl"), &d.join("bin/xl"));
+        copy_exec(&fake.join("xenstore"), &d.join("bin/xenstore"));
+        for t in ["read", "write", "list", "rm", "exists", "chmod"] {
+            std::os::unix::fs::symlink(d.join("bin/xenstore"), d.join(format!("bin/xenstore-{t}")))
+                .unwrap();
+        }
+        for kind in ["corm", "spike"] {
+            std::fs::copy(
+                repo.join(format!("images/xl/{kind}.cfg")),
+                d.join(format!("images/xl/{kind}.cfg")),
+            )
+            .unwrap();
+            std::fs::write(d.join(format!("images/domains/{kind}-domain")), "ELF").unwrap();
+        }
+        std::fs::write(d.join("xl/devices"), "0000:00:03.0\n").unwrap();
+        Lab { dir }
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_banana"));
+        c.args(args)
+            .env("BANANA_IMAGES", self.path("images"))
+            .env("BANANA_RUN_DIR", self.path("run"))
+            .env("BANANA_XL", self.path("bin/xl"))
+            .env("BANANA_XENSTORE_BIN", self.path("bin"))
+            .env("BANANA_CONSOLE_DIR", self.path("console"))
+            .env("XS_ROOT", self.path("xs"))
+            .env("XL_STATE", self.path("xl"))
+            .env_remove("FAKE_XL_FAIL");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "banana {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    /// Asserts the failure contract: exit 1, nothing on stdout, exactly one
+    /// `banana: error: …` line on stderr; returns that line.
+    fn fails(&self, mut c: Command) -> String {
+        let o = c.output().unwrap();
+        let stderr = String::from_utf8(o.stderr).unwrap();
+        assert_eq!(o.status.code(), Some(1), "stderr: {stderr}");
+        assert!(o.stdout.is_empty());
+        assert_eq!(stderr.lines().count(), 1, "not one line: {stderr:?}");
+        assert!(stderr.starts_with("banana: error: "), "{stderr}");
+        stderr.trim_end().to_string()
+    }
+
+    fn err(&self, args: &[&str]) -> String {
+        self.fails(self.cmd(args))
+    }
+
+    /// The fake store and toolstack as text, to show a command changed nothing.
+    fn state(&self) -> String {
+        let mut out = String::new();
+        walk(&self.path("xs"), "", &mut out);
+        for f in ["domains", "assignable"] {
+            out += &std::fs::read_to_string(self.path("xl").join(f)).unwrap_or_default();
+        }
+        out
+    }
+}
+
+fn copy_exec(from: &Path, to: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::copy(from, to).unwrap();
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Nodes with a value, as `path=value` lines.
+fn walk(dir: &Path, path: &str, out: &mut String) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if e.path().is_dir() {
+            let p = format!("{path}/{name}");
+            let v = std::fs::read_to_string(e.path().join(".v")).unwrap_or_default();
+            if !v.is_empty() {
+                out.push_str(&format!("{p}={v}\n"));
+            }
+            walk(&e.path(), &p, out);
+        }
+    }
+}
+
+#[test]
+fn an_operator_session() {
+    let lab = Lab::new();
+    assert_eq!(
+        lab.ok(&[
+            "corm",
+            "create",
+            "c0",
+            "--bdf",
+            "0000:00:03.0",
+            "--vlan",
+            "1=10"
+        ]),
+        "corm c0: domid 1, 0000:00:03.0, endpoints corm:c0/0 .. corm:c0/3\n"
+    );
+    assert_eq!(
+        lab.ok(&["spike", "create", "s1", "--memory", "24"]),
+        "spike s1: domid 2, endpoint spike:s1\n"
+    );
+    assert_eq!(
+        lab.ok(&["wire", "connect", "spike:s1", "corm:c0/1"]),
+        "wire 1: corm:c0/1 <-> spike:s1 (connecting)\n"
+    );
+    let state = lab.state();
+    for line in [
+        "/banana/corm/c0/state=running",
+        "/banana/config/1/wire/1/side=a",
+        "/banana/config/2/wire/1/peer-domid=1",
+        "/banana/wire/1/a=corm:c0/1",
+    ] {
+        assert!(state.contains(line), "{line} missing from\n{state}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(lab.path("xs/banana/config/2/.p")).unwrap(),
+        "n0 r2\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(lab.path("xs/banana/.p")).unwrap(),
+        "n0\n"
+    );
+    let cfg = std::fs::read_to_string(lab.path("run/s1.cfg")).unwrap();
+    assert!(
+        cfg.contains("memory = 24\n") && cfg.contains("/images/domains/spike-domain\""),
+        "{cfg}"
+    );
+
+    let list = lab.ok(&["list"]);
+    assert!(list.contains("corm:c0/1  10    1     spike:s1"), "{list}");
+    let status: serde_json::Value = serde_json::from_str(&lab.ok(&["status", "--json"])).unwrap();
+    assert_eq!(status["domains"][1]["xl_state"], "-b----");
+    assert_eq!(status["wires"][0]["b_side"]["domid"], 2);
+
+    assert_eq!(
+        lab.ok(&["wire", "disconnect", "corm:c0/1"]),
+        "wire 1: corm:c0/1 <-> spike:s1 disconnected\n"
+    );
+    assert_eq!(lab.ok(&["spike", "destroy", "s1"]), "spike s1: destroyed\n");
+    assert_eq!(lab.ok(&["corm", "destroy", "c0"]), "corm c0: destroyed\n");
+    assert_eq!(
+        lab.state(),
+        "/banana/next-wire-id=2\n",
+        "only the wire counter stays"
+    );
+}
+
+#[test]
+fn every_mistake_is_one_line_and_changes_nothing() {
+    let lab = Lab::new();
+    lab.ok(&["corm", "create", "c0", "--bdf", "00:03.0"]);
+    lab.ok(&["spike", "create", "s1"]);
+    lab.ok(&["spike", "create", "s2"]);
+    lab.ok(&["wire", "connect", "corm:c0/0", "spike:s1"]);
+    let before = lab.state();
+    let cases: &[(&[&str], &str)] = &[
+        (&["corm", "create", "c1", "--bdf", "0000:00:07.0"], "banana: error: unknown BDF 0000:00:07.0: not assignable (xl pci-assignable-add 0000:00:07.0 failed: libxl: error: pci-assignable-add: no device 0000:00:07.0)"),
+        (&["corm", "destroy", "nope"], "banana: error: unknown corm 'nope'"),
+        (&["spike", "create", "s1"], "banana: error: spike 's1' already exists (running, domid 2)"),
+        (&["wire", "connect", "corm:c0/9", "spike:s2"], "banana: error: unknown endpoint corm:c0/9: corm 'c0' has endpoints 0..=3"),
+        (&["wire", "connect", "corm:c0/1", "spike:s1"], "banana: error: endpoint spike:s1 is already wired (wire 1)"),
+        (&["wire", "connect", "spike:s2", "spike:s2"], "banana: error: cannot wire spike:s2 to itself"),
+        (&["wire", "connect", "spike:s2", "eth0"], "banana: error: bad endpoint 'eth0': expected spike:NAME or corm:NAME/INDEX"),
+        (&["wire", "disconnect", "42"], "banana: error: unknown wire '42'"),
+    ];
+    for (args, want) in cases {
+        assert_eq!(&lab.err(args), want, "banana {args:?}");
+    }
+    let mut c = lab.cmd(&["spike", "create", "s3"]);
+    c.env("FAKE_XL_FAIL", "create");
+    let e = lab.fails(c);
+    assert!(
+        e.ends_with("/s3.cfg failed: libxl: error: injected failure of xl create"),
+        "{e}"
+    );
+    let mut c = lab.cmd(&["spike", "destroy", "s2"]);
+    c.env("FAKE_XL_FAIL", "destroy");
+    assert_eq!(
+        lab.fails(c),
+        "banana: error: xl destroy s2 failed: libxl: error: injected failure of xl destroy"
+    );
+    assert_eq!(lab.state(), before);
+    assert!(!lab.path("run/s3.cfg").exists());
+}
+
+#[test]
+fn missing_tools_are_one_line_errors() {
+    let lab = Lab::new();
+    let mut c = lab.cmd(&["list"]);
+    c.env("BANANA_XL", lab.path("bin/no-such-xl"));
+    let e = lab.fails(c);
+    assert!(e.starts_with("banana: error: cannot run xl list: "), "{e}");
+}
+
+#[test]
+fn log_prints_the_console_file() {
+    let lab = Lab::new();
+    std::fs::write(lab.path("console/guest-c0.log"), "CORM-BOOT domid=1\n").unwrap();
+    assert_eq!(lab.ok(&["log", "c0"]), "CORM-BOOT domid=1\n");
+    let e = lab.err(&["log", "c9"]);
+    assert!(
+        e.starts_with("banana: error: no console log for 'c9' ("),
+        "{e}"
+    );
+    assert_eq!(lab.ok(&["console", "c0"]), "fake console of c0\n");
+}
