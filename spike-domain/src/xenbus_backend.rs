@@ -16,18 +16,10 @@ use alloc::format;
 use alloc::string::String;
 
 use pv_runtime::abi::{DomId, GrantRef, Port};
+
+use crate::netback::BackendFeatures;
 use pv_runtime::xenbus::{self, XenbusError, XenbusState};
 use pv_runtime::xenstore::{Errno, InterfaceMem, StoreIo, XsError, Xenstore};
-
-/// Features we offer netfront. `feature-rx-copy` is mandatory for Linux netfront.
-pub const BACKEND_FEATURES: &[(&str, &str)] = &[
-    ("feature-rx-copy", "1"),
-    ("feature-rx-flip", "0"),
-    ("feature-sg", "1"),
-    ("feature-gso-tcpv4", "0"),
-    ("feature-gso-tcpv6", "0"),
-    ("feature-ipv6-csum-offload", "1"),
-];
 
 /// Which vif: state is kept per (frontend domid, devid), never per MAC or name
 /// (two devices with one MAC coexist during a localhost migration).
@@ -118,7 +110,11 @@ fn read_num<I: StoreIo, M: InterfaceMem>(xs: &mut Xenstore<I, M>, path: &str, ke
 impl VifBackend {
     /// Takes a device libxl just created under `backend/vif/<fe>/<dev>`: reads
     /// its keys, publishes our features and switches to InitWait.
-    pub fn probe<I: StoreIo, M: InterfaceMem>(xs: &mut Xenstore<I, M>, key: VifKey) -> Result<Self, BackendError> {
+    pub fn probe<I: StoreIo, M: InterfaceMem>(
+        xs: &mut Xenstore<I, M>,
+        key: VifKey,
+        offered: &BackendFeatures,
+    ) -> Result<Self, BackendError> {
         let be_path = format!("backend/vif/{}/{}", key.frontend, key.devid);
         let frontend_id = read_num(xs, &format!("{be_path}/frontend-id"), "frontend-id")?;
         let fe_path = xs.read(&format!("{be_path}/frontend"))?;
@@ -135,7 +131,7 @@ impl VifBackend {
                 .ok_or(BackendError::BadValue { key: "mtu", value: v })? as u16,
         };
         xs.transaction(|tx| {
-            for (k, v) in BACKEND_FEATURES {
+            for (k, v) in offered.kv() {
                 tx.write(&format!("{be_path}/{k}"), v)?;
             }
             Ok(())
@@ -158,7 +154,7 @@ impl VifBackend {
             return Ok(if self.connected { Step::Disconnect } else { Step::Removed });
         };
         let removing = online.as_deref() != Some("1") && ours == XenbusState::Closing;
-        let fe = xenbus::read_state(xs, &self.fe_path)?;
+        let fe = frontend_state(xs, &self.fe_path)?;
         if removing || matches!(fe, None | Some(XenbusState::Closing | XenbusState::Closed)) {
             if self.connected {
                 return Ok(Step::Disconnect);
@@ -241,6 +237,17 @@ impl VifBackend {
     }
 }
 
+/// The frontend's state, `None` once its device directory is gone. When the
+/// whole frontend domain is gone xenstored answers EACCES rather than ENOENT
+/// (we may not read `/local/domain`, the nearest surviving ancestor).
+fn frontend_state<I: StoreIo, M: InterfaceMem>(xs: &mut Xenstore<I, M>, fe_path: &str) -> Result<Option<XenbusState>, BackendError> {
+    match xenbus::read_state(xs, fe_path) {
+        Ok(s) => Ok(s),
+        Err(XenbusError::Xs(XsError::Xenstored(Errno::EACCES))) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Every (frontend, devid) libxl has put under our `backend/vif`.
 pub fn scan<I: StoreIo, M: InterfaceMem>(xs: &mut Xenstore<I, M>) -> Result<alloc::vec::Vec<VifKey>, XsError> {
     let mut keys = alloc::vec::Vec::new();
@@ -304,7 +311,7 @@ mod tests {
         let mut xs = client();
         libxl_creates(&mut xs);
         assert_eq!(scan(&mut xs).unwrap(), [KEY]);
-        let mut vif = VifBackend::probe(&mut xs, KEY).unwrap();
+        let mut vif = VifBackend::probe(&mut xs, KEY, &BackendFeatures::default()).unwrap();
         assert_eq!(vif.mac, [0, 0x16, 0x3e, 0, 0, 7]);
         assert_eq!(node(&xs, &format!("{BE}/state")).as_deref(), Some("2"));
         assert_eq!(node(&xs, &format!("{BE}/feature-rx-copy")).as_deref(), Some("1"));
@@ -327,7 +334,7 @@ mod tests {
     fn frontend_close_and_reconnect_keeps_the_device() {
         let mut xs = client();
         libxl_creates(&mut xs);
-        let mut vif = VifBackend::probe(&mut xs, KEY).unwrap();
+        let mut vif = VifBackend::probe(&mut xs, KEY, &BackendFeatures::default()).unwrap();
         netfront_connects(&mut xs);
         assert!(matches!(vif.step(&mut xs).unwrap(), Step::Connect(_)));
         vif.connected(&mut xs).unwrap();
@@ -346,7 +353,7 @@ mod tests {
     fn frontend_vanishing_disconnects() {
         let mut xs = client();
         libxl_creates(&mut xs);
-        let mut vif = VifBackend::probe(&mut xs, KEY).unwrap();
+        let mut vif = VifBackend::probe(&mut xs, KEY, &BackendFeatures::default()).unwrap();
         netfront_connects(&mut xs);
         assert!(matches!(vif.step(&mut xs).unwrap(), Step::Connect(_)));
         vif.connected(&mut xs).unwrap();
@@ -355,16 +362,31 @@ mod tests {
     }
 
     #[test]
+    fn dead_frontend_domain_reads_as_gone_not_error() {
+        let mut xs = client();
+        libxl_creates(&mut xs);
+        let mut vif = VifBackend::probe(&mut xs, KEY, &BackendFeatures::default()).unwrap();
+        // libxl removes the whole frontend domain; we may not read /local/domain.
+        xs.io_mut().server.external_write("/local/domain", b"");
+        xs.io_mut().server.unreadable.push("/local/domain".into());
+        xs.io_mut().server.external_rm("/local/domain/7");
+        xs.io_mut().server.external_write(&format!("{BE}/online"), b"0");
+        xs.io_mut().server.external_write(&format!("{BE}/state"), b"5");
+        assert_eq!(vif.step(&mut xs).unwrap(), Step::Removed);
+        assert_eq!(node(&xs, &format!("{BE}/state")), None);
+    }
+
+    #[test]
     fn hostile_values_are_refused() {
         let mut xs = client();
         libxl_creates(&mut xs);
         xs.io_mut().server.external_write(&format!("{BE}/mac"), b"00:16:3e:00:00:7");
-        assert!(matches!(VifBackend::probe(&mut xs, KEY), Err(BackendError::BadValue { key: "mac", .. })));
+        assert!(matches!(VifBackend::probe(&mut xs, KEY, &BackendFeatures::default()), Err(BackendError::BadValue { key: "mac", .. })));
         libxl_creates(&mut xs);
         xs.io_mut().server.external_write(&format!("{BE}/frontend"), b"/local/domain/0/device/vif/0");
-        assert!(matches!(VifBackend::probe(&mut xs, KEY), Err(BackendError::BadValue { key: "frontend", .. })));
+        assert!(matches!(VifBackend::probe(&mut xs, KEY, &BackendFeatures::default()), Err(BackendError::BadValue { key: "frontend", .. })));
         libxl_creates(&mut xs);
-        let mut vif = VifBackend::probe(&mut xs, KEY).unwrap();
+        let mut vif = VifBackend::probe(&mut xs, KEY, &BackendFeatures::default()).unwrap();
         netfront_connects(&mut xs);
         xs.io_mut().server.external_write(&format!("{FE}/tx-ring-ref"), b"-8");
         assert!(matches!(vif.step(&mut xs), Err(BackendError::BadValue { key: "tx-ring-ref", .. })));
