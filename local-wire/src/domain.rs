@@ -13,6 +13,7 @@ use core::ptr::NonNull;
 use pv_runtime::abi::{DomId, GrantRef, Port};
 use pv_runtime::grant_table::{self, GrantError, Mapping};
 use pv_runtime::mm::heap::{alloc_page, free_page};
+use pv_runtime::println;
 use pv_runtime::runtime::Runtime;
 use pv_runtime::xenstore::{Access, Perm, WatchEvent, XsError};
 
@@ -157,19 +158,29 @@ impl Link {
     }
 
     fn peer_update(&mut self, rt: &mut Runtime) -> Vec<Action> {
+        let wire = self.config.wire;
+        let state = self.peer_key(rt, KEY_STATE);
         match &mut self.machine {
             Machine::Offerer(_) => {
-                let state = self.peer_key(rt, KEY_STATE);
                 let request = self.peer_key(rt, KEY_REQUEST);
                 let Machine::Offerer(m) = &mut self.machine else { return Vec::new() };
-                m.peer_changed(state.as_deref(), request.as_deref())
+                let before = m.state();
+                let actions = m.peer_changed(state.as_deref(), request.as_deref());
+                if m.state() != before {
+                    println!("LOCAL-WIRE wire={wire} offerer {before:?} -> {:?} (peer state={state:?})", m.state());
+                }
+                actions
             }
             Machine::Acceptor(_) => {
-                let state = self.peer_key(rt, KEY_STATE);
                 let offer_for = self.peer_key(rt, "offer-for");
                 let offer_id = self.peer_key(rt, "offer-id");
                 let Machine::Acceptor(m) = &mut self.machine else { return Vec::new() };
-                m.peer_changed(state.as_deref(), offer_for.as_deref(), offer_id.as_deref())
+                let before = m.state();
+                let actions = m.peer_changed(state.as_deref(), offer_for.as_deref(), offer_id.as_deref());
+                if m.state() != before {
+                    println!("LOCAL-WIRE wire={wire} acceptor {before:?} -> {:?} (peer state={state:?})", m.state());
+                }
+                actions
             }
         }
     }

@@ -22,16 +22,19 @@ pub fn config_dir(rt: &Runtime) -> String {
     format!("/banana/config/{}", rt.domid())
 }
 
-/// Every well-formed wire in our configuration.
-pub fn wires(rt: &mut Runtime) -> Vec<WireConfig> {
+/// Every wire id in our configuration, with its settings when well-formed.
+pub fn wires(rt: &mut Runtime) -> Vec<(u32, Option<WireConfig>)> {
     let base = format!("{}/wire", config_dir(rt));
     let Ok(ids) = rt.xs.directory(&base) else { return Vec::new() };
     let mut out = Vec::new();
     for id in ids {
         let side = rt.xs.read(&format!("{base}/{id}/side")).ok();
         let peer = rt.xs.read(&format!("{base}/{id}/peer-domid")).ok();
+        let Some(wire) = parse_decimal(&id) else {
+            println!("SPIKE-CONFIG-ERROR wire id {id:?}");
+            continue;
+        };
         let parsed = (|| {
-            let wire = parse_decimal(&id)?;
             let side = match side.as_deref()? {
                 "a" => Side::A,
                 "b" => Side::B,
@@ -40,10 +43,10 @@ pub fn wires(rt: &mut Runtime) -> Vec<WireConfig> {
             let peer = DomId::try_from(parse_decimal(peer.as_deref()?)?).ok().filter(|&d| d < DOMID_SELF && d != rt.domid())?;
             Some(WireConfig { wire, side, peer, pages: RingPages::new(PAGES_PER_DIR)? })
         })();
-        match parsed {
-            Some(w) => out.push(w),
-            None => println!("SPIKE-CONFIG-ERROR wire {id:?}: side={side:?} peer-domid={peer:?}"),
+        if parsed.is_none() {
+            println!("SPIKE-CONFIG-ERROR wire {id:?}: side={side:?} peer-domid={peer:?}");
         }
+        out.push((wire, parsed));
     }
     out
 }

@@ -99,15 +99,16 @@ mod domain {
     /// Starts wires that appeared in the configuration, stops removed ones.
     fn reconcile_wires(rt: &mut Runtime, uplinks: &mut BTreeMap<u32, Uplink>) {
         let want = config::wires(rt);
-        let gone: alloc::vec::Vec<u32> =
-            uplinks.keys().copied().filter(|id| !want.iter().any(|w| w.wire == *id)).collect();
+        // A malformed entry (e.g. half-written config) keeps what runs for that id.
+        let gone: alloc::vec::Vec<u32> = uplinks.keys().copied().filter(|id| !want.iter().any(|(i, _)| i == id)).collect();
         for id in gone {
             if let Some(mut u) = uplinks.remove(&id) {
                 u.shutdown(rt);
                 println!("SPIKE-WIRE-REMOVED wire={id}");
             }
         }
-        for w in want {
+        for (_, w) in want {
+            let Some(w) = w else { continue };
             let stale = uplinks.get(&w.wire).is_some_and(|u| u.config() != w);
             if stale {
                 if let Some(mut u) = uplinks.remove(&w.wire) {

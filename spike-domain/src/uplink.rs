@@ -185,6 +185,11 @@ impl Uplink {
     /// to `deliver`. Call on the wire's port and right after connecting.
     pub fn poll(&mut self, rt: &mut Runtime, mac: Option<[u8; 6]>, mut deliver: impl FnMut(&Frame<'_>)) {
         self.ensure_hello(rt, mac);
+        // Without our own hello there is nothing to negotiate with: leave the
+        // peer's records in the ring until a vif gives us a MAC.
+        if self.nego.is_none() {
+            return;
+        }
         let Some(port) = self.link.port() else { return };
         let wire = self.link.config.wire;
         let mut replies: Vec<Vec<u8>> = Vec::new();
@@ -202,7 +207,7 @@ impl Uplink {
                         break;
                     }
                 };
-                let Some(nego) = self.nego.as_mut() else { continue };
+                let Some(nego) = self.nego.as_mut() else { break };
                 let msg = match Message::decode(&self.rx_buf[..n]) {
                     Ok(m) => m,
                     Err(_) => {
