@@ -204,6 +204,11 @@ impl Link {
             Action::CreateDir { path, reader } => {
                 let own = rt.domid();
                 let perms = [Perm { domid: own, access: Access::None }, Perm { domid: reader, access: Access::Read }];
+                // Start from an empty directory: keys left by an earlier
+                // incarnation keep the permissions they were created with
+                // (readable by the old peer's domid only), and new keys
+                // inherit the directory's.
+                let _ = rt.xs.rm(&path);
                 let _ = rt.xs.mkdir(&path).and_then(|()| rt.xs.set_perms(&path, &perms));
                 Vec::new()
             }

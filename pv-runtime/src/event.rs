@@ -175,6 +175,12 @@ mod domain {
             self.bound.contains(port)
         }
 
+        /// Clears `port`'s pending bit; returns whether it was set. (Xen marks a
+        /// freshly bound interdomain port pending, in case the peer kicked first.)
+        pub fn clear(&mut self, port: Port) -> bool {
+            clear_pending(pending_words(), port)
+        }
+
         /// Takes what is pending without blocking.
         pub fn take(&mut self) -> PortSet {
             take_pending(pending_words(), &self.bound, &mut self.counters)

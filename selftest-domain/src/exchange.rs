@@ -141,6 +141,9 @@ pub fn accept(rt: &mut Runtime) {
         Ok(p) => p,
         Err(e) => return println!("SELFTEST-FAIL bind_interdomain {peer}:{rport}: {e}"),
     };
+    // Binding marks the new port pending (Xen does so in case the peer kicked
+    // before we bound): drop that, so only the offering side's kick counts.
+    rt.events.clear(lport);
     let _ = rt.events.notify(lport);
     if !wait::port(rt, lport, TIMEOUT) {
         return println!("SELFTEST-FAIL no kick from the offering side");

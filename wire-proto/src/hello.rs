@@ -39,7 +39,7 @@ const L2_OVERHEAD: usize = ETH_HEADER_LEN + 4;
 pub struct Hello {
     /// The sender's protocol version. Must stay the first field.
     pub version: Version,
-    /// The sender's role; the receiver must have the other one.
+    /// The sender's role (two Corms never share a wire).
     pub role: Role,
     /// The wire the sender believes it is on; must equal the receiver's.
     pub wire: WireId,

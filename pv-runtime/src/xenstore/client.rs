@@ -105,7 +105,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Config {
         Config {
-            timeout_ns: 5_000_000_000,
+            timeout_ns: 10_000_000_000,
             watch_queue: 64,
             tx_attempts: 8,
         }

@@ -66,6 +66,10 @@ pub struct FakeXenstored {
     pub log: Vec<Header>,
     /// Writes another domain makes, one each time the server is otherwise idle.
     pub later: VecDeque<(String, Vec<u8>)>,
+    /// Nodes the client may not read: a missing node below one of them is
+    /// `EACCES`, not `ENOENT`, as xenstored answers when the nearest existing
+    /// ancestor is unreadable (e.g. `/local/domain` after a peer died).
+    pub unreadable: Vec<String>,
 }
 
 impl FakeXenstored {
@@ -92,6 +96,7 @@ impl FakeXenstored {
             chunk: 1024,
             log: Vec::new(),
             later: VecDeque::new(),
+            unreadable: Vec::new(),
         }
     }
 
@@ -116,6 +121,14 @@ impl FakeXenstored {
         remove(&mut self.tree, path);
         self.generation += 1;
         self.fire(path, true);
+    }
+
+    fn hidden(&self, path: &str) -> bool {
+        let mut p = path;
+        while !self.tree.contains_key(p) && p != "/" {
+            p = parent(p);
+        }
+        self.unreadable.iter().any(|u| u == p)
     }
 
     /// Queues a message for the client outside any reply.
@@ -263,6 +276,7 @@ impl FakeXenstored {
                 }
                 None => Err("ENOENT"),
             },
+            MsgType::Read if self.hidden(&path) => Err("EACCES"),
             _ => {
                 let r = node_op(&mut self.tree, h.ty, &path, &rest);
                 if r.is_ok()
