@@ -98,6 +98,7 @@ impl App<'_> {
         };
         Ok(self
             .local
-            .get(&join(&data_path(domid), format!("wire/{}/state", w.id)))?)
+            .get(&join(&data_path(domid), format!("wire/{}/state", w.id)))?
+            .map(|raw| crate::wire::reported_state(&raw)))
     }
 }

@@ -11,6 +11,21 @@ use crate::schema::{config_path, find, DomState, DomainRecord, Side, WireRecord,
 pub const CONNECTING: &str = "connecting";
 pub const CONNECTED: &str = "connected";
 
+/// A domain's own report of a wire: local-wire publishes the xenbus state
+/// numbers of its setup handshake (local-wire crate docs, "Setup over
+/// xenstore"); anything else is shown as written.
+pub fn reported_state(raw: &str) -> String {
+    match raw {
+        "1" => "requesting",
+        "2" => "offered",
+        "4" => CONNECTED,
+        "5" => "closing",
+        "6" => "closed",
+        other => other,
+    }
+    .to_string()
+}
+
 impl App<'_> {
     pub fn connect(&self, first: &str, second: &str) -> Result<WireRecord> {
         let (x, y): (Endpoint, Endpoint) = (first.parse()?, second.parse()?);

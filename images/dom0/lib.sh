@@ -144,6 +144,24 @@ wait_console() {
 	done
 }
 
+# wait_count NAME ERE COUNT TIMEOUT_S: until COUNT console lines of NAME match ERE
+wait_count() {
+	log "waiting up to $4s for $3 lines '$2' on the console of $1"
+	i=0
+	while [ "$(console "$1" | grep -Ec -- "$2")" -lt "$3" ]; do
+		[ $i -ge $(($4 * 5)) ] && fail "timeout after $4s waiting for $3 lines '$2' on the console of $1 (have $(console "$1" | grep -Ec -- "$2"))"
+		sleep 0.2
+		i=$((i + 1))
+	done
+}
+
+# banana ARGS...: the controller, failing the test on error (its output is logged)
+banana_ok() {
+	log "banana $*"
+	banana "$@" > "$BANANA_WORK/banana.out" 2>&1 || { sed 's/^/    /' "$BANANA_WORK/banana.out"; fail "banana $* failed"; }
+	sed 's/^/    /' "$BANANA_WORK/banana.out"
+}
+
 # no_bad NAME...: no console line of these domains matches BAD_RE
 no_bad() {
 	for d in "$@"; do

@@ -145,6 +145,7 @@ impl Vifs {
             Ok(Step::Removed) => {
                 let _ = rt.xs.unwatch(&format!("{}/state", e.backend.fe_path), &token(key));
                 self.vifs.remove(&key);
+                let _ = rt.xs.rm(&format!("data/banana/vif/{}/{}", key.frontend, key.devid));
                 println!("SPIKE-VIF-REMOVED fe={} dev={}", key.frontend, key.devid);
             }
             Ok(Step::Nothing | Step::Disconnect) => {}

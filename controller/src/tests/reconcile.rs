@@ -163,7 +163,7 @@ fn wire_state_follows_what_both_ends_report() {
     h.ok("list");
     assert_eq!(h.get("/banana/wire/1/state").as_deref(), Some("connecting"));
     h.local
-        .put("/local/domain/2/data/banana/wire/1/state", "connected")
+        .put("/local/domain/2/data/banana/wire/1/state", "4")
         .unwrap();
     h.ok("list");
     assert_eq!(h.get("/banana/wire/1/state").as_deref(), Some("connected"));
