@@ -3,6 +3,7 @@
 #   xen.elf          Debian's Xen 4.17, gunzipped (QEMU's multiboot loader takes the ELF)
 #   vmlinuz          Debian's kernel, used as dom0 kernel
 #   banana/          the payload the dom0 tests use: runner.sh lib.sh tests/ bench/ demo.sh
+#                    vif-banana (busybox vif hotplug script, also in dom0's /etc/xen/scripts)
 #                    xl/ (config templates), domains/ (our PV ELFs), guest/ (Linux PV guest:
 #                    ELF vmlinux + busybox ramdisk)
 #   dom0.cpio.gz     dom0 initramfs: busybox, the Xen toolstack and its libraries, kernel
@@ -98,7 +99,8 @@ payload() {
 	local b=$OUT/banana d f
 	rm -rf "$b"
 	mkdir -p "$b/domains" "$b/xl"
-	cp -r "$IMG/dom0/lib.sh" "$IMG/dom0/runner.sh" "$IMG/dom0/demo.sh" "$IMG/dom0/tests" "$IMG/dom0/bench" "$b/"
+	cp -r "$IMG/dom0/lib.sh" "$IMG/dom0/runner.sh" "$IMG/dom0/demo.sh" "$IMG/dom0/tests" "$IMG/dom0/bench" \
+		"$IMG/dom0/vif-banana" "$b/"
 	cp "$IMG"/xl/*.cfg "$b/xl/"
 	for d in $DOMAINS; do
 		f=$ROOT/target/x86_64-unknown-none/release/$d
@@ -130,6 +132,8 @@ dom0() {
 	add_modules "$r" load.list $DOM0_MODULES
 	cp "$IMG/dom0/init" "$r/init"
 	chmod +x "$r/init"
+	# busybox vif hotplug script for dom0-backed vifs on a bridge (bench/spike-net.sh)
+	install -m 0755 "$IMG/dom0/vif-banana" "$r/etc/xen/scripts/vif-banana"
 	cp -r "$OUT/banana" "$r/banana"
 	mk_cpio "$r" "$OUT/dom0.cpio.gz"
 }

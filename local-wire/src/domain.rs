@@ -42,9 +42,15 @@ enum Machine {
 enum Held {
     Nothing,
     /// Our pages (va, granted ref), the unbound port.
-    Offered { pages: Vec<(u64, GrantRef)>, port: Port },
+    Offered {
+        pages: Vec<(u64, GrantRef)>,
+        port: Port,
+    },
     /// The peer's pages mapped here, our bound port.
-    Accepted { maps: Vec<Mapping>, port: Port },
+    Accepted {
+        maps: Vec<Mapping>,
+        port: Port,
+    },
 }
 
 /// One wire end in this domain.
@@ -113,7 +119,11 @@ impl Link {
 
     /// The connected wire end, if the wire is up.
     pub fn end(&mut self) -> Option<&mut WireEnd<RawMemory>> {
-        if self.connected { self.end.as_mut() } else { None }
+        if self.connected {
+            self.end.as_mut()
+        } else {
+            None
+        }
     }
 
     /// Whether records can flow.
@@ -163,22 +173,33 @@ impl Link {
         match &mut self.machine {
             Machine::Offerer(_) => {
                 let request = self.peer_key(rt, KEY_REQUEST);
-                let Machine::Offerer(m) = &mut self.machine else { return Vec::new() };
+                let Machine::Offerer(m) = &mut self.machine else {
+                    return Vec::new();
+                };
                 let before = m.state();
                 let actions = m.peer_changed(state.as_deref(), request.as_deref());
                 if m.state() != before {
-                    println!("LOCAL-WIRE wire={wire} offerer {before:?} -> {:?} (peer state={state:?})", m.state());
+                    println!(
+                        "LOCAL-WIRE wire={wire} offerer {before:?} -> {:?} (peer state={state:?})",
+                        m.state()
+                    );
                 }
                 actions
             }
             Machine::Acceptor(_) => {
                 let offer_for = self.peer_key(rt, "offer-for");
                 let offer_id = self.peer_key(rt, "offer-id");
-                let Machine::Acceptor(m) = &mut self.machine else { return Vec::new() };
+                let Machine::Acceptor(m) = &mut self.machine else {
+                    return Vec::new();
+                };
                 let before = m.state();
-                let actions = m.peer_changed(state.as_deref(), offer_for.as_deref(), offer_id.as_deref());
+                let actions =
+                    m.peer_changed(state.as_deref(), offer_for.as_deref(), offer_id.as_deref());
                 if m.state() != before {
-                    println!("LOCAL-WIRE wire={wire} acceptor {before:?} -> {:?} (peer state={state:?})", m.state());
+                    println!(
+                        "LOCAL-WIRE wire={wire} acceptor {before:?} -> {:?} (peer state={state:?})",
+                        m.state()
+                    );
                 }
                 actions
             }
@@ -203,13 +224,25 @@ impl Link {
         match action {
             Action::CreateDir { path, reader } => {
                 let own = rt.domid();
-                let perms = [Perm { domid: own, access: Access::None }, Perm { domid: reader, access: Access::Read }];
+                let perms = [
+                    Perm {
+                        domid: own,
+                        access: Access::None,
+                    },
+                    Perm {
+                        domid: reader,
+                        access: Access::Read,
+                    },
+                ];
                 // Start from an empty directory: keys left by an earlier
                 // incarnation keep the permissions they were created with
                 // (readable by the old peer's domid only), and new keys
                 // inherit the directory's.
                 let _ = rt.xs.rm(&path);
-                let _ = rt.xs.mkdir(&path).and_then(|()| rt.xs.set_perms(&path, &perms));
+                let _ = rt
+                    .xs
+                    .mkdir(&path)
+                    .and_then(|()| rt.xs.set_perms(&path, &perms));
                 Vec::new()
             }
             Action::Write { path, value } => {
@@ -217,12 +250,16 @@ impl Link {
                 Vec::new()
             }
             Action::WriteAll(keys) => {
-                let _ = rt.xs.transaction(|tx| keys.iter().try_for_each(|(p, v)| tx.write(p, v)));
+                let _ = rt
+                    .xs
+                    .transaction(|tx| keys.iter().try_for_each(|(p, v)| tx.write(p, v)));
                 Vec::new()
             }
             Action::Allocate { pages, peer } => self.allocate(rt, pages, peer),
             Action::ReadOffer => {
-                let Machine::Acceptor(m) = &mut self.machine else { return Vec::new() };
+                let Machine::Acceptor(m) = &mut self.machine else {
+                    return Vec::new();
+                };
                 m.offer_read(|path| rt.xs.read(path).ok())
             }
             Action::Map(offer) => self.map(rt, &offer),
@@ -238,13 +275,16 @@ impl Link {
         let mut held: Vec<(u64, GrantRef)> = Vec::new();
         let mut ok = true;
         for _ in 0..pages.total_pages() {
-            let granted = alloc_page().ok().and_then(|(va, mfn)| match rt.grants.grant(peer, mfn, false) {
-                Ok(r) => Some((va, r)),
-                Err(_) => {
-                    let _ = free_page(va);
-                    None
-                }
-            });
+            let granted =
+                alloc_page()
+                    .ok()
+                    .and_then(|(va, mfn)| match rt.grants.grant(peer, mfn, false) {
+                        Ok(r) => Some((va, r)),
+                        Err(_) => {
+                            let _ = free_page(va);
+                            None
+                        }
+                    });
             match granted {
                 Some(p) => held.push(p),
                 None => {
@@ -253,7 +293,11 @@ impl Link {
                 }
             }
         }
-        let port = if ok { rt.events.alloc_unbound(peer).ok() } else { None };
+        let port = if ok {
+            rt.events.alloc_unbound(peer).ok()
+        } else {
+            None
+        };
         let end = port.and_then(|_| {
             let k = pages.get() as usize;
             let ptr = |va: u64| NonNull::new(va as *mut u8);
@@ -273,13 +317,17 @@ impl Link {
                 let _ = rt.grants.end_access(r);
                 let _ = free_page(va);
             }
-            let Machine::Offerer(m) = &mut self.machine else { return Vec::new() };
+            let Machine::Offerer(m) = &mut self.machine else {
+                return Vec::new();
+            };
             return m.local_error();
         };
         let refs: Vec<GrantRef> = held.iter().map(|p| p.1).collect();
         self.end = Some(end);
         self.held = Held::Offered { pages: held, port };
-        let Machine::Offerer(m) = &mut self.machine else { return Vec::new() };
+        let Machine::Offerer(m) = &mut self.machine else {
+            return Vec::new();
+        };
         m.offer_ready(refs[0], &refs[1..], port)
     }
 
@@ -297,7 +345,11 @@ impl Link {
                 }
             }
         }
-        let port = if failed.is_none() { rt.events.bind_interdomain(peer, offer.event_channel).ok() } else { None };
+        let port = if failed.is_none() {
+            rt.events.bind_interdomain(peer, offer.event_channel).ok()
+        } else {
+            None
+        };
         let end = port.and_then(|_| {
             let k = offer.pages.get() as usize;
             let ptr = |m: &Mapping| NonNull::new(m.va as *mut u8);
@@ -308,12 +360,16 @@ impl Link {
             let mem = unsafe { RawMemory::new(control, &a_to_b?, &b_to_a?) }.ok()?;
             WireEnd::accept(mem).ok()
         });
-        let Machine::Acceptor(_) = &self.machine else { return Vec::new() };
+        let Machine::Acceptor(_) = &self.machine else {
+            return Vec::new();
+        };
         match (port, end) {
             (Some(port), Some(end)) => {
                 self.end = Some(end);
                 self.held = Held::Accepted { maps, port };
-                let Machine::Acceptor(m) = &mut self.machine else { return Vec::new() };
+                let Machine::Acceptor(m) = &mut self.machine else {
+                    return Vec::new();
+                };
                 m.mapped()
             }
             (port, _) => {
@@ -323,7 +379,9 @@ impl Link {
                 for m in maps {
                     let _ = grant_table::unmap(m);
                 }
-                let Machine::Acceptor(m) = &mut self.machine else { return Vec::new() };
+                let Machine::Acceptor(m) = &mut self.machine else {
+                    return Vec::new();
+                };
                 m.local_error()
             }
         }
@@ -360,13 +418,14 @@ impl Link {
     /// Ends the grants of pages from earlier offers whose peer has let go;
     /// called on every event of this link (a dead peer's mappings vanish with it).
     pub fn retry_retired(&mut self, rt: &mut Runtime) {
-        self.retired.retain(|&(va, r)| match rt.grants.end_access(r) {
-            Ok(()) | Err(GrantError::NotGranted(_)) => {
-                let _ = free_page(va);
-                false
-            }
-            Err(_) => true,
-        });
+        self.retired
+            .retain(|&(va, r)| match rt.grants.end_access(r) {
+                Ok(()) | Err(GrantError::NotGranted(_)) => {
+                    let _ = free_page(va);
+                    false
+                }
+                Err(_) => true,
+            });
     }
 
     /// Grant refs still waiting for the peer to unmap.

@@ -57,7 +57,12 @@ impl ConsoleRing {
         for (i, &b) in bytes[..n].iter().enumerate() {
             let idx = (prod.wrapping_add(i as u32) as usize) & (OUT_SIZE - 1);
             // SAFETY: idx < OUT_SIZE, inside the mapped `out` array.
-            unsafe { addr_of_mut!((*p).out).cast::<u8>().add(idx).write_volatile(b) };
+            unsafe {
+                addr_of_mut!((*p).out)
+                    .cast::<u8>()
+                    .add(idx)
+                    .write_volatile(b)
+            };
         }
         fence(Ordering::Release);
         // SAFETY: valid page; publishing the new producer index after the data.
@@ -88,7 +93,11 @@ mod global {
     static CONSOLE: spin::Mutex<Option<Console>> = spin::Mutex::new(None);
 
     pub fn init(ring: ConsoleRing, port: Port) {
-        *CONSOLE.lock() = Some(Console { ring, port, dropped: 0 });
+        *CONSOLE.lock() = Some(Console {
+            ring,
+            port,
+            dropped: 0,
+        });
     }
 
     /// Bytes dropped because the console ring stayed full.
@@ -141,7 +150,9 @@ mod global {
     pub fn flush() {
         with_console(|c| {
             let start = crate::time::now_ns();
-            while c.ring.unconsumed() > 0 && crate::time::now_ns().saturating_sub(start) < STALL_LIMIT_NS {
+            while c.ring.unconsumed() > 0
+                && crate::time::now_ns().saturating_sub(start) < STALL_LIMIT_NS
+            {
                 let _ = hypervisor::evtchn_send(c.port);
                 crate::event::clear_pending(crate::event::pending_words(), c.port);
                 let _ = hypervisor::poll(&[c.port], crate::time::now_ns() + 5_000_000);

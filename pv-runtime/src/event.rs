@@ -53,7 +53,9 @@ impl PortSet {
     }
 
     pub fn contains(&self, port: Port) -> bool {
-        self.words.get(port as usize / 64).is_some_and(|w| w & (1 << (port % 64)) != 0)
+        self.words
+            .get(port as usize / 64)
+            .is_some_and(|w| w & (1 << (port % 64)) != 0)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -62,7 +64,9 @@ impl PortSet {
 
     pub fn iter(&self) -> impl Iterator<Item = Port> + '_ {
         self.words.iter().enumerate().flat_map(|(i, &w)| {
-            (0..64u32).filter(move |b| w & (1 << b) != 0).map(move |b| (i as u32) * 64 + b)
+            (0..64u32)
+                .filter(move |b| w & (1 << b) != 0)
+                .map(move |b| (i as u32) * 64 + b)
         })
     }
 }
@@ -78,7 +82,11 @@ pub struct EventCounters {
 
 /// Clears every pending bit; ports in `known` go to the returned set, the rest
 /// are counted as unknown.
-pub fn take_pending(pending: &[AtomicU64], known: &PortSet, counters: &mut EventCounters) -> PortSet {
+pub fn take_pending(
+    pending: &[AtomicU64],
+    known: &PortSet,
+    counters: &mut EventCounters,
+) -> PortSet {
     let mut fired = PortSet::new();
     for (i, word) in pending.iter().enumerate().take(WORDS) {
         if word.load(Ordering::Relaxed) == 0 {
@@ -95,7 +103,9 @@ pub fn take_pending(pending: &[AtomicU64], known: &PortSet, counters: &mut Event
 
 /// Test-and-clear of one port's pending bit.
 pub fn clear_pending(pending: &[AtomicU64], port: Port) -> bool {
-    let Some(word) = pending.get(port as usize / 64) else { return false };
+    let Some(word) = pending.get(port as usize / 64) else {
+        return false;
+    };
     let bit = 1u64 << (port % 64);
     word.fetch_and(!bit, Ordering::AcqRel) & bit != 0
 }
@@ -119,7 +129,10 @@ mod domain {
             // SAFETY: shared_info stays mapped; `evtchn_pending` is 64 aligned u64
             // words, which AtomicU64 matches in size and alignment.
             Some(si) => unsafe {
-                core::slice::from_raw_parts(core::ptr::addr_of!((*si).evtchn_pending).cast::<AtomicU64>(), 64)
+                core::slice::from_raw_parts(
+                    core::ptr::addr_of!((*si).evtchn_pending).cast::<AtomicU64>(),
+                    64,
+                )
             },
             None => &[],
         }
@@ -134,7 +147,13 @@ mod domain {
 
     impl Events {
         pub const fn new() -> Self {
-            Self { bound: PortSet::new(), counters: EventCounters { unknown_port: 0, delivered: 0 } }
+            Self {
+                bound: PortSet::new(),
+                counters: EventCounters {
+                    unknown_port: 0,
+                    delivered: 0,
+                },
+            }
         }
 
         /// Takes a port bound elsewhere (start_info's store/console ports).
@@ -149,7 +168,11 @@ mod domain {
             Ok(p)
         }
 
-        pub fn bind_interdomain(&mut self, remote: DomId, remote_port: Port) -> Result<Port, XenError> {
+        pub fn bind_interdomain(
+            &mut self,
+            remote: DomId,
+            remote_port: Port,
+        ) -> Result<Port, XenError> {
             let p = hypervisor::evtchn_bind_interdomain(remote, remote_port)?;
             self.bound.insert(p);
             Ok(p)
@@ -236,7 +259,13 @@ mod tests {
         let mut c = EventCounters::default();
         let fired = take_pending(&words, &known, &mut c);
         assert_eq!(fired.iter().collect::<Vec<_>>(), vec![3, 130]);
-        assert_eq!(c, EventCounters { unknown_port: 1, delivered: 2 });
+        assert_eq!(
+            c,
+            EventCounters {
+                unknown_port: 1,
+                delivered: 2
+            }
+        );
         assert!(take_pending(&words, &known, &mut c).is_empty());
         assert!(words.iter().all(|w| w.load(Ordering::Relaxed) == 0));
     }

@@ -104,7 +104,13 @@ impl GrantTable {
         let entries = NonNull::new(entries)?;
         // Handed out lowest first; the first refs are the toolstack's.
         let free = (gt::NR_RESERVED_ENTRIES..len).rev().collect();
-        Some(Self { entries, len, free, granted: vec![0; (len as usize).div_ceil(64)], counters: GrantCounters::default() })
+        Some(Self {
+            entries,
+            len,
+            free,
+            granted: vec![0; (len as usize).div_ceil(64)],
+            counters: GrantCounters::default(),
+        })
     }
 
     fn entry(&self, gref: GrantRef) -> *mut GrantEntryV1 {
@@ -132,7 +138,12 @@ impl GrantTable {
     }
 
     /// Lets `domid` map or copy frame `mfn` (read-only if `readonly`).
-    pub fn grant(&mut self, domid: DomId, mfn: Mfn, readonly: bool) -> Result<GrantRef, GrantError> {
+    pub fn grant(
+        &mut self,
+        domid: DomId,
+        mfn: Mfn,
+        readonly: bool,
+    ) -> Result<GrantRef, GrantError> {
         let frame = u32::try_from(mfn).map_err(|_| GrantError::FrameTooLarge(mfn))?;
         let Some(gref) = self.free.pop() else {
             self.counters.exhausted += 1;
@@ -147,7 +158,8 @@ impl GrantTable {
         // Domid and frame must be visible before the entry becomes valid (grant_table.h).
         fence(Ordering::Release);
         let ro = if readonly { gt::GTF_READONLY } else { 0 };
-        self.flags(gref).store(gt::GTF_PERMIT_ACCESS | ro, Ordering::Release);
+        self.flags(gref)
+            .store(gt::GTF_PERMIT_ACCESS | ro, Ordering::Release);
         self.mark(gref, true);
         self.counters.granted += 1;
         Ok(gref)
@@ -155,7 +167,8 @@ impl GrantTable {
 
     /// Whether the peer currently has the frame mapped or a copy is in flight.
     pub fn in_use(&self, gref: GrantRef) -> bool {
-        self.is_granted(gref) && self.flags(gref).load(Ordering::Acquire) & (gt::GTF_READING | gt::GTF_WRITING) != 0
+        self.is_granted(gref)
+            && self.flags(gref).load(Ordering::Acquire) & (gt::GTF_READING | gt::GTF_WRITING) != 0
     }
 
     /// Revokes a grant, only if the peer no longer uses it: an atomic swap of
@@ -214,7 +227,12 @@ mod domain {
         let (_, max) = hypervisor::grant_query_size()?;
         let n = nr_frames.min(max).max(1);
         let mut frames = vec![0u64; n as usize];
-        let mut op = gt::SetupTable { dom: DOMID_SELF, nr_frames: n, status: 0, frame_list: frames.as_mut_ptr() };
+        let mut op = gt::SetupTable {
+            dom: DOMID_SELF,
+            nr_frames: n,
+            status: 0,
+            frame_list: frames.as_mut_ptr(),
+        };
         // SAFETY: one live gnttab_setup_table whose frame_list has room for `n` entries.
         unsafe { hypervisor::grant_table_op(gt::GNTTABOP_SETUP_TABLE, &mut op, 1)? };
         GrantStatus::check(op.status)?;
@@ -226,7 +244,8 @@ mod domain {
         }
         let len = n * (PAGE_SIZE / core::mem::size_of::<GrantEntryV1>()) as u32;
         // SAFETY: `len` entries are now mapped at `va` for the life of the domain.
-        unsafe { GrantTable::from_raw(va as *mut GrantEntryV1, len) }.ok_or(GrantError::NoAddressSpace)
+        unsafe { GrantTable::from_raw(va as *mut GrantEntryV1, len) }
+            .ok_or(GrantError::NoAddressSpace)
     }
 
     /// A foreign grant mapped into our foreign window.
@@ -242,20 +261,38 @@ mod domain {
     pub fn map(domid: DomId, gref: GrantRef, readonly: bool) -> Result<Mapping, GrantError> {
         let va = heap::reserve_foreign(1).map_err(|_| GrantError::NoAddressSpace)?;
         let ro = if readonly { gt::GNTMAP_READONLY } else { 0 };
-        let mut op = gt::MapGrantRef { host_addr: va, flags: gt::GNTMAP_HOST_MAP | ro, gref, dom: domid, ..Default::default() };
+        let mut op = gt::MapGrantRef {
+            host_addr: va,
+            flags: gt::GNTMAP_HOST_MAP | ro,
+            gref,
+            dom: domid,
+            ..Default::default()
+        };
         // SAFETY: one live map op; `va` is a reserved window page whose L1 table exists.
         let rc = unsafe { hypervisor::grant_table_op(gt::GNTTABOP_MAP_GRANT_REF, &mut op, 1) };
-        let res = rc.map_err(GrantError::from).and_then(|_| GrantStatus::check(op.status).map_err(GrantError::from));
+        let res = rc
+            .map_err(GrantError::from)
+            .and_then(|_| GrantStatus::check(op.status).map_err(GrantError::from));
         if let Err(e) = res {
             heap::release_foreign(va, 1);
             return Err(e);
         }
-        Ok(Mapping { va, handle: op.handle, domid, gref })
+        Ok(Mapping {
+            va,
+            handle: op.handle,
+            domid,
+            gref,
+        })
     }
 
     /// Unmaps a grant mapping; the page must not be used afterwards.
     pub fn unmap(m: Mapping) -> Result<(), GrantError> {
-        let mut op = gt::UnmapGrantRef { host_addr: m.va, dev_bus_addr: 0, handle: m.handle, status: 0 };
+        let mut op = gt::UnmapGrantRef {
+            host_addr: m.va,
+            dev_bus_addr: 0,
+            handle: m.handle,
+            status: 0,
+        };
         // SAFETY: one live unmap op for a mapping we made.
         unsafe { hypervisor::grant_table_op(gt::GNTTABOP_UNMAP_GRANT_REF, &mut op, 1)? };
         GrantStatus::check(op.status)?;
@@ -298,7 +335,10 @@ mod tests {
         let e = mem[r as usize];
         assert_eq!((e.domid, e.frame), (5, 0x1234));
         assert_eq!(e.flags, gt::GTF_PERMIT_ACCESS | gt::GTF_READONLY);
-        assert_eq!(t.grant(5, 1 << 40, false), Err(GrantError::FrameTooLarge(1 << 40)));
+        assert_eq!(
+            t.grant(5, 1 << 40, false),
+            Err(GrantError::FrameTooLarge(1 << 40))
+        );
     }
 
     #[test]

@@ -12,14 +12,26 @@ use crate::arch::hypercall::{hypercall2, hypercall3, hypercall4};
 pub struct XenError(pub i64);
 
 fn check(rc: i64) -> Result<i64, XenError> {
-    if rc < 0 { Err(XenError(-rc)) } else { Ok(rc) }
+    if rc < 0 {
+        Err(XenError(-rc))
+    } else {
+        Ok(rc)
+    }
 }
 
 /// `HYPERVISOR_sched_op(SCHEDOP_shutdown)`: does not return on success.
 pub fn shutdown(reason: sched::ShutdownReason) -> XenError {
-    let arg = sched::SchedShutdown { reason: reason as u32 };
+    let arg = sched::SchedShutdown {
+        reason: reason as u32,
+    };
     // SAFETY: `arg` is a live sched_shutdown for the duration of the call.
-    let rc = unsafe { hypercall2(nr::SCHED_OP, u64::from(sched::SCHEDOP_SHUTDOWN), &arg as *const _ as u64) };
+    let rc = unsafe {
+        hypercall2(
+            nr::SCHED_OP,
+            u64::from(sched::SCHEDOP_SHUTDOWN),
+            &arg as *const _ as u64,
+        )
+    };
     XenError(-rc)
 }
 
@@ -27,10 +39,20 @@ pub fn shutdown(reason: sched::ShutdownReason) -> XenError {
 /// `timeout_ns` (0: no timeout). Returns at once if one is already pending.
 pub fn poll(ports: &[Port], timeout_ns: u64) -> Result<(), XenError> {
     let n = ports.len().min(sched::SCHEDOP_POLL_MAX_PORTS);
-    let arg = sched::SchedPoll { ports: ports.as_ptr(), nr_ports: n as u32, timeout: timeout_ns };
+    let arg = sched::SchedPoll {
+        ports: ports.as_ptr(),
+        nr_ports: n as u32,
+        timeout: timeout_ns,
+    };
     // SAFETY: `arg` and the `ports` slice it points to outlive the call.
-    check(unsafe { hypercall2(nr::SCHED_OP, u64::from(sched::SCHEDOP_POLL), &arg as *const _ as u64) })
-        .map(|_| ())
+    check(unsafe {
+        hypercall2(
+            nr::SCHED_OP,
+            u64::from(sched::SCHEDOP_POLL),
+            &arg as *const _ as u64,
+        )
+    })
+    .map(|_| ())
 }
 
 /// `SCHEDOP_yield`.
@@ -43,7 +65,15 @@ pub fn yield_now() {
 /// [`set_timer`] deadlines.
 pub fn stop_periodic_timer() -> Result<(), XenError> {
     // SAFETY: VCPUOP_stop_periodic_timer takes no argument (NULL).
-    check(unsafe { hypercall3(nr::VCPU_OP, u64::from(sched::VCPUOP_STOP_PERIODIC_TIMER), 0, 0) }).map(|_| ())
+    check(unsafe {
+        hypercall3(
+            nr::VCPU_OP,
+            u64::from(sched::VCPUOP_STOP_PERIODIC_TIMER),
+            0,
+            0,
+        )
+    })
+    .map(|_| ())
 }
 
 /// `HYPERVISOR_set_timer_op`: one-shot VIRQ_TIMER at absolute system time (0 cancels).
@@ -54,21 +84,34 @@ pub fn set_timer(deadline_ns: u64) -> Result<(), XenError> {
 
 fn evtchn_op<T>(cmd: u32, arg: &mut T) -> Result<(), XenError> {
     // SAFETY: `arg` is the live, repr(C) struct that `cmd` expects (see abi::event_channel).
-    check(unsafe { hypercall2(nr::EVENT_CHANNEL_OP, u64::from(cmd), arg as *mut T as u64) }).map(|_| ())
+    check(unsafe { hypercall2(nr::EVENT_CHANNEL_OP, u64::from(cmd), arg as *mut T as u64) })
+        .map(|_| ())
 }
 
 pub fn evtchn_alloc_unbound(remote: DomId) -> Result<Port, XenError> {
-    let mut a = ev::AllocUnbound { dom: crate::abi::DOMID_SELF, remote_dom: remote, port: 0 };
+    let mut a = ev::AllocUnbound {
+        dom: crate::abi::DOMID_SELF,
+        remote_dom: remote,
+        port: 0,
+    };
     evtchn_op(ev::EVTCHNOP_ALLOC_UNBOUND, &mut a).map(|_| a.port)
 }
 
 pub fn evtchn_bind_interdomain(remote: DomId, remote_port: Port) -> Result<Port, XenError> {
-    let mut a = ev::BindInterdomain { remote_dom: remote, remote_port, local_port: 0 };
+    let mut a = ev::BindInterdomain {
+        remote_dom: remote,
+        remote_port,
+        local_port: 0,
+    };
     evtchn_op(ev::EVTCHNOP_BIND_INTERDOMAIN, &mut a).map(|_| a.local_port)
 }
 
 pub fn evtchn_bind_virq(virq: u32) -> Result<Port, XenError> {
-    let mut a = ev::BindVirq { virq, vcpu: 0, port: 0 };
+    let mut a = ev::BindVirq {
+        virq,
+        vcpu: 0,
+        port: 0,
+    };
     evtchn_op(ev::EVTCHNOP_BIND_VIRQ, &mut a).map(|_| a.port)
 }
 
@@ -91,12 +134,16 @@ pub fn evtchn_unmask(port: Port) -> Result<(), XenError> {
 /// addresses inside them must be valid for what the op does.
 pub unsafe fn grant_table_op<T>(cmd: u32, ops: *mut T, count: usize) -> Result<(), XenError> {
     // SAFETY: forwarded contract.
-    check(unsafe { hypercall3(nr::GRANT_TABLE_OP, u64::from(cmd), ops as u64, count as u64) }).map(|_| ())
+    check(unsafe { hypercall3(nr::GRANT_TABLE_OP, u64::from(cmd), ops as u64, count as u64) })
+        .map(|_| ())
 }
 
 /// `GNTTABOP_query_size` for ourselves: (current, max) frames.
 pub fn grant_query_size() -> Result<(u32, u32), XenError> {
-    let mut q = gt::QuerySize { dom: crate::abi::DOMID_SELF, ..Default::default() };
+    let mut q = gt::QuerySize {
+        dom: crate::abi::DOMID_SELF,
+        ..Default::default()
+    };
     // SAFETY: one live gnttab_query_size.
     unsafe { grant_table_op(gt::GNTTABOP_QUERY_SIZE, &mut q, 1)? };
     if q.status != gt::GNTST_OKAY {
@@ -122,7 +169,13 @@ pub unsafe fn update_va_mapping(va: u64, pte: u64, flags: u64) -> Result<(), Xen
 pub unsafe fn mmu_update(reqs: &[mmu::MmuUpdate], foreign: DomId) -> Result<(), XenError> {
     // SAFETY: `reqs` is live for the call; the caller vouches for what they change.
     check(unsafe {
-        hypercall4(nr::MMU_UPDATE, reqs.as_ptr() as u64, reqs.len() as u64, 0, u64::from(foreign))
+        hypercall4(
+            nr::MMU_UPDATE,
+            reqs.as_ptr() as u64,
+            reqs.len() as u64,
+            0,
+            u64::from(foreign),
+        )
     })
     .map(|_| ())
 }

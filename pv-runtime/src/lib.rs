@@ -11,11 +11,15 @@
 extern crate alloc;
 
 pub mod abi;
+/// Compares Rust ABI definitions with the installed Xen headers (host tests).
+#[cfg(any(test, feature = "fake"))]
+pub mod c_probe;
 pub mod console;
 pub mod event;
 pub mod grant_table;
 pub mod mm;
 pub mod ring;
+pub mod shared_page;
 pub mod time;
 pub mod timer;
 pub mod xenbus;

@@ -16,15 +16,15 @@ use alloc::vec::Vec;
 use crate::console::{self, ConsoleRing};
 use crate::event::{self, Events, PortSet};
 use crate::grant_table::{self, GrantError, GrantTable};
-use crate::time;
-use crate::timer::{TimerId, Timers};
-use crate::xenstore::{StoreIo, WatchEvent, XsError, Xenstore};
 use crate::hypervisor;
 use crate::mm::frame::FrameAllocator;
 use crate::mm::heap::{self, Memory, MEMORY};
 use crate::mm::layout::{FOREIGN_BASE, FOREIGN_PAGES};
 use crate::mm::paging::{pfn_to_va, va_to_pfn, Paging};
 use crate::mm::vspace::Vspace;
+use crate::time;
+use crate::timer::{TimerId, Timers};
+use crate::xenstore::{StoreIo, WatchEvent, Xenstore, XsError};
 
 static SHARED_INFO: AtomicPtr<SharedInfo> = AtomicPtr::new(null_mut());
 static START_INFO: AtomicPtr<StartInfo> = AtomicPtr::new(null_mut());
@@ -43,7 +43,11 @@ pub fn start_info() -> &'static StartInfo {
 
 fn m2p(mfn: u64) -> u64 {
     // SAFETY: the read-only M2P is mapped in every 64-bit PV guest.
-    unsafe { (crate::abi::mmu::MACH2PHYS_VIRT_START as *const u64).add(mfn as usize).read_volatile() }
+    unsafe {
+        (crate::abi::mmu::MACH2PHYS_VIRT_START as *const u64)
+            .add(mfn as usize)
+            .read_volatile()
+    }
 }
 
 /// Shuts the domain down for `reason`, after letting the console drain.
@@ -70,7 +74,15 @@ pub unsafe extern "C" fn pv_start(si: *mut StartInfo) -> ! {
     // shared_info first: the clock (and so the console's stall timeout) needs it.
     let si_va = crate::arch::boot::shared_info_page_va();
     // SAFETY: the dedicated page in .bss is ours; we replace its mapping with shared_info.
-    if unsafe { hypervisor::update_va_mapping(si_va, si.shared_info | L1_PROT, crate::abi::mmu::UVMF_INVLPG) }.is_ok() {
+    if unsafe {
+        hypervisor::update_va_mapping(
+            si_va,
+            si.shared_info | L1_PROT,
+            crate::abi::mmu::UVMF_INVLPG,
+        )
+    }
+    .is_ok()
+    {
         let sh = si_va as *mut SharedInfo;
         // SAFETY: now mapped; upcalls stay masked for the life of the domain.
         unsafe { core::ptr::addr_of_mut!((*sh).vcpu_info[0].evtchn_upcall_mask).write_volatile(1) };
@@ -89,8 +101,18 @@ pub unsafe extern "C" fn pv_start(si: *mut StartInfo) -> ! {
     // The page below the stack becomes a guard: overflow faults instead of
     // silently corrupting .bss.
     // SAFETY: the guard page is reserved in arch/boot.rs and never used.
-    let _ = unsafe { hypervisor::update_va_mapping(crate::arch::boot::stack_guard_va(), 0, crate::abi::mmu::UVMF_INVLPG) };
-    *MEMORY.lock() = Some(Memory { paging, frames, foreign: None });
+    let _ = unsafe {
+        hypervisor::update_va_mapping(
+            crate::arch::boot::stack_guard_va(),
+            0,
+            crate::abi::mmu::UVMF_INVLPG,
+        )
+    };
+    *MEMORY.lock() = Some(Memory {
+        paging,
+        frames,
+        foreign: None,
+    });
     let window = Vspace::new(FOREIGN_BASE, FOREIGN_PAGES);
     if let Some(m) = MEMORY.lock().as_mut() {
         m.foreign = Some(window);
@@ -195,18 +217,30 @@ impl Runtime {
         // code cares, so it is known but never reported.
         events.adopt(si.console.evtchn);
         let store_va = pfn_to_va(m2p(si.store_mfn));
-        let io = StoreChannel { port: si.store_evtchn };
+        let io = StoreChannel {
+            port: si.store_evtchn,
+        };
         // SAFETY: the store page is a bootstrap element mapped in the direct map,
         // and only this client uses it.
-        let mut xs = unsafe { Xenstore::from_raw(store_va as *mut u8, io) }.ok_or(StartError::NoStorePage)?;
+        let mut xs = unsafe { Xenstore::from_raw(store_va as *mut u8, io) }
+            .ok_or(StartError::NoStorePage)?;
         let grants = grant_table::setup(GRANT_FRAMES)?;
         let domid_text = xs.read("domid")?;
-        let domid = domid_text.parse().map_err(|_| StartError::BadDomid(domid_text))?;
+        let domid = domid_text
+            .parse()
+            .map_err(|_| StartError::BadDomid(domid_text))?;
         // Tell the toolstack we honour control/shutdown, then watch it.
         let _ = xs.write("control/feature-poweroff", "1");
         let _ = xs.write("control/feature-reboot", "1");
         xs.watch("control/shutdown", SHUTDOWN_TOKEN)?;
-        Ok(Self { events, grants, xs, timers: Timers::new(), domid, store_port: si.store_evtchn })
+        Ok(Self {
+            events,
+            grants,
+            xs,
+            timers: Timers::new(),
+            domid,
+            store_port: si.store_evtchn,
+        })
     }
 
     pub fn domid(&self) -> DomId {
@@ -220,7 +254,9 @@ impl Runtime {
 
     /// Value of `key=value` on the command line.
     pub fn arg(&self, key: &str) -> Option<&'static str> {
-        self.cmdline().split_ascii_whitespace().find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+        self.cmdline()
+            .split_ascii_whitespace()
+            .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
     }
 
     /// The run loop's one blocking point: sleeps until a bound port fires, a
@@ -234,9 +270,16 @@ impl Runtime {
         // Watch events a blocking xenstore call already queued, or timers already
         // due, must not wait for a new kick.
         self.take_watches(&mut wake);
-        let due = self.timers.next_deadline().is_some_and(|d| d <= time::now_ns());
+        let due = self
+            .timers
+            .next_deadline()
+            .is_some_and(|d| d <= time::now_ns());
         let idle = wake.watches.is_empty() && wake.shutdown.is_none() && !due;
-        let mut ports = if idle { self.events.wait(deadline) } else { self.events.take() };
+        let mut ports = if idle {
+            self.events.wait(deadline)
+        } else {
+            self.events.take()
+        };
         let now = time::now_ns();
         while let Some(t) = self.timers.pop_expired(now) {
             wake.timers.push(t);
@@ -280,5 +323,8 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
 
 /// Pages in the heap plus pages still free: what the domain can use.
 pub fn memory_report() -> (usize, u64) {
-    (heap::heap_size(), heap::frames_available() * PAGE_SIZE as u64)
+    (
+        heap::heap_size(),
+        heap::frames_available() * PAGE_SIZE as u64,
+    )
 }

@@ -11,14 +11,19 @@ pub const NS_PER_SEC: u64 = 1_000_000_000;
 /// `((delta << shift) * mul) >> 32`, as xen.h defines it, without overflow.
 pub fn scale_delta(delta: u64, mul: u32, shift: i8) -> u64 {
     let d = u128::from(delta);
-    let shifted = if shift >= 0 { d << shift.unsigned_abs() } else { d >> shift.unsigned_abs() };
+    let shifted = if shift >= 0 {
+        d << shift.unsigned_abs()
+    } else {
+        d >> shift.unsigned_abs()
+    };
     ((shifted * u128::from(mul)) >> 32) as u64
 }
 
 /// System time in ns for a consistent snapshot of `vcpu_time_info` and a TSC read.
 pub fn system_time_ns(info: &VcpuTimeInfo, tsc: u64) -> u64 {
     let delta = tsc.saturating_sub(info.tsc_timestamp);
-    info.system_time.wrapping_add(scale_delta(delta, info.tsc_to_system_mul, info.tsc_shift))
+    info.system_time
+        .wrapping_add(scale_delta(delta, info.tsc_to_system_mul, info.tsc_shift))
 }
 
 /// Nanoseconds since the host booted (Xen system time), monotonic.
@@ -26,7 +31,9 @@ pub fn system_time_ns(info: &VcpuTimeInfo, tsc: u64) -> u64 {
 pub fn now_ns() -> u64 {
     use core::ptr::addr_of;
     use core::sync::atomic::{fence, Ordering};
-    let Some(si) = crate::runtime::shared_info() else { return 0 };
+    let Some(si) = crate::runtime::shared_info() else {
+        return 0;
+    };
     // SAFETY: shared_info is mapped for the life of the domain; vcpu 0 is ours.
     let t = unsafe { addr_of!((*si).vcpu_info[0].time) };
     loop {
@@ -50,7 +57,9 @@ pub fn now_ns() -> u64 {
 #[cfg(target_os = "none")]
 pub fn wallclock_secs() -> u64 {
     use core::ptr::addr_of;
-    let Some(si) = crate::runtime::shared_info() else { return 0 };
+    let Some(si) = crate::runtime::shared_info() else {
+        return 0;
+    };
     loop {
         // SAFETY: mapped shared_info; seqlock as for vcpu time.
         let (v1, sec, hi, v2) = unsafe {

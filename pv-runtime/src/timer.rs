@@ -26,7 +26,9 @@ impl<const N: usize> Timers<N> {
 
     pub fn arm(&mut self, id: TimerId, deadline_ns: u64) -> Result<(), TimerError> {
         self.cancel(id);
-        self.armed.push((deadline_ns, id)).map_err(|_| TimerError::Full)
+        self.armed
+            .push((deadline_ns, id))
+            .map_err(|_| TimerError::Full)
     }
 
     /// Returns whether `id` was armed.

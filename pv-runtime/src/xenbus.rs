@@ -11,7 +11,7 @@ use alloc::string::String;
 use core::fmt;
 use core::str::FromStr;
 
-use crate::xenstore::{Errno, InterfaceMem, StoreIo, Xenstore, XsError};
+use crate::xenstore::{Errno, SharedPage, StoreIo, Xenstore, XsError};
 
 /// `enum xenbus_state` (`io/xenbus.h`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -159,7 +159,7 @@ pub fn state_path(dev: &str) -> String {
 
 /// Reads `<dev>/state`; `Ok(None)` if the node does not exist, which callers
 /// should treat like `Closed`: the toolstack removed the device.
-pub fn read_state<I: StoreIo, M: InterfaceMem>(
+pub fn read_state<I: StoreIo, M: SharedPage>(
     xs: &mut Xenstore<I, M>,
     dev: &str,
 ) -> Result<Option<XenbusState>, XenbusError> {
@@ -173,7 +173,7 @@ pub fn read_state<I: StoreIo, M: InterfaceMem>(
 /// Writes `state` to `<dev>/state` in a transaction, unless it is already
 /// set. Fails with [`XenbusError::Gone`] rather than re-creating a removed
 /// node (Linux `xenbus_switch_state` does the same check).
-pub fn switch_state<I: StoreIo, M: InterfaceMem>(
+pub fn switch_state<I: StoreIo, M: SharedPage>(
     xs: &mut Xenstore<I, M>,
     dev: &str,
     state: XenbusState,
@@ -183,7 +183,7 @@ pub fn switch_state<I: StoreIo, M: InterfaceMem>(
 
 /// As [`switch_state`], but refuses moves that
 /// [`XenbusState::backend_may_switch`] does not allow.
-pub fn switch_backend_state<I: StoreIo, M: InterfaceMem>(
+pub fn switch_backend_state<I: StoreIo, M: SharedPage>(
     xs: &mut Xenstore<I, M>,
     dev: &str,
     state: XenbusState,
@@ -191,7 +191,7 @@ pub fn switch_backend_state<I: StoreIo, M: InterfaceMem>(
     switch(xs, dev, state, XenbusState::backend_may_switch)
 }
 
-fn switch<I: StoreIo, M: InterfaceMem>(
+fn switch<I: StoreIo, M: SharedPage>(
     xs: &mut Xenstore<I, M>,
     dev: &str,
     to: XenbusState,
@@ -222,7 +222,7 @@ fn switch<I: StoreIo, M: InterfaceMem>(
 /// is gone) and returns that, or fails with `Xs(Timeout)` at `deadline_ns`.
 /// The watch is removed before returning; an error from that removal is
 /// ignored, since the outcome is already known and the token is private.
-pub fn wait_for_state<I: StoreIo, M: InterfaceMem>(
+pub fn wait_for_state<I: StoreIo, M: SharedPage>(
     xs: &mut Xenstore<I, M>,
     dev: &str,
     mut done: impl FnMut(Option<XenbusState>) -> bool,

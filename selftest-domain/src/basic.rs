@@ -40,7 +40,11 @@ pub fn run(rt: &mut Runtime) {
 }
 
 fn check(cond: bool, what: &str) -> Result<(), String> {
-    if cond { Ok(()) } else { Err(what.to_string()) }
+    if cond {
+        Ok(())
+    } else {
+        Err(what.to_string())
+    }
 }
 
 fn xs<T>(r: Result<T, XsError>, what: &str) -> Result<T, String> {
@@ -60,17 +64,38 @@ fn xenstore_ops(rt: &mut Runtime) -> Result<(), String> {
     check(dir == ["a", "b"], "directory lists a, b")?;
 
     let perms = xs(rt.xs.get_perms(SCRATCH), "get_perms")?;
-    check(perms.first().map(|p| p.domid) == Some(me), "we own what we created")?;
-    let want = vec![Perm { domid: me, access: Access::None }, Perm { domid: 0, access: Access::Read }];
+    check(
+        perms.first().map(|p| p.domid) == Some(me),
+        "we own what we created",
+    )?;
+    let want = vec![
+        Perm {
+            domid: me,
+            access: Access::None,
+        },
+        Perm {
+            domid: 0,
+            access: Access::Read,
+        },
+    ];
     xs(rt.xs.set_perms(SCRATCH, &want), "set_perms")?;
-    check(xs(rt.xs.get_perms(SCRATCH), "get_perms again")? == want, "perms read back")?;
+    check(
+        xs(rt.xs.get_perms(SCRATCH), "get_perms again")? == want,
+        "perms read back",
+    )?;
 
-    let n = xs(rt.xs.transaction(|tx| {
-        let v: u32 = tx.read(&a)?.parse().unwrap_or(0);
-        tx.write(&a, &(v + 1).to_string())?;
-        Ok(v + 1)
-    }), "transaction")?;
-    check(n == 2 && xs(rt.xs.read(&a), "read after tx")? == "2", "transaction increments")?;
+    let n = xs(
+        rt.xs.transaction(|tx| {
+            let v: u32 = tx.read(&a)?.parse().unwrap_or(0);
+            tx.write(&a, &(v + 1).to_string())?;
+            Ok(v + 1)
+        }),
+        "transaction",
+    )?;
+    check(
+        n == 2 && xs(rt.xs.read(&a), "read after tx")? == "2",
+        "transaction increments",
+    )?;
 
     // A write racing an open transaction makes its commit fail with EAGAIN.
     let tx = xs(rt.xs.transaction_start(), "tx start")?;
@@ -78,20 +103,43 @@ fn xenstore_ops(rt: &mut Runtime) -> Result<(), String> {
     xs(rt.xs.write(&a, "raced"), "racing write")?;
     xs(rt.xs.tx(tx).write(&a, "lost"), "tx write")?;
     let end = rt.xs.transaction_end(tx, true);
-    check(end == Err(XsError::Xenstored(Errno::EAGAIN)), "conflicting commit gets EAGAIN")?;
-    check(xs(rt.xs.read(&a), "read after conflict")? == "raced", "conflicting tx left no trace")?;
+    check(
+        end == Err(XsError::Xenstored(Errno::EAGAIN)),
+        "conflicting commit gets EAGAIN",
+    )?;
+    check(
+        xs(rt.xs.read(&a), "read after conflict")? == "raced",
+        "conflicting tx left no trace",
+    )?;
 
     // unwatch: after it, writes to the path fire nothing.
     xs(rt.xs.watch(SCRATCH, "scratch"), "watch")?;
-    check(xs(rt.xs.wait_watch_token("scratch", now_ns() + NS_PER_SEC), "initial event")?.is_some(), "watch fires on registration")?;
+    check(
+        xs(
+            rt.xs.wait_watch_token("scratch", now_ns() + NS_PER_SEC),
+            "initial event",
+        )?
+        .is_some(),
+        "watch fires on registration",
+    )?;
     xs(rt.xs.unwatch(SCRATCH, "scratch"), "unwatch")?;
     xs(rt.xs.write(&b, "three"), "write after unwatch")?;
-    let late = xs(rt.xs.wait_watch_token("scratch", now_ns() + 200 * NS_PER_MS), "after unwatch")?;
+    let late = xs(
+        rt.xs
+            .wait_watch_token("scratch", now_ns() + 200 * NS_PER_MS),
+        "after unwatch",
+    )?;
     check(late.is_none(), "no event after unwatch")?;
 
-    check(rt.xs.read("data/selftest/no-such-node") == Err(XsError::Xenstored(Errno::ENOENT)), "missing node is ENOENT")?;
+    check(
+        rt.xs.read("data/selftest/no-such-node") == Err(XsError::Xenstored(Errno::ENOENT)),
+        "missing node is ENOENT",
+    )?;
     xs(rt.xs.rm(SCRATCH), "rm")?;
-    check(rt.xs.read(&a) == Err(XsError::Xenstored(Errno::ENOENT)), "rm removed the subtree")?;
+    check(
+        rt.xs.read(&a) == Err(XsError::Xenstored(Errno::ENOENT)),
+        "rm removed the subtree",
+    )?;
     Ok(())
 }
 
@@ -109,7 +157,11 @@ fn timer(rt: &mut Runtime) {
     let got = now_ns() - t0;
     let ok = fired && (TIMER_WANT_NS..TIMER_WANT_NS + TIMER_SLACK_NS).contains(&got);
     let verdict = if ok { "OK" } else { "FAIL" };
-    println!("SELFTEST-TIMER-{verdict} want_us={} got_us={}", TIMER_WANT_NS / NS_PER_US, got / NS_PER_US);
+    println!(
+        "SELFTEST-TIMER-{verdict} want_us={} got_us={}",
+        TIMER_WANT_NS / NS_PER_US,
+        got / NS_PER_US
+    );
 }
 
 /// Xen's one-shot timer delivered as VIRQ_TIMER on a bound port.
@@ -125,7 +177,11 @@ fn virq_timer(rt: &mut Runtime) {
     let got = now_ns() - t0;
     let _ = rt.events.close(port);
     let verdict = if fired && got >= want { "OK" } else { "FAIL" };
-    println!("SELFTEST-VIRQ-{verdict} port={port} want_us={} got_us={}", want / NS_PER_US, got / NS_PER_US);
+    println!(
+        "SELFTEST-VIRQ-{verdict} port={port} want_us={} got_us={}",
+        want / NS_PER_US,
+        got / NS_PER_US
+    );
 }
 
 /// Serves dom0 until shut down: answers `data/selftest/ping` under

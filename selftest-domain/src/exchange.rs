@@ -35,7 +35,9 @@ fn page<'a>(va: u64) -> &'a mut [u8] {
 fn peer(rt: &mut Runtime) -> Option<DomId> {
     let me = rt.domid();
     let p = wait::value(rt, "data/selftest/peer", TIMEOUT, |v| {
-        parse_u32(v).and_then(|n| DomId::try_from(n).ok()).filter(|&d| d != me && d < DOMID_SELF)
+        parse_u32(v)
+            .and_then(|n| DomId::try_from(n).ok())
+            .filter(|&d| d != me && d < DOMID_SELF)
     });
     if p.is_none() {
         println!("SELFTEST-FAIL no valid data/selftest/peer within 30 s");
@@ -48,8 +50,14 @@ pub fn offer(rt: &mut Runtime) {
     let (Ok((p0, m0)), Ok((p1, m1))) = (alloc_page(), alloc_page()) else {
         return println!("SELFTEST-FAIL out of pages");
     };
-    page(p0).iter_mut().enumerate().for_each(|(i, b)| *b = offered(i));
-    let (g0, g1) = match (rt.grants.grant(peer, m0, true), rt.grants.grant(peer, m1, false)) {
+    page(p0)
+        .iter_mut()
+        .enumerate()
+        .for_each(|(i, b)| *b = offered(i));
+    let (g0, g1) = match (
+        rt.grants.grant(peer, m0, true),
+        rt.grants.grant(peer, m1, false),
+    ) {
         (Ok(a), Ok(b)) => (a, b),
         (a, b) => return println!("SELFTEST-FAIL grant: {a:?} {b:?}"),
     };
@@ -59,7 +67,19 @@ pub fn offer(rt: &mut Runtime) {
     };
     let me = rt.domid();
     let published = rt.xs.mkdir(OFFER).and_then(|()| {
-        rt.xs.set_perms(OFFER, &[Perm { domid: me, access: Access::None }, Perm { domid: peer, access: Access::Read }])
+        rt.xs.set_perms(
+            OFFER,
+            &[
+                Perm {
+                    domid: me,
+                    access: Access::None,
+                },
+                Perm {
+                    domid: peer,
+                    access: Access::Read,
+                },
+            ],
+        )
     });
     let published = published.and_then(|()| {
         rt.xs.transaction(|tx| {
@@ -76,7 +96,11 @@ pub fn offer(rt: &mut Runtime) {
     if !wait::port(rt, port, TIMEOUT) {
         return println!("SELFTEST-FAIL no kick from the peer after its copy");
     }
-    let bad = page(p1).iter().enumerate().filter(|&(i, &b)| b != answer(i)).count();
+    let bad = page(p1)
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b != answer(i))
+        .count();
     if bad == 0 {
         println!("SELFTEST-GRANT-XCHG-OK");
     } else {
@@ -102,11 +126,17 @@ pub fn offer(rt: &mut Runtime) {
 pub fn accept(rt: &mut Runtime) {
     let Some(peer) = peer(rt) else { return };
     let base = format!("/local/domain/{peer}/{OFFER}");
-    if wait::value(rt, &format!("{base}/ready"), TIMEOUT, |v| (v == "1").then_some(())).is_none() {
+    if wait::value(rt, &format!("{base}/ready"), TIMEOUT, |v| {
+        (v == "1").then_some(())
+    })
+    .is_none()
+    {
         return println!("SELFTEST-FAIL no offer from domain {peer} within 30 s");
     }
     let field = |rt: &mut Runtime, k: &str| wait::read_u32(rt, &format!("{base}/{k}"));
-    let (Some(g0), Some(g1), Some(rport)) = (field(rt, "gref0"), field(rt, "gref1"), field(rt, "port")) else {
+    let (Some(g0), Some(g1), Some(rport)) =
+        (field(rt, "gref0"), field(rt, "gref1"), field(rt, "port"))
+    else {
         return println!("SELFTEST-FAIL offer fields missing or not numbers");
     };
 
@@ -114,22 +144,58 @@ pub fn accept(rt: &mut Runtime) {
         Ok(m) => m,
         Err(e) => return println!("SELFTEST-FAIL map gref {g0}: {e}"),
     };
-    let bad = page(mapping.va).iter().enumerate().filter(|&(i, &b)| b != offered(i)).count();
+    let bad = page(mapping.va)
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b != offered(i))
+        .count();
     if bad == 0 {
         println!("SELFTEST-MAP-OK gref={g0}");
     } else {
         println!("SELFTEST-MAP-FAIL {bad} bytes differ");
     }
 
-    let Ok((src, src_mfn)) = alloc_page() else { return println!("SELFTEST-FAIL out of pages") };
-    page(src).iter_mut().enumerate().for_each(|(i, b)| *b = answer(i));
-    let local = CopyPtr { u: src_mfn, domid: DOMID_SELF, offset: 0 };
+    let Ok((src, src_mfn)) = alloc_page() else {
+        return println!("SELFTEST-FAIL out of pages");
+    };
+    page(src)
+        .iter_mut()
+        .enumerate()
+        .for_each(|(i, b)| *b = answer(i));
+    let local = CopyPtr {
+        u: src_mfn,
+        domid: DOMID_SELF,
+        offset: 0,
+    };
     let mut ops = [
-        Copy { source: local, dest: CopyPtr { u: u64::from(g1), domid: peer, offset: 0 }, len: PAGE_SIZE as u16, flags: GNTCOPY_DEST_GREF, status: 0 },
-        Copy { source: local, dest: CopyPtr { u: 0xffff_fff0, domid: peer, offset: 0 }, len: 16, flags: GNTCOPY_DEST_GREF, status: 0 },
+        Copy {
+            source: local,
+            dest: CopyPtr {
+                u: u64::from(g1),
+                domid: peer,
+                offset: 0,
+            },
+            len: PAGE_SIZE as u16,
+            flags: GNTCOPY_DEST_GREF,
+            status: 0,
+        },
+        Copy {
+            source: local,
+            dest: CopyPtr {
+                u: 0xffff_fff0,
+                domid: peer,
+                offset: 0,
+            },
+            len: 16,
+            flags: GNTCOPY_DEST_GREF,
+            status: 0,
+        },
     ];
     let batch = grant_table::copy(&mut ops);
-    let (good, bogus) = (GrantStatus::check(ops[0].status), GrantStatus::check(ops[1].status));
+    let (good, bogus) = (
+        GrantStatus::check(ops[0].status),
+        GrantStatus::check(ops[1].status),
+    );
     if batch.is_ok() && good.is_ok() && bogus.is_err() {
         println!("SELFTEST-COPY-OK good=ok bogus={:?}", bogus.err());
     } else {

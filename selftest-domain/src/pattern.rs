@@ -26,7 +26,16 @@ mod tests {
     #[test]
     fn strict_numbers() {
         assert_eq!(parse_u32("42"), Some(42));
-        for bad in ["", "-1", " 1", "1 ", "+1", "0x10", "99999999999", "4294967296"] {
+        for bad in [
+            "",
+            "-1",
+            " 1",
+            "1 ",
+            "+1",
+            "0x10",
+            "99999999999",
+            "4294967296",
+        ] {
             assert_eq!(parse_u32(bad), None, "{bad:?}");
         }
     }

@@ -28,7 +28,12 @@ pub fn port(rt: &mut Runtime, port: Port, timeout_ns: u64) -> bool {
 }
 
 /// Watches `path` until `accept` takes its value; unwatches before returning.
-pub fn value<T>(rt: &mut Runtime, path: &str, timeout_ns: u64, accept: impl Fn(&str) -> Option<T>) -> Option<T> {
+pub fn value<T>(
+    rt: &mut Runtime,
+    path: &str,
+    timeout_ns: u64,
+    accept: impl Fn(&str) -> Option<T>,
+) -> Option<T> {
     let token = "selftest/wait";
     rt.xs.watch(path, token).ok()?;
     let deadline = now_ns() + timeout_ns;

@@ -25,7 +25,9 @@ pub fn config_dir(rt: &Runtime) -> String {
 /// Every wire id in our configuration, with its settings when well-formed.
 pub fn wires(rt: &mut Runtime) -> Vec<(u32, Option<WireConfig>)> {
     let base = format!("{}/wire", config_dir(rt));
-    let Ok(ids) = rt.xs.directory(&base) else { return Vec::new() };
+    let Ok(ids) = rt.xs.directory(&base) else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     for id in ids {
         let side = rt.xs.read(&format!("{base}/{id}/side")).ok();
@@ -40,8 +42,15 @@ pub fn wires(rt: &mut Runtime) -> Vec<(u32, Option<WireConfig>)> {
                 "b" => Side::B,
                 _ => return None,
             };
-            let peer = DomId::try_from(parse_decimal(peer.as_deref()?)?).ok().filter(|&d| d < DOMID_SELF && d != rt.domid())?;
-            Some(WireConfig { wire, side, peer, pages: RingPages::new(PAGES_PER_DIR)? })
+            let peer = DomId::try_from(parse_decimal(peer.as_deref()?)?)
+                .ok()
+                .filter(|&d| d < DOMID_SELF && d != rt.domid())?;
+            Some(WireConfig {
+                wire,
+                side,
+                peer,
+                pages: RingPages::new(PAGES_PER_DIR)?,
+            })
         })();
         if parsed.is_none() {
             println!("SPIKE-CONFIG-ERROR wire {id:?}: side={side:?} peer-domid={peer:?}");

@@ -79,7 +79,9 @@ mod domain {
             let uplink = uplinks.values_mut().next();
             match uplink {
                 Some(u) => {
-                    vifs.service(rt, &wake.ports, all, &mut |rt, f| u.send_frame(rt, to_wire(&f)));
+                    vifs.service(rt, &wake.ports, all, &mut |rt, f| {
+                        u.send_frame(rt, to_wire(&f))
+                    });
                     u.flush(rt);
                 }
                 None => vifs.service(rt, &wake.ports, all, &mut |_, _| false),
@@ -88,7 +90,10 @@ mod domain {
                 vifs.publish(rt);
                 for u in uplinks.values() {
                     for (name, v) in u.counters.iter() {
-                        let _ = rt.xs.write(&format!("data/banana/counters/wire-{}/{name}", u.wire()), &format!("{v}"));
+                        let _ = rt.xs.write(
+                            &format!("data/banana/counters/wire-{}/{name}", u.wire()),
+                            &format!("{v}"),
+                        );
                     }
                 }
                 let _ = rt.timers.arm(PUBLISH, now_ns() + PUBLISH_EVERY_NS);
@@ -100,7 +105,11 @@ mod domain {
     fn reconcile_wires(rt: &mut Runtime, uplinks: &mut BTreeMap<u32, Uplink>) {
         let want = config::wires(rt);
         // A malformed entry (e.g. half-written config) keeps what runs for that id.
-        let gone: alloc::vec::Vec<u32> = uplinks.keys().copied().filter(|id| !want.iter().any(|(i, _)| i == id)).collect();
+        let gone: alloc::vec::Vec<u32> = uplinks
+            .keys()
+            .copied()
+            .filter(|id| !want.iter().any(|(i, _)| i == id))
+            .collect();
         for id in gone {
             if let Some(mut u) = uplinks.remove(&id) {
                 u.shutdown(rt);
@@ -116,7 +125,10 @@ mod domain {
                 }
             }
             if let alloc::collections::btree_map::Entry::Vacant(slot) = uplinks.entry(w.wire) {
-                println!("SPIKE-WIRE-START wire={} side={:?} peer={}", w.wire, w.side, w.peer);
+                println!(
+                    "SPIKE-WIRE-START wire={} side={:?} peer={}",
+                    w.wire, w.side, w.peer
+                );
                 slot.insert(Uplink::start(rt, w));
             }
         }
@@ -130,8 +142,14 @@ mod domain {
         };
         let frame = Frame::new(f.data).with_checksum(checksum);
         match f.gso {
-            Some((GsoKind::TcpV4, size)) => frame.with_gso(Gso { kind: wire_proto::GsoKind::TcpV4, size }),
-            Some((GsoKind::TcpV6, size)) => frame.with_gso(Gso { kind: wire_proto::GsoKind::TcpV6, size }),
+            Some((GsoKind::TcpV4, size)) => frame.with_gso(Gso {
+                kind: wire_proto::GsoKind::TcpV4,
+                size,
+            }),
+            Some((GsoKind::TcpV6, size)) => frame.with_gso(Gso {
+                kind: wire_proto::GsoKind::TcpV6,
+                size,
+            }),
             None => frame,
         }
     }
@@ -146,7 +164,11 @@ mod domain {
             wire_proto::GsoKind::TcpV4 => (GsoKind::TcpV4, g.size),
             wire_proto::GsoKind::TcpV6 => (GsoKind::TcpV6, g.size),
         });
-        RxFrame { data: f.payload, csum, gso }
+        RxFrame {
+            data: f.payload,
+            csum,
+            gso,
+        }
     }
 }
 

@@ -16,7 +16,9 @@ use pv_runtime::abi::Port;
 use pv_runtime::println;
 use pv_runtime::runtime::Runtime;
 use pv_runtime::xenstore::WatchEvent;
-use wire_proto::{EndpointId, Features, Frame, Hello, MacAddr, Message, Negotiator, Role, Step, WireId};
+use wire_proto::{
+    EndpointId, Features, Frame, Hello, MacAddr, Message, Negotiator, Role, Step, WireId,
+};
 
 /// Records waiting for ring space (a full ring means the peer is slow).
 const TX_QUEUE_MAX: usize = 512;
@@ -63,7 +65,13 @@ pub struct Uplink {
 
 impl Uplink {
     pub fn start(rt: &mut Runtime, config: WireConfig) -> Self {
-        Self { link: Link::start(rt, config), nego: None, queue: VecDeque::new(), rx_buf: vec![0; RX_BUF], counters: UplinkCounters::default() }
+        Self {
+            link: Link::start(rt, config),
+            nego: None,
+            queue: VecDeque::new(),
+            rx_buf: vec![0; RX_BUF],
+            counters: UplinkCounters::default(),
+        }
     }
 
     pub fn config(&self) -> WireConfig {
@@ -107,7 +115,13 @@ impl Uplink {
             return;
         }
         let Some(mac) = mac else { return };
-        let mut hello = Hello::new(Role::Spike, WireId(self.link.config.wire), EndpointId(0), 1500, Features::CSUM);
+        let mut hello = Hello::new(
+            Role::Spike,
+            WireId(self.link.config.wire),
+            EndpointId(0),
+            1500,
+            Features::CSUM,
+        );
         let _ = hello.push_mac(MacAddr(mac));
         let nego = Negotiator::new(hello);
         let msg = nego.hello();
@@ -126,7 +140,9 @@ impl Uplink {
         if !self.queue.is_empty() {
             return self.enqueue(rec, control);
         }
-        let Some(end) = self.link.end() else { return false };
+        let Some(end) = self.link.end() else {
+            return false;
+        };
         match end.tx().send_record(&rec) {
             Ok(()) => true,
             Err(SendError::Full) => self.enqueue(rec, control),
@@ -183,7 +199,12 @@ impl Uplink {
 
     /// Takes everything the peer sent: negotiation is handled here, frames go
     /// to `deliver`. Call on the wire's port and right after connecting.
-    pub fn poll(&mut self, rt: &mut Runtime, mac: Option<[u8; 6]>, mut deliver: impl FnMut(&Frame<'_>)) {
+    pub fn poll(
+        &mut self,
+        rt: &mut Runtime,
+        mac: Option<[u8; 6]>,
+        mut deliver: impl FnMut(&Frame<'_>),
+    ) {
         self.ensure_hello(rt, mac);
         // Without our own hello there is nothing to negotiate with: leave the
         // peer's records in the ring until a vif gives us a MAC.
@@ -207,7 +228,9 @@ impl Uplink {
                         break;
                     }
                 };
-                let Some(nego) = self.nego.as_mut() else { break };
+                let Some(nego) = self.nego.as_mut() else {
+                    break;
+                };
                 let msg = match Message::decode(&self.rx_buf[..n]) {
                     Ok(m) => m,
                     Err(_) => {
@@ -222,7 +245,10 @@ impl Uplink {
                         deliver(&f);
                     }
                     Ok(Step::Reply(ack)) => replies.push(encode(&Message::HelloAck(ack))),
-                    Ok(Step::Established(p)) => println!("SPIKE-WIRE-UP wire={} mtu={} features={:?}", wire, p.mtu, p.features),
+                    Ok(Step::Established(p)) => println!(
+                        "SPIKE-WIRE-UP wire={} mtu={} features={:?}",
+                        wire, p.mtu, p.features
+                    ),
                     Ok(Step::Refuse { reply, reason }) => {
                         replies.push(encode(&Message::HelloAck(reply)));
                         println!("SPIKE-WIRE-REFUSED wire={} {reason:?}", wire);

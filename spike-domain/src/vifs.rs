@@ -16,7 +16,8 @@ use pv_runtime::mm::heap::{alloc_page, free_page};
 use pv_runtime::println;
 use pv_runtime::runtime::Runtime;
 use spike_domain::netback::{
-    BackendFeatures, CopyFailed, FrontendFeatures, GrantCopier, LocalPages, RawPage, RxFrame, TxFrame, Vif, VifConfig,
+    BackendFeatures, CopyFailed, FrontendFeatures, GrantCopier, LocalPages, RawPage, RxFrame,
+    TxFrame, Vif, VifConfig,
 };
 use spike_domain::xenbus_backend::{scan, BackendError, FrontendRings, Step, VifBackend, VifKey};
 
@@ -43,7 +44,9 @@ struct Pool {
 
 impl Pool {
     fn alloc(n: usize) -> Option<(Pool, LocalPages)> {
-        let mut pool = Pool { vas: Vec::with_capacity(n) };
+        let mut pool = Pool {
+            vas: Vec::with_capacity(n),
+        };
         let mut pages = Vec::with_capacity(n);
         for _ in 0..n {
             let (va, mfn) = alloc_page().ok()?;
@@ -90,7 +93,10 @@ pub struct Vifs {
 
 impl Vifs {
     pub fn new() -> Self {
-        Self { vifs: BTreeMap::new(), offered: BackendFeatures::default() }
+        Self {
+            vifs: BTreeMap::new(),
+            offered: BackendFeatures::default(),
+        }
     }
 
     /// The MAC the Spike announces on its wire: its (first) guest's.
@@ -109,11 +115,26 @@ impl Vifs {
                     }
                     match VifBackend::probe(&mut rt.xs, key, &self.offered) {
                         Ok(backend) => {
-                            println!("SPIKE-VIF-PROBED fe={} dev={} state=InitWait", key.frontend, key.devid);
-                            let _ = rt.xs.watch(&format!("{}/state", backend.fe_path), &token(key));
-                            self.vifs.insert(key, Entry { backend, conn: None, published: BTreeMap::new() });
+                            println!(
+                                "SPIKE-VIF-PROBED fe={} dev={} state=InitWait",
+                                key.frontend, key.devid
+                            );
+                            let _ = rt
+                                .xs
+                                .watch(&format!("{}/state", backend.fe_path), &token(key));
+                            self.vifs.insert(
+                                key,
+                                Entry {
+                                    backend,
+                                    conn: None,
+                                    published: BTreeMap::new(),
+                                },
+                            );
                         }
-                        Err(e) => println!("SPIKE-VIF-ERROR fe={} dev={}: probe: {e}", key.frontend, key.devid),
+                        Err(e) => println!(
+                            "SPIKE-VIF-ERROR fe={} dev={}: probe: {e}",
+                            key.frontend, key.devid
+                        ),
                     }
                 }
             }
@@ -126,37 +147,61 @@ impl Vifs {
     }
 
     fn step(&mut self, rt: &mut Runtime, key: VifKey) {
-        let Some(e) = self.vifs.get_mut(&key) else { return };
+        let Some(e) = self.vifs.get_mut(&key) else {
+            return;
+        };
         let mut step = e.backend.step(&mut rt.xs);
         // Disconnect completes in the same pass, so the toolstack never waits on us.
         if let Ok(Step::Disconnect) = step {
             release(rt, e);
             step = e.backend.disconnected(&mut rt.xs);
-            println!("SPIKE-VIF-DISCONNECTED fe={} dev={}", key.frontend, key.devid);
+            println!(
+                "SPIKE-VIF-DISCONNECTED fe={} dev={}",
+                key.frontend, key.devid
+            );
         }
         match step {
             Ok(Step::Connect(rings)) => match connect(rt, e, &rings, self.offered) {
                 Ok(()) => println!(
                     "SPIKE-VIF-CONNECTED fe={} dev={} tx-ref={} rx-ref={} evtchn={}",
-                    key.frontend, key.devid, rings.tx_ring_ref, rings.rx_ring_ref, rings.event_channel
+                    key.frontend,
+                    key.devid,
+                    rings.tx_ring_ref,
+                    rings.rx_ring_ref,
+                    rings.event_channel
                 ),
-                Err(err) => println!("SPIKE-VIF-ERROR fe={} dev={}: connect: {err}", key.frontend, key.devid),
+                Err(err) => println!(
+                    "SPIKE-VIF-ERROR fe={} dev={}: connect: {err}",
+                    key.frontend, key.devid
+                ),
             },
             Ok(Step::Removed) => {
-                let _ = rt.xs.unwatch(&format!("{}/state", e.backend.fe_path), &token(key));
+                let _ = rt
+                    .xs
+                    .unwatch(&format!("{}/state", e.backend.fe_path), &token(key));
                 self.vifs.remove(&key);
-                let _ = rt.xs.rm(&format!("data/banana/vif/{}/{}", key.frontend, key.devid));
+                let _ = rt
+                    .xs
+                    .rm(&format!("data/banana/vif/{}/{}", key.frontend, key.devid));
                 println!("SPIKE-VIF-REMOVED fe={} dev={}", key.frontend, key.devid);
             }
             Ok(Step::Nothing | Step::Disconnect) => {}
-            Err(err) => println!("SPIKE-VIF-ERROR fe={} dev={}: {err}", key.frontend, key.devid),
+            Err(err) => println!(
+                "SPIKE-VIF-ERROR fe={} dev={}: {err}",
+                key.frontend, key.devid
+            ),
         }
     }
 
-
     /// Runs TX passes for the vifs whose port fired (or all, with `all`),
     /// handing their frames to `sink`, and flushes their rx queues.
-    pub fn service(&mut self, rt: &mut Runtime, fired: &PortSet, all: bool, sink: &mut impl FnMut(&mut Runtime, TxFrame<'_>) -> bool) {
+    pub fn service(
+        &mut self,
+        rt: &mut Runtime,
+        fired: &PortSet,
+        all: bool,
+        sink: &mut impl FnMut(&mut Runtime, TxFrame<'_>) -> bool,
+    ) {
         let mut fatal = Vec::new();
         for (key, e) in self.vifs.iter_mut() {
             let Some(c) = e.conn.as_mut() else { continue };
@@ -166,7 +211,10 @@ impl Vifs {
             let mut ok = true;
             for _ in 0..PASSES {
                 let mut to_sink = |f: TxFrame<'_>| sink(rt, f);
-                match c.vif.process_tx(&mut Hypervisor, &mut c.tx_pool, &mut to_sink) {
+                match c
+                    .vif
+                    .process_tx(&mut Hypervisor, &mut c.tx_pool, &mut to_sink)
+                {
                     Ok(pass) => {
                         if pass.notify {
                             let _ = rt.events.notify(c.port);
@@ -176,7 +224,10 @@ impl Vifs {
                         }
                     }
                     Err(err) => {
-                        println!("SPIKE-VIF-FATAL fe={} dev={}: {err}", key.frontend, key.devid);
+                        println!(
+                            "SPIKE-VIF-FATAL fe={} dev={}: {err}",
+                            key.frontend, key.devid
+                        );
                         ok = false;
                         break;
                     }
@@ -231,7 +282,10 @@ impl Vifs {
         if let Some(e) = self.vifs.get_mut(&key) {
             release(rt, e);
             let _ = e.backend.disconnected(&mut rt.xs);
-            println!("SPIKE-VIF-DISCONNECTED fe={} dev={} (frontend misbehaved)", key.frontend, key.devid);
+            println!(
+                "SPIKE-VIF-DISCONNECTED fe={} dev={} (frontend misbehaved)",
+                key.frontend, key.devid
+            );
         }
     }
 
@@ -284,7 +338,12 @@ fn bad(key: &'static str, value: String) -> BackendError {
     BackendError::BadValue { key, value }
 }
 
-fn connect(rt: &mut Runtime, e: &mut Entry, rings: &FrontendRings, offered: BackendFeatures) -> Result<(), BackendError> {
+fn connect(
+    rt: &mut Runtime,
+    e: &mut Entry,
+    rings: &FrontendRings,
+    offered: BackendFeatures,
+) -> Result<(), BackendError> {
     let fe = e.backend.key.frontend;
     let features = {
         let xs = core::cell::RefCell::new(&mut rt.xs);
@@ -293,9 +352,12 @@ fn connect(rt: &mut Runtime, e: &mut Entry, rings: &FrontendRings, offered: Back
     if !features.rx_copy {
         return Err(BackendError::NoRxCopy);
     }
-    let (tx_pages, tx_pool) = Pool::alloc(TX_POOL_PAGES).ok_or_else(|| bad("memory", "tx pool".into()))?;
-    let (rx_pages, rx_pool) = Pool::alloc(RX_POOL_PAGES).ok_or_else(|| bad("memory", "rx pool".into()))?;
-    let map = |r| grant_table::map(fe, r, false).map_err(|err| bad("ring-ref", format!("{r}: {err}")));
+    let (tx_pages, tx_pool) =
+        Pool::alloc(TX_POOL_PAGES).ok_or_else(|| bad("memory", "tx pool".into()))?;
+    let (rx_pages, rx_pool) =
+        Pool::alloc(RX_POOL_PAGES).ok_or_else(|| bad("memory", "rx pool".into()))?;
+    let map =
+        |r| grant_table::map(fe, r, false).map_err(|err| bad("ring-ref", format!("{r}: {err}")));
     let tx = map(rings.tx_ring_ref)?;
     let rx = match map(rings.rx_ring_ref) {
         Ok(rx) => rx,
@@ -309,9 +371,16 @@ fn connect(rt: &mut Runtime, e: &mut Entry, rings: &FrontendRings, offered: Back
     cfg.offered = offered;
     // SAFETY: both ring pages are mapped read-write at these addresses until
     // `release` unmaps them, after the Vif that views them is dropped.
-    let pages = unsafe { (RawPage::new(tx.va as *mut u8), RawPage::new(rx.va as *mut u8)) };
+    let pages = unsafe {
+        (
+            RawPage::new(tx.va as *mut u8),
+            RawPage::new(rx.va as *mut u8),
+        )
+    };
     let vif = match pages {
-        (Some(t), Some(r)) => Vif::new(cfg, t, r, rx_pool).map_err(|err| bad("ring", format!("{err}"))),
+        (Some(t), Some(r)) => {
+            Vif::new(cfg, t, r, rx_pool).map_err(|err| bad("ring", format!("{err}")))
+        }
         _ => Err(bad("ring", "unmapped".into())),
     };
     let port = vif.and_then(|vif| {
@@ -328,14 +397,28 @@ fn connect(rt: &mut Runtime, e: &mut Entry, rings: &FrontendRings, offered: Back
             return Err(err);
         }
     };
-    e.conn = Some(Connection { vif, tx_pool, _pages: (tx_pages, rx_pages), tx, rx, port });
+    e.conn = Some(Connection {
+        vif,
+        tx_pool,
+        _pages: (tx_pages, rx_pages),
+        tx,
+        rx,
+        port,
+    });
     e.backend.connected(&mut rt.xs)
 }
 
 /// Unmaps the rings promptly: a domain whose pages we still map cannot die.
 fn release(rt: &mut Runtime, e: &mut Entry) {
     if let Some(c) = e.conn.take() {
-        let Connection { vif, tx_pool, _pages, tx, rx, port } = c;
+        let Connection {
+            vif,
+            tx_pool,
+            _pages,
+            tx,
+            rx,
+            port,
+        } = c;
         let _ = rt.events.close(port);
         drop(vif);
         drop(tx_pool);

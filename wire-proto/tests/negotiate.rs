@@ -196,7 +196,10 @@ fn refusals() {
         })
     );
     let mut two_spikes = Negotiator::new(spike());
-    assert!(matches!(two_spikes.on_message(Message::Hello(spike())), Ok(Step::Reply(_))));
+    assert!(matches!(
+        two_spikes.on_message(Message::Hello(spike())),
+        Ok(Step::Reply(_))
+    ));
     for (peer, reason) in cases {
         let mut s = Negotiator::new(spike());
         assert_eq!(

@@ -9,11 +9,10 @@
 # Clock: dom0 wall clock in µs (busybox ts); the console is polled every 50 ms
 # without forking, so each time is late by at most ~50 ms.
 . "$BANANA_ROOT/lib.sh"
+. "$BANANA_ROOT/bench/common.sh"
 BAD_RE=
 RUNS=${RUNS:-5}
 problems=
-fig() { echo "BANANA-FIGURE $1=$2"; }
-median() { tr ' ' '\n' | awk 'NF' | sort -n | awk '{ a[NR] = $1 } END { if (NR == 0) print "none"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 # ---- smallest memory= for the selftest domain
 min=none
@@ -37,47 +36,6 @@ fig selftest_min_memory_mib $min
 [ $min = none ] && problems="$problems no memory= in 1..8 MiB worked;"
 
 # ---- boot time: xl create -> first console line
-FIFO=$BANANA_WORK/nap.fifo
-rm -f "$FIFO"
-mkfifo "$FIFO"
-# mark_time FILE TEXT TIMEOUT_S: when a line of FILE contains TEXT, print the time
-mark_time() {
-	exec 3<> "$FIFO"
-	i=0
-	while [ $i -lt $(($3 * 20)) ]; do
-		if [ -s "$1" ]; then
-			while IFS= read -r l; do
-				case $l in *"$2"*) now; return 0 ;; esac
-			done < "$1"
-		fi
-		read -t 0.05 x <&3 2>/dev/null || :
-		i=$((i + 1))
-	done
-	echo timeout
-}
-# boot_time NAME KIND MARKER xl-args...: sets T_BOOT (s, or "fail") and T_CREATE
-boot_time() {
-	n=$1 kind=$2 mark=$3
-	shift 3
-	T_BOOT=fail T_CREATE=fail
-	f=$(console_file $n)
-	rm -f "$f" "$BANANA_WORK/t-$n"
-	t0=$(now)
-	mark_time "$f" "$mark" 120 > "$BANANA_WORK/t-$n" &
-	p=$!
-	if try_create $n $kind "$@"; then
-		T_CREATE=$(since "$t0")
-		wait $p
-		t1=$(cat "$BANANA_WORK/t-$n")
-		[ "$t1" = timeout ] || T_BOOT=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }')
-	else
-		kill $p 2>/dev/null
-		log "xl create $n failed: $(tail -n 2 "$BANANA_WORK/create-$n.log" | tr '\n' ' ')"
-	fi
-	log "$n: xl create returned after ${T_CREATE}s, '$mark' after ${T_BOOT}s"
-	xl destroy $n 2>/dev/null
-	wait_gone $n 30
-}
 st= lx= stc= lxc=
 r=1
 while [ $r -le "$RUNS" ]; do

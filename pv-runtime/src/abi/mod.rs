@@ -32,3 +32,6 @@ pub const DOMID_IO: DomId = 0x7FF1;
 
 pub const PAGE_SHIFT: u32 = 12;
 pub const PAGE_SIZE: usize = 1 << PAGE_SHIFT;
+
+#[cfg(test)]
+mod layout_tests;

@@ -42,13 +42,21 @@ pub struct StartInfo {
 impl StartInfo {
     /// The guest command line (`extra=` in xl), up to its first NUL.
     pub fn cmd_line(&self) -> &[u8] {
-        let end = self.cmd_line.iter().position(|&b| b == 0).unwrap_or(MAX_GUEST_CMDLINE);
+        let end = self
+            .cmd_line
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(MAX_GUEST_CMDLINE);
         &self.cmd_line[..end]
     }
 
     /// The magic string, e.g. `xen-3.0-x86_64`.
     pub fn magic(&self) -> &[u8] {
-        let end = self.magic.iter().position(|&b| b == 0).unwrap_or(self.magic.len());
+        let end = self
+            .magic
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(self.magic.len());
         &self.magic[..end]
     }
 }

@@ -32,7 +32,13 @@ pub struct FrameAllocator {
 
 impl FrameAllocator {
     pub const fn new(first: Pfn, end: Pfn) -> Self {
-        Self { first, next_unused: first, end, free_head: NIL, free_count: 0 }
+        Self {
+            first,
+            next_unused: first,
+            end,
+            free_head: NIL,
+            free_count: 0,
+        }
     }
 
     pub fn alloc(&mut self, links: &impl FrameLinks) -> Result<Pfn, FrameError> {
@@ -41,8 +47,16 @@ impl FrameAllocator {
             let next = links.read_link(pfn);
             // A corrupted link (stray write into a freed page) must not send us
             // outside our frames: drop the rest of the list instead.
-            self.free_head = if next == NIL || (self.first..self.next_unused).contains(&next) { next } else { NIL };
-            self.free_count = if self.free_head == NIL { 0 } else { self.free_count - 1 };
+            self.free_head = if next == NIL || (self.first..self.next_unused).contains(&next) {
+                next
+            } else {
+                NIL
+            };
+            self.free_count = if self.free_head == NIL {
+                0
+            } else {
+                self.free_count - 1
+            };
             return Ok(pfn);
         }
         if self.next_unused < self.end {

@@ -35,7 +35,10 @@ pub struct GrowingHeap {
 }
 
 #[global_allocator]
-static HEAP: GrowingHeap = GrowingHeap { heap: spin::Mutex::new(Heap::empty()), top: spin::Mutex::new(HEAP_BASE) };
+static HEAP: GrowingHeap = GrowingHeap {
+    heap: spin::Mutex::new(Heap::empty()),
+    top: spin::Mutex::new(HEAP_BASE),
+};
 
 impl GrowingHeap {
     fn grow(&self, heap: &mut Heap, want: usize) -> bool {
@@ -48,10 +51,15 @@ impl GrowingHeap {
         }
         for i in 0..bytes / PAGE_SIZE {
             let va = *top + (i * PAGE_SIZE) as u64;
-            let ok = m.frames.alloc(&DirectMapLinks).ok().and_then(|pfn| m.paging.pfn_to_mfn(pfn)).map(|mfn| {
-                // SAFETY: `va` is above the heap's current top: nothing uses it.
-                unsafe { m.paging.map(va, mfn, L1_PROT, DOMID_SELF, &mut m.frames) }
-            });
+            let ok = m
+                .frames
+                .alloc(&DirectMapLinks)
+                .ok()
+                .and_then(|pfn| m.paging.pfn_to_mfn(pfn))
+                .map(|mfn| {
+                    // SAFETY: `va` is above the heap's current top: nothing uses it.
+                    unsafe { m.paging.map(va, mfn, L1_PROT, DOMID_SELF, &mut m.frames) }
+                });
             if !matches!(ok, Some(Ok(()))) {
                 return false;
             }
@@ -84,7 +92,8 @@ unsafe impl GlobalAlloc for GrowingHeap {
         if !self.grow(&mut heap, layout.size() + layout.align()) {
             return core::ptr::null_mut();
         }
-        heap.allocate_first_fit(layout).map_or(core::ptr::null_mut(), |p| p.as_ptr())
+        heap.allocate_first_fit(layout)
+            .map_or(core::ptr::null_mut(), |p| p.as_ptr())
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
@@ -105,7 +114,10 @@ pub fn alloc_page() -> Result<(u64, Mfn), PagingError> {
     let mut mem = MEMORY.lock();
     let m = mem.as_mut().ok_or(PagingError::NotDirectMapped(0))?;
     let pfn = m.frames.alloc(&DirectMapLinks)?;
-    let mfn = m.paging.pfn_to_mfn(pfn).ok_or(PagingError::NotDirectMapped(pfn))?;
+    let mfn = m
+        .paging
+        .pfn_to_mfn(pfn)
+        .ok_or(PagingError::NotDirectMapped(pfn))?;
     let va = pfn_to_va(pfn);
     // SAFETY: a freshly allocated, direct-mapped frame with no other user.
     unsafe { core::ptr::write_bytes(va as *mut u8, 0, PAGE_SIZE) };
@@ -116,7 +128,8 @@ pub fn alloc_page() -> Result<(u64, Mfn), PagingError> {
 pub fn free_page(va: u64) -> Result<(), PagingError> {
     let mut mem = MEMORY.lock();
     let m = mem.as_mut().ok_or(PagingError::NotDirectMapped(0))?;
-    m.frames.free(crate::mm::paging::va_to_pfn(va), &mut DirectMapLinks)?;
+    m.frames
+        .free(crate::mm::paging::va_to_pfn(va), &mut DirectMapLinks)?;
     Ok(())
 }
 
@@ -134,7 +147,11 @@ pub fn reserve_foreign(n: usize) -> Result<u64, PagingError> {
         }
     }
     let m = mem.as_mut().ok_or(PagingError::NotDirectMapped(0))?;
-    let va = m.foreign.as_mut().and_then(|v| v.alloc(n).ok()).ok_or(PagingError::NotDirectMapped(0))?;
+    let va = m
+        .foreign
+        .as_mut()
+        .and_then(|v| v.alloc(n).ok())
+        .ok_or(PagingError::NotDirectMapped(0))?;
     for i in 0..n as u64 {
         m.paging.pte_ma(va + i * PAGE_SIZE as u64, &mut m.frames)?;
     }
@@ -153,7 +170,12 @@ pub fn release_foreign(va: u64, n: usize) {
 ///
 /// # Safety
 /// `va` must come from [`reserve_foreign`] and not be mapped.
-pub unsafe fn map_foreign(va: u64, mfn: Mfn, prot: u64, foreign: crate::abi::DomId) -> Result<(), PagingError> {
+pub unsafe fn map_foreign(
+    va: u64,
+    mfn: Mfn,
+    prot: u64,
+    foreign: crate::abi::DomId,
+) -> Result<(), PagingError> {
     let mut mem = MEMORY.lock();
     let m = mem.as_mut().ok_or(PagingError::NotDirectMapped(0))?;
     // SAFETY: forwarded contract.

@@ -56,7 +56,11 @@ pub const fn va_to_pfn(va: u64) -> Pfn {
 fn m2p(mfn: Mfn) -> Pfn {
     // SAFETY: Xen maps the machine-to-phys table read-only at this address in every
     // 64-bit PV guest; an entry for a frame we own is always readable.
-    unsafe { (mmu::MACH2PHYS_VIRT_START as *const u64).add(mfn as usize).read_volatile() }
+    unsafe {
+        (mmu::MACH2PHYS_VIRT_START as *const u64)
+            .add(mfn as usize)
+            .read_volatile()
+    }
 }
 
 const fn index(va: u64, level: u32) -> u64 {
@@ -70,7 +74,11 @@ impl Paging {
         let p2m = mfn_list as *const Mfn;
         // SAFETY: the bootstrap L4 is within the p2m's range by construction.
         let l4_mfn = unsafe { p2m.add(va_to_pfn(pt_base) as usize).read() };
-        Self { l4_mfn, p2m, nr_pages }
+        Self {
+            l4_mfn,
+            p2m,
+            nr_pages,
+        }
     }
 
     pub fn nr_pages(&self) -> u64 {
@@ -84,7 +92,8 @@ impl Paging {
     }
 
     pub fn va_to_mfn(&self, va: u64) -> Option<Mfn> {
-        va.checked_sub(VIRT_BASE).and_then(|o| self.pfn_to_mfn(o / PAGE_SIZE as u64))
+        va.checked_sub(VIRT_BASE)
+            .and_then(|o| self.pfn_to_mfn(o / PAGE_SIZE as u64))
     }
 
     fn table_va(&self, mfn: Mfn) -> Result<u64, PagingError> {
@@ -112,7 +121,10 @@ impl Paging {
                 (entry & mmu::PTE_ADDR_MASK) >> 12
             } else {
                 let new = self.new_table(frames)?;
-                let req = MmuUpdate { ptr: (table_mfn << 12) + idx * 8, val: (new << 12) | mmu::TABLE_PROT };
+                let req = MmuUpdate {
+                    ptr: (table_mfn << 12) + idx * 8,
+                    val: (new << 12) | mmu::TABLE_PROT,
+                };
                 // SAFETY: installs a zeroed, read-only table in an empty slot.
                 unsafe { hypervisor::mmu_update(&[req], DOMID_SELF)? };
                 new
@@ -130,9 +142,13 @@ impl Paging {
         let va = pfn_to_va(pfn);
         // SAFETY: a freshly allocated, direct-mapped, writable frame nobody else uses.
         unsafe { core::ptr::write_bytes(va as *mut u8, 0, PAGE_SIZE) };
-        let mfn = self.pfn_to_mfn(pfn).ok_or(PagingError::NotDirectMapped(pfn))?;
+        let mfn = self
+            .pfn_to_mfn(pfn)
+            .ok_or(PagingError::NotDirectMapped(pfn))?;
         // SAFETY: drops write access to our own frame before it becomes a table.
-        unsafe { hypervisor::update_va_mapping(va, (mfn << 12) | mmu::L1_PROT_RO, mmu::UVMF_INVLPG)? };
+        unsafe {
+            hypervisor::update_va_mapping(va, (mfn << 12) | mmu::L1_PROT_RO, mmu::UVMF_INVLPG)?
+        };
         Ok(mfn)
     }
 
@@ -141,9 +157,19 @@ impl Paging {
     ///
     /// # Safety
     /// `va` must not back anything still referenced.
-    pub unsafe fn map(&self, va: u64, mfn: Mfn, prot: u64, foreign: DomId, frames: &mut FrameAllocator) -> Result<(), PagingError> {
+    pub unsafe fn map(
+        &self,
+        va: u64,
+        mfn: Mfn,
+        prot: u64,
+        foreign: DomId,
+        frames: &mut FrameAllocator,
+    ) -> Result<(), PagingError> {
         let ptr = self.pte_ma(va, frames)?;
-        let req = MmuUpdate { ptr: ptr | mmu::MMU_NORMAL_PT_UPDATE, val: (mfn << 12) | prot };
+        let req = MmuUpdate {
+            ptr: ptr | mmu::MMU_NORMAL_PT_UPDATE,
+            val: (mfn << 12) | prot,
+        };
         // SAFETY: forwarded contract.
         unsafe { hypervisor::mmu_update(&[req], foreign)? };
         Ok(())
@@ -161,7 +187,11 @@ impl Paging {
 
     /// Direct-maps every frame from `from` up to the end of RAM (or of the direct
     /// map), 512 PTEs per hypercall. Frames already mapped are left alone.
-    pub fn extend_direct_map(&self, from: Pfn, frames: &mut FrameAllocator) -> Result<Pfn, PagingError> {
+    pub fn extend_direct_map(
+        &self,
+        from: Pfn,
+        frames: &mut FrameAllocator,
+    ) -> Result<Pfn, PagingError> {
         let end = self.nr_pages.min(crate::mm::layout::DIRECT_MAP_MAX_PAGES);
         let mut batch: heapless::Vec<MmuUpdate, 512> = heapless::Vec::new();
         let mut pfn = from;
@@ -169,8 +199,13 @@ impl Paging {
             let va = pfn_to_va(pfn);
             let ptr = self.pte_ma(va, frames)?;
             if self.read_entry(ptr)? & mmu::PTE_PRESENT == 0 {
-                let mfn = self.pfn_to_mfn(pfn).ok_or(PagingError::NotDirectMapped(pfn))?;
-                let req = MmuUpdate { ptr: ptr | mmu::MMU_NORMAL_PT_UPDATE, val: (mfn << 12) | mmu::L1_PROT };
+                let mfn = self
+                    .pfn_to_mfn(pfn)
+                    .ok_or(PagingError::NotDirectMapped(pfn))?;
+                let req = MmuUpdate {
+                    ptr: ptr | mmu::MMU_NORMAL_PT_UPDATE,
+                    val: (mfn << 12) | mmu::L1_PROT,
+                };
                 if batch.push(req).is_err() {
                     // SAFETY: maps our own frames at their direct-map addresses, previously unmapped.
                     unsafe { hypervisor::mmu_update(&batch, DOMID_SELF)? };

@@ -22,7 +22,11 @@ pub struct Vspace {
 
 impl Vspace {
     pub fn new(base: u64, pages: usize) -> Self {
-        Self { base, used: vec![0; pages.div_ceil(64)], pages }
+        Self {
+            base,
+            used: vec![0; pages.div_ceil(64)],
+            pages,
+        }
     }
 
     fn is_used(&self, i: usize) -> bool {
@@ -61,7 +65,10 @@ impl Vspace {
             return Err(VspaceError::NotAllocated);
         }
         let start = (off / 4096) as usize;
-        let end = start.checked_add(n).filter(|&e| e <= self.pages).ok_or(VspaceError::NotAllocated)?;
+        let end = start
+            .checked_add(n)
+            .filter(|&e| e <= self.pages)
+            .ok_or(VspaceError::NotAllocated)?;
         if !(start..end).all(|i| self.is_used(i)) {
             return Err(VspaceError::NotAllocated);
         }

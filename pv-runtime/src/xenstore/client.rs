@@ -27,7 +27,7 @@ use super::decoder::Decoder;
 use super::path::PathError;
 use super::perms::Perm;
 use super::reply::{self, ReplyError};
-use super::ring::{InterfaceMem, RawPage, StoreRing, RING_SIZE};
+use super::ring::{RawPage, SharedPage, StoreRing, RING_SIZE};
 use super::watch::{Pushed, WatchEvent, WatchQueue};
 use crate::ring::RingOverflow;
 
@@ -145,7 +145,7 @@ impl TxId {
 }
 
 /// A xenstore client over the interface page `M`, driven by `I`.
-pub struct Xenstore<I: StoreIo, M: InterfaceMem = RawPage> {
+pub struct Xenstore<I: StoreIo, M: SharedPage = RawPage> {
     ring: StoreRing<M>,
     io: I,
     decoder: Decoder,
@@ -171,7 +171,7 @@ impl<I: StoreIo> Xenstore<I, RawPage> {
     }
 }
 
-impl<I: StoreIo, M: InterfaceMem> Xenstore<I, M> {
+impl<I: StoreIo, M: SharedPage> Xenstore<I, M> {
     /// A client with the default [`Config`].
     pub fn new(ring: StoreRing<M>, io: I) -> Self {
         Self::with_config(ring, io, Config::default())
@@ -536,12 +536,12 @@ impl<I: StoreIo, M: InterfaceMem> Xenstore<I, M> {
 }
 
 /// Operations inside one transaction (`tx_id` set in every request).
-pub struct Tx<'a, I: StoreIo, M: InterfaceMem = RawPage> {
+pub struct Tx<'a, I: StoreIo, M: SharedPage = RawPage> {
     xs: &'a mut Xenstore<I, M>,
     id: TxId,
 }
 
-impl<I: StoreIo, M: InterfaceMem> Tx<'_, I, M> {
+impl<I: StoreIo, M: SharedPage> Tx<'_, I, M> {
     /// The transaction id.
     pub fn id(&self) -> TxId {
         self.id

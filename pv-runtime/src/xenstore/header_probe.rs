@@ -1,11 +1,12 @@
 //! Cross-checks the constants of this module against the installed
-//! `io/xs_wire.h` by compiling a small C probe, as `tests/abi_layout.rs` does
-//! for the rest of the ABI. Skipped when the header or a C compiler is absent.
+//! `io/xs_wire.h` by compiling a small C probe, as `abi::layout_tests` does
+//! for the rest of the ABI (see [`crate::c_probe`]).
 
 extern crate std;
 
 use std::format;
-use std::process::Command;
+
+use crate::c_probe::CProbe;
 use std::string::String;
 use std::vec::Vec;
 
@@ -15,11 +16,6 @@ use super::ring::{Field, FEATURE_ERROR, FEATURE_RECONNECTION, PAGE_SIZE, RING_SI
 
 #[test]
 fn constants_match_installed_xs_wire_h() {
-    let header = "/usr/include/xen/io/xs_wire.h";
-    if !std::path::Path::new(header).exists() {
-        std::eprintln!("skipped: {header} not installed");
-        return;
-    }
     let d = "struct xenstore_domain_interface";
     let checks: Vec<(String, u64)> = [
         ("sizeof(struct xsd_sockmsg)".into(), HEADER_LEN as u64),
@@ -83,31 +79,9 @@ fn constants_match_installed_xs_wire_h() {
     .into_iter()
     .collect();
 
-    let mut c = String::from(
-        "#include <stdio.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <xen/io/xs_wire.h>\nint main(void){\n",
-    );
-    for (expr, _) in &checks {
-        c += &format!("printf(\"%llu\\n\", (unsigned long long)({expr}));\n");
+    let mut probe = CProbe::new(&["xen/io/xs_wire.h"]);
+    for (expr, want) in &checks {
+        probe.value(expr, expr, i128::from(*want));
     }
-    c += "return 0;}\n";
-    let dir = std::env::temp_dir().join(format!("xs_wire_probe_{}", std::process::id()));
-    let _ = std::fs::create_dir_all(&dir);
-    let (src, exe) = (dir.join("probe.c"), dir.join("probe"));
-    std::fs::write(&src, c).expect("write probe");
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    match Command::new(&cc).arg(&src).arg("-o").arg(&exe).status() {
-        Ok(s) if s.success() => {}
-        other => {
-            std::eprintln!("skipped: {cc} could not build the probe: {other:?}");
-            return;
-        }
-    }
-    let out = Command::new(&exe).output().expect("run probe");
-    let got = String::from_utf8(out.stdout).expect("utf8");
-    let got: Vec<u64> = got.lines().map(|l| l.parse().expect("number")).collect();
-    assert_eq!(got.len(), checks.len());
-    for ((expr, want), got) in checks.iter().zip(got) {
-        assert_eq!(got, *want, "{expr}");
-    }
-    let _ = std::fs::remove_dir_all(&dir);
+    probe.assert_matches();
 }

@@ -38,5 +38,5 @@ mod header_probe;
 pub use client::{Config, Counters, StoreIo, Tx, TxId, Xenstore, XsError};
 pub use codec::{Errno, MsgType, PAYLOAD_MAX};
 pub use perms::{Access, Perm};
-pub use ring::{HeapPage, InterfaceMem, RawPage, StoreRing};
+pub use ring::{HeapPage, RawPage, SharedPage, StoreRing};
 pub use watch::WatchEvent;

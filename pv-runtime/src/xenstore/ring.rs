@@ -15,13 +15,10 @@
 //! * a peer index claiming more than 1024 bytes in flight is refused
 //!   ([`RingOverflow`], `RING_RESPONSE_PROD_OVERFLOW` in `io/ring.h`).
 //!
-//! The memory is reached through [`InterfaceMem`], so a domain hands in the
+//! The memory is reached through [`SharedPage`], so a domain hands in the
 //! mapped page ([`RawPage`]) and host tests a heap page ([`HeapPage`]) that a
 //! fake xenstored ([`ServerRing`]) shares.
 
-use alloc::sync::Arc;
-use core::cell::UnsafeCell;
-use core::ptr::NonNull;
 use core::sync::atomic::{fence, AtomicU32, Ordering};
 
 use crate::ring::{RingIdx, RingOverflow, RingSize};
@@ -60,78 +57,7 @@ pub const REQ_OFFSET: usize = 0;
 /// Offset of `rsp[]`.
 pub const RSP_OFFSET: usize = 1024;
 
-/// Memory holding one interface page.
-///
-/// # Safety
-/// `base()` must return the same pointer for the lifetime of the value, valid
-/// for reads and writes of [`PAGE_SIZE`] bytes and aligned to [`PAGE_SIZE`],
-/// and nothing else may access that memory through Rust references.
-pub unsafe trait InterfaceMem {
-    /// The first byte of the page.
-    fn base(&self) -> NonNull<u8>;
-}
-
-/// The page mapped by a domain (`start_info.store_mfn`, or HVM param).
-#[derive(Debug)]
-pub struct RawPage(NonNull<u8>);
-
-// SAFETY: the page is memory shared with another domain; every access goes
-// through atomics or volatile copies, so it may be used from any CPU.
-unsafe impl Send for RawPage {}
-
-impl RawPage {
-    /// Wraps the mapped page; `None` if `page` is null or not page aligned.
-    ///
-    /// # Safety
-    /// `page` must point to the mapped xenstore interface page, stay mapped
-    /// for the lifetime of the result, and not be accessed through references.
-    pub unsafe fn new(page: *mut u8) -> Option<RawPage> {
-        NonNull::new(page)
-            .filter(|p| (p.as_ptr() as usize).is_multiple_of(PAGE_SIZE))
-            .map(RawPage)
-    }
-}
-
-// SAFETY: `new`'s contract is `InterfaceMem`'s contract.
-unsafe impl InterfaceMem for RawPage {
-    fn base(&self) -> NonNull<u8> {
-        self.0
-    }
-}
-
-#[repr(C, align(4096))]
-struct PageCell(UnsafeCell<[u8; PAGE_SIZE]>);
-
-// SAFETY: the bytes are only reached through `InterfaceMem::base`, i.e. with
-// atomics or volatile copies, exactly like a page shared between domains.
-unsafe impl Sync for PageCell {}
-
-/// A zeroed, heap-allocated page; clones share it, so one clone can play
-/// xenstored (via [`ServerRing`]) while the client owns another.
-#[derive(Clone)]
-pub struct HeapPage(Arc<PageCell>);
-
-impl HeapPage {
-    /// A fresh zeroed page.
-    pub fn new() -> HeapPage {
-        HeapPage(Arc::new(PageCell(UnsafeCell::new([0; PAGE_SIZE]))))
-    }
-}
-
-impl Default for HeapPage {
-    fn default() -> Self {
-        HeapPage::new()
-    }
-}
-
-// SAFETY: the allocation is `PAGE_SIZE` bytes, `PAGE_SIZE`-aligned, lives as
-// long as any clone, and is never referenced except through this pointer.
-unsafe impl InterfaceMem for HeapPage {
-    fn base(&self) -> NonNull<u8> {
-        // SAFETY: `UnsafeCell::get` never returns null.
-        unsafe { NonNull::new_unchecked(self.0 .0.get().cast::<u8>()) }
-    }
-}
+pub use crate::shared_page::{HeapPage, RawPage, SharedPage};
 
 /// One direction of the page: data array plus its index pair.
 #[derive(Clone, Copy)]
@@ -152,21 +78,21 @@ const RSP: Dir = Dir {
     prod: Field::RspProd,
 };
 
-fn load<M: InterfaceMem>(mem: &M, f: Field) -> u32 {
+fn load<M: SharedPage>(mem: &M, f: Field) -> u32 {
     // SAFETY: `f` is a 4-aligned offset below PAGE_SIZE in a page-aligned
-    // page that is valid per `InterfaceMem`, and only accessed atomically.
+    // page that is valid per `SharedPage`, and only accessed atomically.
     unsafe { AtomicU32::from_ptr(mem.base().as_ptr().add(f as usize).cast()) }
         .load(Ordering::Relaxed)
 }
 
-fn store<M: InterfaceMem>(mem: &M, f: Field, v: u32) {
+fn store<M: SharedPage>(mem: &M, f: Field, v: u32) {
     // SAFETY: as in `load`.
     unsafe { AtomicU32::from_ptr(mem.base().as_ptr().add(f as usize).cast()) }
         .store(v, Ordering::Relaxed)
 }
 
 /// Copies as much of `src` as fits into `dir`, then publishes it.
-fn produce<M: InterfaceMem>(mem: &M, dir: Dir, src: &[u8]) -> Result<usize, RingOverflow> {
+fn produce<M: SharedPage>(mem: &M, dir: Dir, src: &[u8]) -> Result<usize, RingOverflow> {
     let cons = load(mem, dir.cons);
     let prod: RingIdx = load(mem, dir.prod);
     let free = RING_SIZE.free(prod, cons)?;
@@ -176,7 +102,7 @@ fn produce<M: InterfaceMem>(mem: &M, dir: Dir, src: &[u8]) -> Result<usize, Ring
     let n = src.len().min(free as usize);
     for (i, &b) in src.iter().take(n).enumerate() {
         let at = dir.data + RING_SIZE.mask(prod.wrapping_add(i as u32));
-        // SAFETY: `at` < dir.data + 1024 <= 2048 < PAGE_SIZE; valid per `InterfaceMem`.
+        // SAFETY: `at` < dir.data + 1024 <= 2048 < PAGE_SIZE; valid per `SharedPage`.
         unsafe { mem.base().as_ptr().add(at).write_volatile(b) };
     }
     // The peer must see the bytes before the producer index that covers them.
@@ -186,7 +112,7 @@ fn produce<M: InterfaceMem>(mem: &M, dir: Dir, src: &[u8]) -> Result<usize, Ring
 }
 
 /// Copies up to `dst.len()` published bytes out of `dir`, then releases them.
-fn consume<M: InterfaceMem>(mem: &M, dir: Dir, dst: &mut [u8]) -> Result<usize, RingOverflow> {
+fn consume<M: SharedPage>(mem: &M, dir: Dir, dst: &mut [u8]) -> Result<usize, RingOverflow> {
     let prod = load(mem, dir.prod);
     let cons: RingIdx = load(mem, dir.cons);
     let used = RING_SIZE.used(prod, cons)?;
@@ -195,7 +121,7 @@ fn consume<M: InterfaceMem>(mem: &M, dir: Dir, dst: &mut [u8]) -> Result<usize, 
     let n = dst.len().min(used as usize);
     for (i, b) in dst.iter_mut().take(n).enumerate() {
         let at = dir.data + RING_SIZE.mask(cons.wrapping_add(i as u32));
-        // SAFETY: `at` < 2048 < PAGE_SIZE; valid per `InterfaceMem`.
+        // SAFETY: `at` < 2048 < PAGE_SIZE; valid per `SharedPage`.
         *b = unsafe { mem.base().as_ptr().add(at).read_volatile() };
     }
     // Our reads must be complete before the peer may overwrite the bytes.
@@ -205,7 +131,7 @@ fn consume<M: InterfaceMem>(mem: &M, dir: Dir, dst: &mut [u8]) -> Result<usize, 
 }
 
 /// The guest (client) end of the page: writes `req`, reads `rsp`.
-pub struct StoreRing<M: InterfaceMem = RawPage> {
+pub struct StoreRing<M: SharedPage = RawPage> {
     mem: M,
 }
 
@@ -221,7 +147,7 @@ impl StoreRing<RawPage> {
     }
 }
 
-impl<M: InterfaceMem> StoreRing<M> {
+impl<M: SharedPage> StoreRing<M> {
     /// The guest end over `mem`. Existing indices are kept: guests "must not
     /// assume that producer or consumer pointers start at zero".
     pub fn new(mem: M) -> StoreRing<M> {
@@ -258,11 +184,11 @@ impl<M: InterfaceMem> StoreRing<M> {
 
 /// The xenstored end of the page: reads `req`, writes `rsp`. For host tests
 /// and simulators; a domain never uses it.
-pub struct ServerRing<M: InterfaceMem> {
+pub struct ServerRing<M: SharedPage> {
     mem: M,
 }
 
-impl<M: InterfaceMem> ServerRing<M> {
+impl<M: SharedPage> ServerRing<M> {
     /// The server end over `mem`.
     pub fn new(mem: M) -> ServerRing<M> {
         ServerRing { mem }

@@ -208,24 +208,14 @@ mod probe {
     //! constant with the Rust side.
     use super::*;
     use core::mem::{align_of, offset_of};
-    use std::collections::BTreeMap;
+    use pv_runtime::c_probe::CProbe;
     use std::format;
-    use std::process::Command;
-    use std::string::{String, ToString};
-    use std::vec::Vec;
 
-    #[derive(Default)]
-    struct Probe {
-        c: Vec<String>,
-        rust: BTreeMap<String, i64>,
-    }
+    struct Probe(CProbe);
 
     impl Probe {
         fn val(&mut self, c_expr: &str, rust: i64) {
-            self.c.push(format!(
-                "printf(\"%s %lld\\n\", \"{c_expr}\", (long long)({c_expr}));"
-            ));
-            self.rust.insert(c_expr.to_string(), rust);
+            self.0.value(c_expr, c_expr, rust.into());
         }
         fn layout<T>(&mut self, c: &str, fields: &[(&str, usize)]) {
             self.val(&format!("sizeof({c})"), size_of::<T>() as i64);
@@ -237,7 +227,7 @@ mod probe {
     }
 
     fn probe() -> Probe {
-        let mut p = Probe::default();
+        let mut p = Probe(CProbe::new(&["xen/grant_table.h", "xen/io/netif.h"]));
         p.layout::<TxRequest>(
             "struct netif_tx_request",
             &[
@@ -346,53 +336,6 @@ mod probe {
 
     #[test]
     fn netif_abi_matches_xen_headers() {
-        let inc = std::env::var("XEN_INCLUDE").unwrap_or_else(|_| "/usr/include".into());
-        assert!(
-            std::path::Path::new(&inc).join("xen/io/netif.h").exists(),
-            "xen/io/netif.h not found under {inc}: install Debian's libxen-dev (or set XEN_INCLUDE)"
-        );
-        let p = probe();
-        let dir = std::env::temp_dir().join(format!("spike-netif-abi-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let src = dir.join("probe.c");
-        let c = format!(
-            "#define __XEN_INTERFACE_VERSION__ 0x00040e00\n\
-             #include <stdio.h>\n#include <stddef.h>\n#include <stdint.h>\n\
-             #include <xen/xen.h>\n#include <xen/grant_table.h>\n#include <xen/io/netif.h>\n\
-             int main(void) {{\n{}\nreturn 0; }}\n",
-            p.c.join("\n")
-        );
-        std::fs::write(&src, c).unwrap();
-        let exe = dir.join("probe");
-        let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-        let out = Command::new(&cc)
-            .args(["-std=gnu11", "-I", &inc, "-o"])
-            .arg(&exe)
-            .arg(&src)
-            .output()
-            .expect("run the C compiler");
-        assert!(
-            out.status.success(),
-            "C probe failed to build:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let out = Command::new(&exe).output().expect("run the C probe");
-        let text = String::from_utf8(out.stdout).unwrap();
-        let mut seen = 0;
-        let mut bad = Vec::new();
-        for line in text.lines() {
-            let (key, v) = line.rsplit_once(' ').unwrap();
-            let c_val: i64 = v.parse().unwrap();
-            seen += 1;
-            if c_val != p.rust[key] {
-                bad.push(format!(
-                    "{key}: header says {c_val}, Rust has {}",
-                    p.rust[key]
-                ));
-            }
-        }
-        assert_eq!(seen, p.rust.len());
-        assert!(bad.is_empty(), "netif ABI mismatches:\n{}", bad.join("\n"));
-        let _ = std::fs::remove_dir_all(&dir);
+        probe().0.assert_matches();
     }
 }

@@ -10,99 +10,15 @@
 //! * each request is copied out with one volatile read ([`BackRing::read`],
 //!   `RING_COPY_REQUEST`) and only the copy is ever looked at (XSA-155).
 
-use alloc::alloc::{alloc_zeroed, dealloc, Layout};
-use alloc::rc::Rc;
 use core::marker::PhantomData;
 use core::mem::{offset_of, size_of};
-use core::ptr::NonNull;
 use core::sync::atomic::{fence, AtomicU32, Ordering};
 
 use pv_runtime::ring::{RingOverflow, RingSize};
 
 use super::netif::{self, RxRequest, SringHeader, TxRequest, PAGE_SIZE, SRING_ENTRIES_OFFSET};
 
-/// A 4 KiB page shared with a frontend (a mapped grant in the domain, heap
-/// memory in tests).
-///
-/// # Safety
-/// `base` must return the same 4096-byte-aligned pointer for the life of the
-/// value, to `PAGE_SIZE` bytes that stay mapped readable and writable. Only the
-/// ring protocol's peer may write them concurrently; nothing in this domain
-/// holds references into the page.
-pub unsafe trait SharedPage {
-    fn base(&self) -> NonNull<u8>;
-}
-
-/// A zeroed, page-aligned heap page (tests, fuzzing, and fake frontends).
-pub struct HeapPage {
-    ptr: NonNull<u8>,
-}
-
-const PAGE_LAYOUT: Layout = match Layout::from_size_align(PAGE_SIZE, PAGE_SIZE) {
-    Ok(l) => l,
-    Err(_) => panic!("page layout"),
-};
-
-impl HeapPage {
-    pub fn new() -> Self {
-        // SAFETY: the layout has a non-zero size.
-        let ptr = unsafe { alloc_zeroed(PAGE_LAYOUT) };
-        let Some(ptr) = NonNull::new(ptr) else {
-            alloc::alloc::handle_alloc_error(PAGE_LAYOUT)
-        };
-        Self { ptr }
-    }
-}
-
-impl Default for HeapPage {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Drop for HeapPage {
-    fn drop(&mut self) {
-        // SAFETY: allocated in `new` with the same layout, freed once.
-        unsafe { dealloc(self.ptr.as_ptr(), PAGE_LAYOUT) }
-    }
-}
-
-// SAFETY: the allocation is page-aligned, page-sized and lives until drop.
-unsafe impl SharedPage for HeapPage {
-    fn base(&self) -> NonNull<u8> {
-        self.ptr
-    }
-}
-
-// SAFETY: forwards to the inner page, which lives as long as any clone.
-unsafe impl<T: SharedPage + ?Sized> SharedPage for Rc<T> {
-    fn base(&self) -> NonNull<u8> {
-        (**self).base()
-    }
-}
-
-/// A page reached through a raw address, e.g. a frontend's ring grant mapped
-/// with `pv_runtime::grant_table::map`.
-pub struct RawPage(NonNull<u8>);
-
-impl RawPage {
-    /// # Safety
-    /// `ptr` is page-aligned and the page stays mapped read-write, and is not
-    /// otherwise used by this domain, for the life of the value (unmap only
-    /// after dropping it).
-    pub unsafe fn new(ptr: *mut u8) -> Option<Self> {
-        NonNull::new(ptr)
-            .filter(|p| (p.as_ptr() as usize).is_multiple_of(PAGE_SIZE))
-            .map(Self)
-    }
-}
-
-// SAFETY: the constructor's contract is this trait's contract.
-unsafe impl SharedPage for RawPage {
-    fn base(&self) -> NonNull<u8> {
-        self.0
-    }
-}
+pub use pv_runtime::shared_page::{HeapPage, RawPage, SharedPage};
 
 /// Which ring: the request type, the slot size and the ring size.
 pub trait RingKind {
@@ -306,6 +222,7 @@ impl<P: SharedPage, K: RingKind> BackRing<P, K> {
 mod tests {
     use super::*;
     use crate::netback::netif::TxResponse;
+    use alloc::rc::Rc;
 
     fn set(page: &HeapPage, field: usize, v: u32) {
         // SAFETY: test-owned page, aligned index word.
