@@ -17,7 +17,9 @@ Usage: ./run-xen.sh [demo|test|bench|build|clean] [ARGS]   (default: demo)
   test [T...]   host tests (cargo test --workspace), then the end-to-end tests in
                 nested Xen (all of images/dom0/tests/, or the ones named); prints
                 each result and "N passed, M failed"; non-zero exit on any failure
-  bench         figures measured in one nested boot (images/dom0/bench/figures.sh)
+  bench [P...]  figures measured in one nested boot: P = figures (bench/figures.sh:
+                sizes, boot times) and/or net (bench/spike-net.sh: Spike vs dom0
+                netback throughput and RTT, Spike footprint); default both
   build         install what is missing, cargo build, build out/images/
   clean         remove out/images/ (clean --all: all of out/, logs included)
 
@@ -283,12 +285,19 @@ cmd_demo() {
 	[ $FAILED = 0 ] && [ -z "$DONE_MISSING" ]
 }
 
-cmd_bench() {
-	local dir elf=target/x86_64-unknown-none/release/selftest-domain
+cmd_bench() { # [figures|net...] (default: both)
+	local dir elf=target/x86_64-unknown-none/release/selftest-domain items= a
+	for a in ${*:-figures net}; do
+		case $a in
+		figures | bench) items="$items bench" ;;
+		net | bench-net) items="$items bench-net" ;;
+		*) die "bench: unknown part '$a' (figures, net)" ;;
+		esac
+	done
 	dir=$(new_logdir bench)
 	echo "logs: $dir"
 	build_all "$dir"
-	boot bench "${BANANA_QEMU_TIMEOUT:-1800}" "$dir"
+	boot "$(echo $items | tr ' ' ',')" "${BANANA_QEMU_TIMEOUT:-3600}" "$dir"
 	{
 		if [ -f "$elf" ] && [[ " $BUILD_FAILED " != *" selftest-domain "* ]]; then
 			echo "selftest_elf_bytes=$(stat -c %s "$elf")"
@@ -299,8 +308,21 @@ cmd_bench() {
 	} > "$dir/figures.txt"
 	echo
 	echo "figures (same nested boot; $dir/figures.txt):"
-	awk -F= '{ printf "  %-34s %s\n", $1, $2 }' "$dir/figures.txt"
-	results "$dir" bench
+	awk -F= '{ printf "  %-38s %s\n", $1, $2 }' "$dir/figures.txt"
+	if grep -q '^net_ratio_' "$dir/figures.txt"; then
+		echo
+		echo "network: Spike-wire-Spike vs dom0 bridge + Linux netback (medians; ratio = spike/std):"
+		awk -F= '{ v[$1] = $2 } END {
+			printf "  %-10s %12s %12s %8s %16s %16s\n", "", "spike", "std", "ratio", "spike range", "std range"
+			n = split("tx_mbit rx_mbit rtt_ms", k, " ")
+			for (i = 1; i <= n; i++) { split(k[i], p, "_")
+				printf "  %-10s %12s %12s %8s %16s %16s\n", k[i], v["net_spike_" k[i] "_median"], v["net_std_" k[i] "_median"],
+					v["net_ratio_" p[1]], v["net_spike_" k[i] "_spread"], v["net_std_" k[i] "_spread"] }
+			printf "  %-10s %12s %12s %8s\n", "initwait_s", v["vif_initwait_spike_median_s"], v["vif_initwait_std_median_s"],
+				v["vif_initwait_ratio_spike_over_std"]
+		}' "$dir/figures.txt"
+	fi
+	results "$dir" $items
 	[ $FAILED = 0 ] && [ -z "$DONE_MISSING" ]
 }
 
@@ -314,7 +336,7 @@ case $cmd in
 -h | --help | help) usage ;;
 demo) cmd_demo ;;
 test) cmd_test "$@" ;;
-bench) cmd_bench ;;
+bench) cmd_bench "$@" ;;
 build) cmd_build ;;
 clean) cmd_clean "$@" ;;
 *) usage >&2; exit 2 ;;

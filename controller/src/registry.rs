@@ -75,6 +75,18 @@ pub trait Registry {
     /// Applies the operations in order.
     fn apply(&self, batch: &Batch) -> Result<(), RegistryError>;
 
+    /// The leaves under `base` (paths relative to it, with their values), at
+    /// most `max_depth` levels down and `max_count` of them. The default walks
+    /// with `list`/`get`; a store that can dump a subtree at once overrides it.
+    fn tree(
+        &self,
+        base: &str,
+        max_depth: usize,
+        max_count: usize,
+    ) -> Result<Vec<(String, String)>, RegistryError> {
+        walk(self, base, max_depth, max_count)
+    }
+
     fn put(&self, path: &str, value: &str) -> Result<(), RegistryError> {
         self.apply(Batch::new().put(path, value))
     }
@@ -104,6 +116,16 @@ pub fn join(base: &str, rest: impl std::fmt::Display) -> String {
 /// depth and count because the trees read this way are written by domains.
 pub fn leaves(
     reg: &dyn Registry,
+    base: &str,
+    max_depth: usize,
+    max_count: usize,
+) -> Result<Vec<(String, String)>, RegistryError> {
+    reg.tree(base, max_depth, max_count)
+}
+
+/// [`Registry::tree`] by `list` and `get`, one node at a time.
+pub fn walk<R: Registry + ?Sized>(
+    reg: &R,
     base: &str,
     max_depth: usize,
     max_count: usize,

@@ -121,7 +121,8 @@ impl App<'_> {
         for w in &wires {
             let side = |s: Side| -> Result<SideStatus> {
                 let domid = find(&domains, w.end(s)).and_then(|d| d.domid);
-                let prefix = format!("wire/{}/", w.id);
+                // Domains publish a wire's counters beside its setup keys.
+                let prefix = format!("wire/{}/counters/", w.id);
                 Ok(SideStatus {
                     domid,
                     state: self.observed(&domains, w, s)?,

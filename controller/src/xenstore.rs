@@ -65,6 +65,31 @@ impl<R: Run> XenstoreRegistry<R> {
 
 /// xenstore permission strings: owner dom0 with no access for others (`n0`),
 /// plus read access for one domain.
+/// Leaves of `xenstore-ls -f` output (`/full/path = "value"` per node,
+/// parents before children), relative to `base`.
+fn parse_ls(text: &str, base: &str, max_depth: usize, max_count: usize) -> Vec<(String, String)> {
+    let prefix = format!("{}/", base.trim_end_matches('/'));
+    let nodes: Vec<(&str, &str)> = text
+        .lines()
+        .filter_map(|l| {
+            let (path, rest) = l.split_once(" = \"")?;
+            let value = rest.strip_suffix('"')?;
+            Some((path.strip_prefix(&prefix)?, value))
+        })
+        .collect();
+    let is_parent = |p: &str| {
+        nodes
+            .iter()
+            .any(|(q, _)| q.len() > p.len() && q.starts_with(p) && q.as_bytes()[p.len()] == b'/')
+    };
+    nodes
+        .iter()
+        .filter(|(p, _)| p.split('/').count() <= max_depth && !is_parent(p))
+        .take(max_count)
+        .map(|(p, v)| (p.to_string(), v.replace("\\\"", "\"").replace("\\\\", "\\")))
+        .collect()
+}
+
 fn perms(access: Access) -> Vec<String> {
     match access {
         Access::Private => vec!["n0".into()],
@@ -106,6 +131,21 @@ impl<R: Run> Registry for XenstoreRegistry<R> {
             })
         } else {
             Ok(Vec::new())
+        }
+    }
+
+    /// One `xenstore-ls -f` for the whole subtree instead of a process per
+    /// node (status reads every counter a domain publishes); falls back to the
+    /// node-by-node walk if that tool fails.
+    fn tree(
+        &self,
+        base: &str,
+        max_depth: usize,
+        max_count: usize,
+    ) -> Result<Vec<(String, String)>, RegistryError> {
+        match self.call("ls", &["-f", base]) {
+            Ok(out) if out.success => Ok(parse_ls(&out.stdout, base, max_depth, max_count)),
+            _ => crate::registry::walk(self, base, max_depth, max_count),
         }
     }
 
@@ -216,5 +256,28 @@ mod tests {
         assert_eq!(e, "xenstore: xenstore-read /n failed: xenstore-read: oops");
         let ok = XenstoreRegistry::new(Script::default(), None);
         assert_eq!(ok.get("/n").unwrap().as_deref(), Some("v"));
+    }
+
+    #[test]
+    fn ls_output_gives_leaves_relative_to_base() {
+        let text = "/local/domain/3/data/banana = \"\"\n\
+                    /local/domain/3/data/banana/vif = \"\"\n\
+                    /local/domain/3/data/banana/vif/4/0/tx_packets = \"12\"\n\
+                    /local/domain/3/data/banana/wire/1/counters/tx-frames = \"7\"\n\
+                    /local/domain/3/data/banana/note = \"a \\\"quoted\\\" word\"\n";
+        let got = parse_ls(text, "/local/domain/3/data/banana", 8, 100);
+        assert_eq!(
+            got,
+            vec![
+                ("vif/4/0/tx_packets".to_string(), "12".to_string()),
+                ("wire/1/counters/tx-frames".to_string(), "7".to_string()),
+                ("note".to_string(), "a \"quoted\" word".to_string()),
+            ]
+        );
+        assert_eq!(
+            parse_ls(text, "/local/domain/3/data/banana", 2, 100).len(),
+            1
+        );
+        assert_eq!(parse_ls(text, "/local/domain/3/data/banana", 8, 1).len(), 1);
     }
 }

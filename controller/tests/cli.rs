@@ -28,7 +28,7 @@ impl Lab {
         }
         copy_exec(&fake.join("xl"), &d.join("bin/xl"));
         copy_exec(&fake.join("xenstore"), &d.join("bin/xenstore"));
-        for t in ["read", "write", "list", "rm", "exists", "chmod"] {
+        for t in ["read", "write", "list", "ls", "rm", "exists", "chmod"] {
             std::os::unix::fs::symlink(d.join("bin/xenstore"), d.join(format!("bin/xenstore-{t}")))
                 .unwrap();
         }

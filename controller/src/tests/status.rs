@@ -8,12 +8,18 @@ fn busy_host() -> Host {
     h.ok("wire connect spike:s1 corm:c0/0");
     for (k, v) in [
         ("/local/domain/1/data/banana/wire/1/state", "connected"),
-        ("/local/domain/1/data/banana/wire/1/tx-frames", "12"),
+        (
+            "/local/domain/1/data/banana/wire/1/counters/tx-frames",
+            "12",
+        ),
         ("/local/domain/1/data/banana/nic/rx-frames", "40"),
         ("/local/domain/1/data/banana/role", "corm"),
         ("/local/domain/2/data/banana/vif/0/rx-packets", "7"),
         ("/local/domain/2/data/banana/vif/0/tx-dropped", "0"),
-        ("/local/domain/2/data/banana/wire/1/rx-frames", "12"),
+        (
+            "/local/domain/2/data/banana/wire/1/counters/rx-frames",
+            "12",
+        ),
     ] {
         h.local.put(k, v).unwrap();
     }

@@ -37,9 +37,9 @@ SPIKE_BAD='panicked at|SPIKE-VIF-FATAL|SPIKE-WIRE-ERROR'
 problems=
 problem() { log "PROBLEM: $*"; problems="$problems $*;"; }
 command -v banana > /dev/null || fail "no banana controller in this dom0"
-VIF_SCRIPT=vif-banana
-[ -x /etc/xen/scripts/vif-banana ] || VIF_SCRIPT=$BANANA_ROOT/vif-banana
-[ -x "${VIF_SCRIPT#vif-banana}" ] || [ -x /etc/xen/scripts/vif-banana ] || fail "no vif-banana hotplug script"
+if [ -x /etc/xen/scripts/vif-banana ]; then VIF_SCRIPT=vif-banana
+elif [ -x "$BANANA_ROOT/vif-banana" ]; then VIF_SCRIPT=$BANANA_ROOT/vif-banana
+else fail "no vif-banana hotplug script (/etc/xen/scripts or $BANANA_ROOT)"; fi
 SPIKE_MEM=$(sed -n 's/^memory *= *\([0-9]*\).*/\1/p' "$BANANA_ROOT/xl/spike.cfg")
 
 # quiet controller call: 1 on failure (output in $BANANA_WORK/banana.out, logged)
@@ -152,7 +152,7 @@ run_path() {
 		else
 			IW=$(awk -v a="$T0" -v b="$T1" 'BEGIN { printf "%.3f\n", b - a }')
 			log "$GA: backend state 2 after ${IW}s, xl create returned after $(since "$T0")s (from its start)"
-			[ $P = spike ] && SP_IW="$SP_IW $IW" || STD_IW="$STD_IW $IW"
+			if [ $P = spike ]; then SP_IW="$SP_IW $IW"; else STD_IW="$STD_IW $IW"; fi
 		fi
 	else
 		kill $BP 2>/dev/null
@@ -173,19 +173,20 @@ run_path() {
 		sleep $((IPERF_RUNS * (2 * IPERF_S + 6)))
 		wait_lines $GB '^GUEST-RTT ' $IPERF_RUNS $((IPERF_RUNS * 40 + 60)) ||
 			problem "$P run $R: $GB printed $(console $GB | grep -c '^GUEST-RTT ') of $IPERF_RUNS GUEST-RTT lines"
-		[ $P = spike ] && collect $P $GB SP || collect $P $GB STD
 		if [ $P = spike ]; then
+			collect $P $GB SP
 			for s in $SA $SB; do
 				log "$s counters: $(xenstore-ls "/local/domain/$(domid $s)/data/banana/counters" 2>/dev/null | tr -s ' \n' ' ')"
 				b=$(console $s | grep -Ec "$SPIKE_BAD|SPIKE-VIF-ERROR")
 				[ "$b" = 0 ] || problem "spike run $R: $s printed $b error lines"
 			done
 		else
+			collect $P $GB STD
 			ip -s link show | grep -A 5 -E '^[0-9]+: (vif|xenbr)' | sed 's/^/    /'
 		fi
 	fi
 	gone $GA $GB
-	[ $P = spike ] && spikes_gone $SA $SB
+	if [ $P = spike ]; then spikes_gone $SA $SB; fi
 }
 
 # ---- Spike boot: xl create (spike.cfg) -> SPIKE-BOOT
@@ -194,7 +195,7 @@ SB_T= SB_C=
 r=1
 while [ $r -le "$BOOT_RUNS" ]; do
 	boot_time spk-boot$r spike SPIKE-BOOT
-	[ "$T_BOOT" = fail ] && problem "Spike boot run $r failed" || { SB_T="$SB_T $T_BOOT"; SB_C="$SB_C $T_CREATE"; }
+	if [ "$T_BOOT" = fail ]; then problem "Spike boot run $r failed"; else SB_T="$SB_T $T_BOOT" SB_C="$SB_C $T_CREATE"; fi
 	r=$((r + 1))
 done
 
