@@ -91,7 +91,7 @@ mod domain {
                 for u in uplinks.values() {
                     for (name, v) in u.counters.iter() {
                         let _ = rt.xs.write(
-                            &format!("data/banana/counters/wire-{}/{name}", u.wire()),
+                            &format!("data/banana/wire/{}/counters/{name}", u.wire()),
                             &format!("{v}"),
                         );
                     }
