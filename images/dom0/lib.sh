@@ -241,3 +241,32 @@ selftest_basic() {
 		wait_console "$n" "SELFTEST-WATCH-OK $v\$" 5
 	done
 }
+
+# ---- Spikes and guests (controller: controller/README.md) --------------------
+
+# net_guest NAME SPIKE IP PEER MAC [banana.* args]: a Linux PV guest whose vif is
+# served by SPIKE; its `net` job keeps IP on eth0 and reports reachability of PEER
+net_guest() {
+	create "$1" linux-pv "extra=\"console=hvc0 quiet banana.job=net banana.ip=$3/24 banana.peer=$4 $6\"" \
+		"vif=['backend=$2,mac=$5']" 'on_reboot="restart"'
+}
+
+# spike_pair_up [banana.* args for g2]: through the controller, Spikes sp1 and sp2
+# joined by a local wire; guests g1 (10.0.0.1, on sp1) and g2 (10.0.0.2, on sp2)
+# up and reaching each other
+spike_pair_up() {
+	for sp in sp1 sp2; do
+		echo $sp >> "$BANANA_DOMLIST"
+		banana_ok spike create $sp
+		wait_console $sp '^SPIKE-BOOT' 20
+	done
+	banana_ok wire connect spike:sp1 spike:sp2
+	net_guest g1 sp1 10.0.0.1 10.0.0.2 00:16:3e:00:00:01
+	net_guest g2 sp2 10.0.0.2 10.0.0.1 00:16:3e:00:00:02 "$1"
+	for sp in sp1 sp2; do
+		wait_console $sp 'SPIKE-VIF-CONNECTED' 60
+		wait_console $sp 'SPIKE-WIRE-UP' 60
+	done
+	wait_console g1 'GUEST-NET-OK n=1' 90
+	wait_console g2 'GUEST-NET-OK n=1' 90
+}

@@ -6,24 +6,7 @@
 . "$BANANA_ROOT/lib.sh"
 BAD_RE='panicked at|SPIKE-VIF-FATAL|SPIKE-WIRE-ERROR'
 command -v banana > /dev/null || fail "no banana controller in this dom0"
-guest() { # NAME SPIKE IP PEER MAC [extra args]
-	create "$1" linux-pv "extra=\"console=hvc0 quiet banana.job=net banana.ip=$3/24 banana.peer=$4 $6\"" \
-		"vif=['backend=$2,mac=$5']" 'on_reboot="restart"'
-}
-for sp in sp1 sp2; do
-	echo $sp >> "$BANANA_DOMLIST"
-	banana_ok spike create $sp
-	wait_console $sp '^SPIKE-BOOT' 20
-done
-banana_ok wire connect spike:sp1 spike:sp2
-guest g1 sp1 10.0.0.1 10.0.0.2 00:16:3e:00:00:01
-guest g2 sp2 10.0.0.2 10.0.0.1 00:16:3e:00:00:02 'banana.iperf=1 banana.iperf_s=5'
-for sp in sp1 sp2; do
-	wait_console $sp 'SPIKE-VIF-CONNECTED' 60
-	wait_console $sp 'SPIKE-WIRE-UP' 60
-done
-wait_console g1 'GUEST-NET-OK n=1' 90
-wait_console g2 'GUEST-NET-OK n=1' 90
+spike_pair_up 'banana.iperf=1 banana.iperf_s=5'
 wait_console g2 'GUEST-RTT ' 120
 for d in tx rx; do
 	r=$(console g2 | sed -n "s/^GUEST-IPERF3 dir=$d mbit_s=//p" | head -n 1)
@@ -38,6 +21,13 @@ xl reboot g1 || fail "xl reboot g1 failed"
 wait_count g1 '^GUEST-BOOT' 2 90
 wait_count g1 'GUEST-NET-OK n=1' 2 90
 wait_count sp1 'SPIKE-VIF-CONNECTED' 2 30
+
+log "save/restore: g1 must reconnect"
+timeout 120 xl save g1 "$BANANA_WORK/g1.save" || fail "xl save g1 failed"
+wait_count sp1 'SPIKE-VIF-REMOVED' 2 30
+timeout 120 xl restore "$BANANA_WORK/g1.save" || fail "xl restore g1 failed"
+rm -f "$BANANA_WORK/g1.save"
+wait_count sp1 'SPIKE-VIF-CONNECTED' 3 60
 
 log "destroy sp2: dom0, sp1 and g1 must be unaffected"
 xl destroy sp2 || fail "xl destroy sp2 failed"
