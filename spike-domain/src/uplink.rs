@@ -120,7 +120,7 @@ impl Uplink {
             WireId(self.link.config.wire),
             EndpointId(0),
             1500,
-            Features::CSUM,
+            Features::CSUM | Features::GSO_TCPV4 | Features::GSO_TCPV6,
         );
         let _ = hello.push_mac(MacAddr(mac));
         let nego = Negotiator::new(hello);

@@ -21,8 +21,10 @@ use spike_domain::netback::{
 };
 use spike_domain::xenbus_backend::{scan, BackendError, FrontendRings, Step, VifBackend, VifKey};
 
-/// Pages for TX copies: one per frame of a full TX budget (no GSO offered).
-const TX_POOL_PAGES: usize = 64;
+/// Pages for TX copies: a full TX budget of plain frames, or eight 64 KiB GSO
+/// super-frames (TSO is offered: the guest sends those rather than 1500-byte
+/// segments, and the wire carries them whole with their GSO metadata).
+const TX_POOL_PAGES: usize = 128;
 /// Pages holding frames that wait for the guest's rx buffers.
 const RX_POOL_PAGES: usize = 256;
 /// Passes per wake-up before yielding to other work.
@@ -95,7 +97,11 @@ impl Vifs {
     pub fn new() -> Self {
         Self {
             vifs: BTreeMap::new(),
-            offered: BackendFeatures::default(),
+            offered: BackendFeatures {
+                gso_tcpv4: true,
+                gso_tcpv6: true,
+                ..BackendFeatures::default()
+            },
         }
     }
 

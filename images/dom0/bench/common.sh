@@ -15,7 +15,7 @@ csv() { echo $1 | tr ' ' ','; }
 
 # ratio A B [DECIMALS] -> A/B, or none when either is none/zero
 ratio() {
-	awk -v a="$1" -v b="$2" -v d="${3:-2}" 'BEGIN { if (a == "none" || b == "none" || b + 0 == 0) print "none"; else printf "%.*f\n", d, a / b }'
+	awk -v a="$1" -v b="$2" -v d="${3:-2}" 'BEGIN { if (a == "none" || b == "none" || b + 0 == 0) print "none"; else printf("%." d "f\n", a / b) }'
 }
 
 FIFO=$BANANA_WORK/nap.fifo

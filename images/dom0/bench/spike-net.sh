@@ -14,6 +14,8 @@
 #   net_ratio_{tx,rx,rtt}           spike median / std median
 #   vif_initwait_{spike,std}_*_s    first guest's `xl create` start -> its vif's
 #                                   backend `state` >= 2 (InitWait) in xenstore
+#   vif_backend_react_*_median_s    its backend node first seen (state 1, written
+#                                   by libxl) -> state >= 2: the backend's own part
 # Spike footprint:
 #   spike_memory_mib                memory= of images/xl/spike.cfg, which is what
 #                                   `banana spike create` uses without --memory
@@ -78,15 +80,19 @@ spikes_gone() {
 	for g in "$@"; do wait_gone "$g" 30; done
 }
 
-# be_wait BASE BEFORE TIMEOUT_S: print the time when a vif of a domain not in BEFORE
-# under BASE (/local/domain/<backend>/backend/vif) first has state >= 2, else "timeout"
+# be_wait BASE BEFORE TIMEOUT_S: for the vif of a domain not in BEFORE under BASE
+# (/local/domain/<backend>/backend/vif), print "T_SEEN T_INITWAIT": when its backend
+# node was first seen (libxl writes it with state 1) and when its state was first
+# >= 2 (the backend has taken it up); "timeout" if that never happens
 be_wait() {
 	exec 3<> "$FIFO"
-	bi=0
+	bi=0 bseen=
 	while [ $bi -lt $(($3 * 20)) ]; do
 		for bd in $(xenstore-list "$1" 2>/dev/null); do
 			case " $2 " in *" $bd "*) continue ;; esac
-			case $(xs_read "$1/$bd/0/state") in [2-6]) now; return 0 ;; esac
+			bs=$(xs_read "$1/$bd/0/state")
+			[ -n "$bseen" ] || [ -z "$bs" ] || bseen=$(now)
+			case $bs in [2-6]) echo "$bseen $(now)"; return 0 ;; esac
 		done
 		read -t 0.05 x <&3 2>/dev/null || :
 		bi=$((bi + 1))
@@ -107,7 +113,7 @@ wait_lines() {
 }
 
 # ---- the two paths
-SP_TX= SP_RX= SP_RTT= STD_TX= STD_RX= STD_RTT= SP_IW= STD_IW= SP_CB=
+SP_TX= SP_RX= SP_RTT= STD_TX= STD_RX= STD_RTT= SP_IW= STD_IW= SP_RE= STD_RE= SP_CB=
 collect() { # PATH GUEST: the measured lines of GUEST -> the lists of PATH
 	for v in $(console "$2" | sed -n 's/^GUEST-IPERF3 dir=tx mbit_s=//p'); do
 		case $v in FAIL) problem "$1: iperf3 tx failed in $2" ;; *) eval "$3_TX=\"\$$3_TX $v\"" ;; esac
@@ -146,13 +152,14 @@ run_path() {
 	OK=1
 	if guest $GA 10.0.0.1 10.0.0.2 00:16:3e:00:00:01 "$VA"; then
 		wait $BP
-		T1=$(cat "$BANANA_WORK/iw-$GA")
-		if [ "$T1" = timeout ]; then
+		read -r TS T1 < "$BANANA_WORK/iw-$GA"
+		if [ "$TS" = timeout ] || [ -z "$T1" ]; then
 			problem "$P run $R: backend of $GA never reached state 2"
 		else
 			IW=$(awk -v a="$T0" -v b="$T1" 'BEGIN { printf "%.3f\n", b - a }')
-			log "$GA: backend state 2 after ${IW}s, xl create returned after $(since "$T0")s (from its start)"
-			if [ $P = spike ]; then SP_IW="$SP_IW $IW"; else STD_IW="$STD_IW $IW"; fi
+			RE=$(awk -v a="$TS" -v b="$T1" 'BEGIN { printf "%.3f\n", b - a }')
+			log "$GA: backend state 2 after ${IW}s (${RE}s after its node was seen); xl create returned after $(since "$T0")s"
+			if [ $P = spike ]; then SP_IW="$SP_IW $IW" SP_RE="$SP_RE $RE"; else STD_IW="$STD_IW $IW" STD_RE="$STD_RE $RE"; fi
 		fi
 	else
 		kill $BP 2>/dev/null
@@ -176,7 +183,7 @@ run_path() {
 		if [ $P = spike ]; then
 			collect $P $GB SP
 			for s in $SA $SB; do
-				log "$s counters: $(xenstore-ls "/local/domain/$(domid $s)/data/banana/counters" 2>/dev/null | tr -s ' \n' ' ')"
+				log "$s counters: $(xenstore-ls "/local/domain/$(domid $s)/data/banana" 2>/dev/null | tr -s ' \n' ' ')"
 				b=$(console $s | grep -Ec "$SPIKE_BAD|SPIKE-VIF-ERROR")
 				[ "$b" = 0 ] || problem "spike run $R: $s printed $b error lines"
 			done
@@ -249,6 +256,8 @@ iws=$(echo "$SP_IW" | median) iwd=$(echo "$STD_IW" | median)
 fig vif_initwait_spike_median_s "$iws"
 fig vif_initwait_std_median_s "$iwd"
 fig vif_initwait_ratio_spike_over_std "$(ratio "$iws" "$iwd")"
+fig vif_backend_react_spike_median_s "$(echo "$SP_RE" | median)"
+fig vif_backend_react_std_median_s "$(echo "$STD_RE" | median)"
 for q in TX:tx_mbit RX:rx_mbit RTT:rtt_ms; do
 	v=${q%%:*} k=${q#*:}
 	eval "sp=\$SP_$v std=\$STD_$v"
