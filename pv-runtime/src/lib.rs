@@ -15,6 +15,7 @@ pub mod abi;
 #[cfg(any(test, feature = "fake"))]
 pub mod c_probe;
 pub mod console;
+pub mod counters;
 pub mod event;
 pub mod grant_table;
 pub mod mm;

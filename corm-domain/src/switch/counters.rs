@@ -2,58 +2,41 @@
 //! reason, so the domain can publish them (e.g. to xenstore under its own
 //! `/local/domain/<id>/…`) and tests can assert on them.
 
-macro_rules! counters {
-    ($($(#[doc = $doc:literal])+ $name:ident,)+) => {
-        /// Monotonic event counts of one switch.
-        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-        pub struct Counters {
-            $($(#[doc = $doc])+ pub $name: u64,)+
-        }
-
-        impl Counters {
-            /// Every counter's name, in [`iter`](Self::iter) order.
-            pub const NAMES: &'static [&'static str] = &[$(stringify!($name),)+];
-
-            /// `(name, value)` pairs, names usable as xenstore keys.
-            pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
-                [$((stringify!($name), self.$name),)+].into_iter()
-            }
-        }
-    };
-}
-
-counters! {
-    /// Unicast frames sent to the one port their destination was learned on.
-    forwarded,
-    /// Broadcast, multicast and unknown-unicast frames flooded to their VLAN
-    /// (one per ingress frame, however many copies went out).
-    flooded,
-    /// Frames that had nowhere to go: the destination lives on the ingress
-    /// port, or nobody else is in the VLAN.
-    filtered,
-    /// Endpoint frames whose source MAC is not registered for that endpoint,
-    /// or is a group address.
-    dropped_spoofed,
-    /// Endpoint frames carrying an 802.1Q/802.1ad tag (endpoints are untagged).
-    dropped_tagged_from_endpoint,
-    /// Frames shorter than an Ethernet header (or a tagged header).
-    dropped_runt,
-    /// Floods over the ingress port's token bucket.
-    dropped_flood_limit,
-    /// Frames from an endpoint the switch does not know.
-    dropped_unknown_port,
-    /// Uplink frames with a group or all-zero source MAC (never learnable).
-    dropped_bad_source,
-    /// Uplink frames tagged with the reserved VID 4095.
-    dropped_bad_vlan,
-    /// New MAC-table entries.
-    learned,
-    /// Entries forgotten because they were not seen for the aging time.
-    aged_out,
-    /// Entries evicted (the oldest) to make room in a full table.
-    evicted,
-    /// Known MACs seen on a different port than the one they were learned on.
-    moved,
+pv_runtime::counters! {
+    /// Monotonic event counts of one switch.
+    pub struct Counters {
+        /// Unicast frames sent to the one port their destination was learned on.
+        forwarded,
+        /// Broadcast, multicast and unknown-unicast frames flooded to their VLAN
+        /// (one per ingress frame, however many copies went out).
+        flooded,
+        /// Frames that had nowhere to go: the destination lives on the ingress
+        /// port, or nobody else is in the VLAN.
+        filtered,
+        /// Endpoint frames whose source MAC is not registered for that endpoint,
+        /// or is a group address.
+        dropped_spoofed,
+        /// Endpoint frames carrying an 802.1Q/802.1ad tag (endpoints are untagged).
+        dropped_tagged_from_endpoint,
+        /// Frames shorter than an Ethernet header (or a tagged header).
+        dropped_runt,
+        /// Floods over the ingress port's token bucket.
+        dropped_flood_limit,
+        /// Frames from an endpoint the switch does not know.
+        dropped_unknown_port,
+        /// Uplink frames with a group or all-zero source MAC (never learnable).
+        dropped_bad_source,
+        /// Uplink frames tagged with the reserved VID 4095.
+        dropped_bad_vlan,
+        /// New MAC-table entries.
+        learned,
+        /// Entries forgotten because they were not seen for the aging time.
+        aged_out,
+        /// Entries evicted (the oldest) to make room in a full table.
+        evicted,
+        /// Known MACs seen on a different port than the one they were learned on.
+        moved,
+    }
 }
 
 #[cfg(test)]

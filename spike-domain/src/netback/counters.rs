@@ -2,78 +2,61 @@
 //! under its reason, so the domain can publish them (e.g. to xenstore under
 //! its own `/local/domain/<id>/…`, DESIGN.md §5) and tests can assert on them.
 
-macro_rules! counters {
-    ($($(#[doc = $doc:literal])+ $name:ident,)+) => {
-        /// Monotonic event counts of one vif.
-        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-        pub struct Counters {
-            $($(#[doc = $doc])+ pub $name: u64,)+
-        }
-
-        impl Counters {
-            /// Every counter's name, in [`iter`](Self::iter) order.
-            pub const NAMES: &'static [&'static str] = &[$(stringify!($name),)+];
-
-            /// `(name, value)` pairs, names usable as xenstore keys.
-            pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
-                [$((stringify!($name), self.$name),)+].into_iter()
-            }
-        }
-    };
-}
-
-counters! {
-    /// Frames from the guest handed to the sink.
-    tx_packets,
-    /// Bytes of those frames.
-    tx_bytes,
-    /// TX ring requests consumed (data and extra slots).
-    tx_requests,
-    /// Malformed TX requests answered `NETIF_RSP_ERROR`: unknown flags, a
-    /// first-slot size below the sum of the others, a frame under 14 bytes.
-    tx_bad_request,
-    /// Frames whose Ethernet source MAC is not the vif's (anti-spoof).
-    tx_spoofed_mac,
-    /// Frames whose grant copy failed (bad gref, bad offset, …).
-    tx_copy_failed,
-    /// Frames over MTU + Ethernet header (+ one VLAN tag) without GSO.
-    tx_oversize,
-    /// GSO frames of a kind the backend did not offer.
-    tx_gso_not_offered,
-    /// GSO frames whose headers don't match the GSO kind.
-    tx_bad_gso,
-    /// `csum_blank`/GSO frames without a checksummable IP/TCP/UDP header.
-    tx_csum_setup_failed,
-    /// Frames the sink (the wire) had no room for.
-    tx_sink_full,
-    /// Frames that did not fit in the local page pool at all.
-    tx_no_local_pages,
-    /// Multicast-control dummy requests (accepted, ignored).
-    tx_mcast_ignored,
-    /// Frames delivered to the guest.
-    rx_packets,
-    /// Bytes of those frames.
-    rx_bytes,
-    /// Frames dropped because the guest posted no (or too few) rx buffers.
-    rx_no_buffers,
-    /// Frames dropped because the rx queue was full while buffers were posted.
-    rx_queue_full,
-    /// Frames too large for the MTU, or over one page without `feature-sg`.
-    rx_oversize,
-    /// GSO frames of a kind the frontend did not ask for.
-    rx_gso_unsupported,
-    /// Malformed frames offered for delivery (bad length or checksum metadata).
-    rx_bad_frame,
-    /// Frames whose grant copy into the guest failed.
-    rx_copy_failed,
-    /// Partial checksums completed in software for a frontend without offload.
-    rx_csum_completed,
-    /// Whole `GNTTABOP_copy` batches the hypervisor refused.
-    copy_hypercall_failed,
-    /// Frontend xenstore feature values that were not exactly "0" or "1".
-    frontend_bad_keys,
-    /// Fatal frontend errors (the vif must be disconnected).
-    fatal_errors,
+pv_runtime::counters! {
+    /// Monotonic event counts of one vif.
+    pub struct Counters {
+        /// Frames from the guest handed to the sink.
+        tx_packets,
+        /// Bytes of those frames.
+        tx_bytes,
+        /// TX ring requests consumed (data and extra slots).
+        tx_requests,
+        /// Malformed TX requests answered `NETIF_RSP_ERROR`: unknown flags, a
+        /// first-slot size below the sum of the others, a frame under 14 bytes.
+        tx_bad_request,
+        /// Frames whose Ethernet source MAC is not the vif's (anti-spoof).
+        tx_spoofed_mac,
+        /// Frames whose grant copy failed (bad gref, bad offset, …).
+        tx_copy_failed,
+        /// Frames over MTU + Ethernet header (+ one VLAN tag) without GSO.
+        tx_oversize,
+        /// GSO frames of a kind the backend did not offer.
+        tx_gso_not_offered,
+        /// GSO frames whose headers don't match the GSO kind.
+        tx_bad_gso,
+        /// `csum_blank`/GSO frames without a checksummable IP/TCP/UDP header.
+        tx_csum_setup_failed,
+        /// Frames the sink (the wire) had no room for.
+        tx_sink_full,
+        /// Frames that did not fit in the local page pool at all.
+        tx_no_local_pages,
+        /// Multicast-control dummy requests (accepted, ignored).
+        tx_mcast_ignored,
+        /// Frames delivered to the guest.
+        rx_packets,
+        /// Bytes of those frames.
+        rx_bytes,
+        /// Frames dropped because the guest posted no (or too few) rx buffers.
+        rx_no_buffers,
+        /// Frames dropped because the rx queue was full while buffers were posted.
+        rx_queue_full,
+        /// Frames too large for the MTU, or over one page without `feature-sg`.
+        rx_oversize,
+        /// GSO frames of a kind the frontend did not ask for.
+        rx_gso_unsupported,
+        /// Malformed frames offered for delivery (bad length or checksum metadata).
+        rx_bad_frame,
+        /// Frames whose grant copy into the guest failed.
+        rx_copy_failed,
+        /// Partial checksums completed in software for a frontend without offload.
+        rx_csum_completed,
+        /// Whole `GNTTABOP_copy` batches the hypervisor refused.
+        copy_hypercall_failed,
+        /// Frontend xenstore feature values that were not exactly "0" or "1".
+        frontend_bad_keys,
+        /// Fatal frontend errors (the vif must be disconnected).
+        fatal_errors,
+    }
 }
 
 #[cfg(test)]
