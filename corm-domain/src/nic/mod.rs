@@ -1,0 +1,163 @@
+//! NIC drivers for the Corm, each a sans-IO state machine over three narrow
+//! traits, so the descriptor-ring logic runs on the host against a fake device
+//! model (`tests`) and in the domain against the real, passed-through device:
+//!
+//! * [`ConfigSpace`]: PCI configuration space (pcifront in the domain).
+//! * [`Mmio`]: one mapped memory BAR (mapped from `DOMID_IO`, uncached).
+//! * [`Dma`]: pages the device can reach by bus address (the machine address
+//!   in a PV domain with an IOMMU: `sync_pt` maps our pages 1:1 by MFN).
+//!
+//! A driver never waits: `init` programs the device and returns; `handle`
+//! reads and acknowledges interrupt causes; `receive` drains at most a budget
+//! of frames; `transmit` queues one frame or says the ring is full.
+
+pub mod dma;
+
+pub use dma::{Dma, DmaPage};
+
+use thiserror::Error;
+
+/// Bytes in an Ethernet frame the drivers carry (no jumbo frames): 1514 plus a
+/// VLAN tag; receive buffers are 2048 bytes, two per DMA page.
+pub const MAX_FRAME: usize = 1518;
+/// Receive/transmit buffer size: two buffers per 4 KiB page.
+pub const BUF_SIZE: usize = 2048;
+
+/// Width of a config-space access.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Width {
+    U8,
+    U16,
+    U32,
+}
+
+/// PCI configuration space of one function (PCI Local Bus 3.0 §6).
+pub trait ConfigSpace {
+    fn read(&mut self, offset: u16, width: Width) -> Result<u32, NicError>;
+    fn write(&mut self, offset: u16, width: Width, value: u32) -> Result<(), NicError>;
+}
+
+/// A mapped memory BAR. Offsets are bytes from the BAR's start; accesses
+/// outside the mapped length are ignored (reads return all-ones, as a bus
+/// master abort does) so a bad offset can never touch other memory.
+pub trait Mmio {
+    fn len(&self) -> usize;
+    fn read8(&self, offset: usize) -> u8;
+    fn read16(&self, offset: usize) -> u16;
+    fn read32(&self, offset: usize) -> u32;
+    fn write8(&self, offset: usize, value: u8);
+    fn write16(&self, offset: usize, value: u16);
+    fn write32(&self, offset: usize, value: u32);
+}
+
+/// Maps BARs on request: drivers decide which BAR (and, for virtio, which
+/// capability region) they need.
+pub trait BarMapper {
+    type Mmio: Mmio;
+    /// Maps memory BAR `index` (0..=5), or `Err` when it is absent, an I/O
+    /// BAR, or cannot be mapped.
+    fn map_bar(&mut self, index: u8) -> Result<Self::Mmio, NicError>;
+}
+
+/// How the device's interrupts reach us; chosen by the domain (what pcifront
+/// could enable) before `init`, so drivers program the matching registers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IrqMode {
+    /// Legacy INTx, level-triggered: the driver must clear the cause.
+    Intx,
+    /// One MSI vector.
+    Msi,
+    /// MSI-X with one vector (entry 0) for every cause.
+    Msix,
+    /// No interrupt: the domain polls on a timer.
+    Poll,
+}
+
+/// What `handle` found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Events {
+    /// The interrupt was ours (a cause bit was set).
+    pub ours: bool,
+    /// Frames may be waiting: call `receive`.
+    pub rx: bool,
+    /// Transmit descriptors completed.
+    pub tx: bool,
+    /// The link state may have changed: read `link_up`.
+    pub link: bool,
+    /// The device reported an error it cannot recover from by itself: the
+    /// caller resets it (`reset` then `init`).
+    pub fatal: bool,
+}
+
+/// Per-NIC counters, published by the domain under
+/// `data/banana/nic/counters/`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NicCounters {
+    pub rx_frames: u64,
+    pub rx_bytes: u64,
+    /// Frames the device flagged as bad, or with an impossible length.
+    pub rx_errors: u64,
+    /// Frames dropped because they span several buffers (no jumbo support).
+    pub rx_dropped: u64,
+    pub tx_frames: u64,
+    pub tx_bytes: u64,
+    /// `transmit` calls refused because the ring was full.
+    pub tx_full: u64,
+    /// Frames refused as too short or too long.
+    pub tx_dropped: u64,
+    pub interrupts: u64,
+    pub resets: u64,
+    pub link_changes: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+pub enum NicError {
+    #[error("PCI config access failed")]
+    Config,
+    #[error("BAR {0} cannot be mapped")]
+    Bar(u8),
+    #[error("out of DMA memory")]
+    NoMemory,
+    #[error("device is not a supported model")]
+    Unsupported,
+    #[error("device did not come out of reset")]
+    ResetTimeout,
+    #[error("virtio feature negotiation failed")]
+    Features,
+    #[error("device reports an error")]
+    Device,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+pub enum TxError {
+    #[error("transmit ring full")]
+    Full,
+    #[error("frame length {0} out of range")]
+    Length(usize),
+    #[error("device not initialised or link down")]
+    NotReady,
+}
+
+/// One NIC, as the Corm's run loop drives it.
+pub trait Nic {
+    /// The device's permanent MAC address (EEPROM/RAL or virtio config).
+    fn mac(&self) -> [u8; 6];
+    fn link_up(&self) -> bool;
+    /// Reads and acknowledges interrupt causes (call on every interrupt, and
+    /// on each poll when in [`IrqMode::Poll`]); re-arms the interrupt.
+    fn handle(&mut self) -> Events;
+    /// Passes up to `budget` received frames to `sink` and reposts their
+    /// buffers; returns how many were passed. Fewer than `budget` means the
+    /// ring is drained.
+    fn receive(&mut self, budget: usize, sink: &mut dyn FnMut(&[u8])) -> usize;
+    /// Copies `frame` (14..=[`MAX_FRAME`] bytes, no FCS) into a transmit buffer
+    /// and hands it to the device.
+    fn transmit(&mut self, frame: &[u8]) -> Result<(), TxError>;
+    /// Transmit descriptors free right now.
+    fn tx_space(&self) -> usize;
+    fn counters(&self) -> NicCounters;
+}
+
+/// Busy-wait bound for register polls during init/reset (device-side steps
+/// are microseconds; a device that never finishes must not hang the Corm).
+pub const SPIN_LIMIT: u32 = 1_000_000;
