@@ -161,3 +161,9 @@ pub trait Nic {
 /// Busy-wait bound for register polls during init/reset (device-side steps
 /// are microseconds; a device that never finishes must not hang the Corm).
 pub const SPIN_LIMIT: u32 = 1_000_000;
+
+pub mod e1000;
+pub mod virtio_net;
+
+#[cfg(test)]
+pub mod fake;

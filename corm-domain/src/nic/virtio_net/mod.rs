@@ -1,0 +1,1 @@
+//! virtio-net over modern virtio PCI: written next.
