@@ -156,6 +156,10 @@ pub trait Nic {
     /// Transmit descriptors free right now.
     fn tx_space(&self) -> usize;
     fn counters(&self) -> NicCounters;
+    /// Resets the device and programs it again from scratch, reusing the DMA
+    /// pages it already has (after `Events::fatal`, or a transmit watchdog).
+    /// Frames in flight are lost and counted; `counters` keep counting.
+    fn reinit(&mut self) -> Result<(), NicError>;
 }
 
 /// Busy-wait bound for register polls during init/reset (device-side steps
