@@ -106,6 +106,8 @@
 extern crate alloc;
 
 #[cfg(target_os = "none")]
+pub mod channel;
+#[cfg(target_os = "none")]
 pub mod domain;
 mod end;
 mod error;

@@ -184,6 +184,24 @@ mod domain {
             Ok(p)
         }
 
+        /// Binds a physical IRQ (see [`hypervisor::evtchn_bind_pirq`]).
+        pub fn bind_pirq(&mut self, pirq: u32, share: bool) -> Result<Port, XenError> {
+            let p = hypervisor::evtchn_bind_pirq(pirq, share)?;
+            self.bound.insert(p);
+            Ok(p)
+        }
+
+        /// Blocks until `port` alone fires or `deadline_ns` passes, clearing
+        /// its pending bit; other ports' pending bits are left for the run
+        /// loop. For request/response exchanges during set-up (pcifront ops).
+        pub fn wait_one(&mut self, port: Port, deadline_ns: u64) -> bool {
+            if self.clear(port) {
+                return true;
+            }
+            let _ = hypervisor::poll(&[port], deadline_ns.max(1));
+            self.clear(port)
+        }
+
         pub fn notify(&self, port: Port) -> Result<(), XenError> {
             hypervisor::evtchn_send(port)
         }

@@ -2,7 +2,7 @@
 //! negative errno into [`XenError`]; none of them panics.
 
 use crate::abi::{
-    event_channel as ev, grant_table as gt, hypercall as nr, mmu, sched, DomId, Port,
+    event_channel as ev, grant_table as gt, hypercall as nr, mmu, physdev, sched, DomId, Port,
 };
 use crate::arch::hypercall::{hypercall2, hypercall3, hypercall4};
 
@@ -113,6 +113,33 @@ pub fn evtchn_bind_virq(virq: u32) -> Result<Port, XenError> {
         port: 0,
     };
     evtchn_op(ev::EVTCHNOP_BIND_VIRQ, &mut a).map(|_| a.port)
+}
+
+/// Binds physical IRQ `pirq` (granted to us by the toolstack or by pciback)
+/// to a new port; `share`: accept sharing the line with other domains.
+pub fn evtchn_bind_pirq(pirq: u32, share: bool) -> Result<Port, XenError> {
+    let mut a = ev::BindPirq {
+        pirq,
+        flags: if share { ev::BIND_PIRQ_WILL_SHARE } else { 0 },
+        port: 0,
+    };
+    evtchn_op(ev::EVTCHNOP_BIND_PIRQ, &mut a).map(|_| a.port)
+}
+
+fn physdev_op<T>(cmd: u32, arg: &mut T) -> Result<(), XenError> {
+    // SAFETY: `arg` is the live, repr(C) struct that `cmd` expects (see abi::physdev).
+    check(unsafe { hypercall2(nr::PHYSDEV_OP, u64::from(cmd), arg as *mut T as u64) }).map(|_| ())
+}
+
+/// `PHYSDEVOP_irq_status_query`: `XENIRQSTAT_*` flags of a pirq.
+pub fn physdev_irq_status(pirq: u32) -> Result<u32, XenError> {
+    let mut q = physdev::IrqStatusQuery { irq: pirq, flags: 0 };
+    physdev_op(physdev::PHYSDEVOP_IRQ_STATUS_QUERY, &mut q).map(|_| q.flags)
+}
+
+/// `PHYSDEVOP_eoi`: ends handling of a pirq that needs it (level INTx).
+pub fn physdev_eoi(pirq: u32) -> Result<(), XenError> {
+    physdev_op(physdev::PHYSDEVOP_EOI, &mut physdev::Eoi { irq: pirq })
 }
 
 pub fn evtchn_send(port: Port) -> Result<(), XenError> {

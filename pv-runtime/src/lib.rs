@@ -19,6 +19,7 @@ pub mod counters;
 pub mod event;
 pub mod grant_table;
 pub mod mm;
+pub mod pci;
 pub mod ring;
 pub mod shared_page;
 pub mod time;

@@ -9,8 +9,6 @@ extern crate alloc;
 #[cfg(target_os = "none")]
 mod config;
 #[cfg(target_os = "none")]
-mod uplink;
-#[cfg(target_os = "none")]
 mod vifs;
 
 #[cfg(target_os = "none")]
@@ -24,9 +22,21 @@ mod domain {
     use spike_domain::netback::{CsumMeta, GsoKind, RxFrame, TxFrame};
     use wire_proto::{Checksum, Frame, Gso};
 
+    use local_wire::channel::{Channel as Uplink, Identity};
+    use wire_proto::{Features, Role};
+
     use crate::config;
-    use crate::uplink::Uplink;
     use crate::vifs::Vifs;
+
+    /// Our hello: a Spike announcing its guest's MAC, with the offloads its
+    /// netback passes through (checksum metadata, TCP GSO).
+    const IDENTITY: Identity = Identity {
+        role: Role::Spike,
+        endpoint: 0,
+        features: Features(Features::CSUM.0 | Features::GSO_TCPV4.0 | Features::GSO_TCPV6.0),
+        mtu: 1500,
+        tag: "SPIKE",
+    };
 
     pv_runtime::entry!(main);
 
@@ -71,7 +81,10 @@ mod domain {
             for u in uplinks.values_mut() {
                 let fired = u.port().is_some_and(|p| wake.ports.contains(p));
                 if fired || !wake.watches.is_empty() {
-                    u.poll(rt, vifs.mac(), |f| vifs.queue_rx(to_guest(f)));
+                    let mac = vifs.mac();
+                    u.poll(rt, mac.as_ref().map(core::slice::from_ref), |f| {
+                        vifs.queue_rx(to_guest(f))
+                    });
                 }
             }
             vifs.flush_all_rx(rt);
@@ -129,7 +142,7 @@ mod domain {
                     "SPIKE-WIRE-START wire={} side={:?} peer={}",
                     w.wire, w.side, w.peer
                 );
-                slot.insert(Uplink::start(rt, w));
+                slot.insert(Uplink::start(rt, w, IDENTITY));
             }
         }
     }

@@ -48,3 +48,17 @@ pub struct BindVirq {
 pub struct PortOp {
     pub port: Port,
 }
+
+pub const EVTCHNOP_BIND_PIRQ: u32 = 2;
+/// `BIND_PIRQ__WILL_SHARE`: we accept sharing the line with another domain.
+pub const BIND_PIRQ_WILL_SHARE: u32 = 1;
+
+/// `struct evtchn_bind_pirq`: a physical IRQ Xen granted us (libxl maps the
+/// INTx; pciback returns one per MSI/MSI-X vector) delivered on a port.
+#[repr(C)]
+#[derive(Debug, Default)]
+pub struct BindPirq {
+    pub pirq: u32,
+    pub flags: u32,
+    pub port: Port,
+}

@@ -10,6 +10,8 @@ pub mod event_channel;
 pub mod grant_table;
 pub mod hypercall;
 pub mod mmu;
+pub mod pciif;
+pub mod physdev;
 pub mod sched;
 pub mod shared_info;
 pub mod start_info;

@@ -1,23 +1,25 @@
-//! The Spike's wire: a local-wire link to the peer endpoint (a Corm port or
-//! another Spike) carrying wire-proto messages, one per ring record.
+//! A local wire carrying wire-proto messages, one per ring record: the
+//! [`Link`] set-up plus the hello exchange (wire-proto/PROTOCOL.md
+//! "Negotiation") and bounded queueing. Both the Spike (one per guest vif)
+//! and the Corm (one per endpoint) run their wires through this.
 //!
-//! The hello goes out once the link is up and a vif's MAC is known (a Spike
-//! announces its guest's MAC, wire-proto/PROTOCOL.md "Negotiation"). Frames
+//! The hello goes out once the link is up and the caller has its MACs to
+//! announce (a Spike waits for its guest's; a Corm announces none). Frames
 //! that find the ring full wait in a bounded queue; beyond it they are
-//! dropped and counted, never blocking the guest's TX ring.
+//! dropped and counted, never blocking the caller's other ports.
 
 use alloc::collections::VecDeque;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use local_wire::domain::{Link, WireConfig};
-use local_wire::SendError;
+use crate::domain::{Link, WireConfig};
+use crate::SendError;
 use pv_runtime::abi::Port;
 use pv_runtime::println;
 use pv_runtime::runtime::Runtime;
 use pv_runtime::xenstore::WatchEvent;
 use wire_proto::{
-    EndpointId, Features, Frame, Hello, MacAddr, Message, Negotiator, Role, Step, WireId,
+    EndpointId, Features, Frame, Hello, MacAddr, Message, Negotiator, Params, Role, Step, WireId,
 };
 
 /// Records waiting for ring space (a full ring means the peer is slow).
@@ -25,9 +27,37 @@ const TX_QUEUE_MAX: usize = 512;
 /// Largest record we accept: a whole GSO frame plus message overhead.
 const RX_BUF: usize = 64 * 1024 + 128;
 
-/// Per-wire counters, published under the Spike's xenstore path.
+/// Who we are on a wire: what our hello says, and the console tag of our
+/// markers (`<tag>-WIRE-UP wire=…`, which the lab tests wait for).
+#[derive(Clone, Copy, Debug)]
+pub struct Identity {
+    /// Spike or Corm (two Corms never share a wire).
+    pub role: Role,
+    /// Our endpoint index (a Corm's port; 0 for a Spike).
+    pub endpoint: u32,
+    /// Offloads we can take from the peer.
+    pub features: Features,
+    /// The largest L3 payload we carry.
+    pub mtu: u16,
+    /// Console marker prefix.
+    pub tag: &'static str,
+}
+
+/// What one [`Channel::poll`] changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PollOutcome {
+    /// Negotiation just finished: [`Channel::params`] and
+    /// [`Channel::peer_macs`] are now meaningful.
+    pub established: bool,
+    /// The wire failed or the peer closed it; it will be set up again.
+    pub lost: bool,
+}
+
+/// Per-wire counters, published under the domain's xenstore path with the
+/// names [`ChannelCounters::iter`] gives them.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct UplinkCounters {
+#[allow(missing_docs)]
+pub struct ChannelCounters {
     pub tx_frames: u64,
     pub tx_bytes: u64,
     pub rx_frames: u64,
@@ -39,7 +69,8 @@ pub struct UplinkCounters {
     pub wire_errors: u64,
 }
 
-impl UplinkCounters {
+impl ChannelCounters {
+    /// Each counter with its published name.
     pub fn iter(&self) -> [(&'static str, u64); 9] {
         [
             ("tx-frames", self.tx_frames),
@@ -55,41 +86,65 @@ impl UplinkCounters {
     }
 }
 
-pub struct Uplink {
+/// One wire end carrying wire-proto messages.
+pub struct Channel {
+    me: Identity,
     link: Link,
     nego: Option<Negotiator>,
     queue: VecDeque<Vec<u8>>,
     rx_buf: Vec<u8>,
-    pub counters: UplinkCounters,
+    /// What went through, and what was dropped and why.
+    pub counters: ChannelCounters,
 }
 
-impl Uplink {
-    pub fn start(rt: &mut Runtime, config: WireConfig) -> Self {
+impl Channel {
+    /// Starts setting the wire up (offering or accepting, per `config`).
+    pub fn start(rt: &mut Runtime, config: WireConfig, me: Identity) -> Self {
         Self {
+            me,
             link: Link::start(rt, config),
             nego: None,
             queue: VecDeque::new(),
             rx_buf: vec![0; RX_BUF],
-            counters: UplinkCounters::default(),
+            counters: ChannelCounters::default(),
         }
     }
 
+    /// What the wire was started with.
     pub fn config(&self) -> WireConfig {
         self.link.config
     }
 
+    /// The controller's wire id.
     pub fn wire(&self) -> u32 {
         self.link.config.wire
     }
 
+    /// The event channel, once set up.
     pub fn port(&self) -> Option<Port> {
         self.link.port()
     }
 
+    /// Connected and negotiated: frames may flow.
     pub fn is_established(&self) -> bool {
         self.link.is_connected() && self.nego.as_ref().is_some_and(Negotiator::is_established)
     }
 
+    /// The agreed parameters, once established.
+    pub fn params(&self) -> Option<&Params> {
+        self.nego.as_ref().and_then(Negotiator::params)
+    }
+
+    /// The MACs the peer announced in its hello (a Spike: its guest's).
+    pub fn peer_macs(&self) -> impl Iterator<Item = [u8; 6]> + '_ {
+        self.nego
+            .as_ref()
+            .and_then(Negotiator::peer)
+            .into_iter()
+            .flat_map(|h| h.macs.iter().map(|m| m.0))
+    }
+
+    /// Feeds a xenstore watch event to the set-up; `true` if it was ours.
     pub fn on_watch(&mut self, rt: &mut Runtime, ev: &WatchEvent) -> bool {
         let was = self.link.is_connected();
         let mine = self.link.on_watch(rt, ev);
@@ -104,30 +159,33 @@ impl Uplink {
         self.queue.clear();
     }
 
+    /// Leaves the wire (the peer sees it closed).
     pub fn shutdown(&mut self, rt: &mut Runtime) {
         self.link.shutdown(rt);
         self.reset();
     }
 
-    /// Sends the hello once there is a link and a MAC to announce.
-    fn ensure_hello(&mut self, rt: &mut Runtime, mac: Option<[u8; 6]>) {
+    /// Sends the hello once there is a link and the MACs to announce.
+    fn ensure_hello(&mut self, rt: &mut Runtime, announce: Option<&[[u8; 6]]>) {
         if self.nego.is_some() || !self.link.is_connected() {
             return;
         }
-        let Some(mac) = mac else { return };
+        let Some(macs) = announce else { return };
         let mut hello = Hello::new(
-            Role::Spike,
+            self.me.role,
             WireId(self.link.config.wire),
-            EndpointId(0),
-            1500,
-            Features::CSUM | Features::GSO_TCPV4 | Features::GSO_TCPV6,
+            EndpointId(self.me.endpoint),
+            self.me.mtu,
+            self.me.features,
         );
-        let _ = hello.push_mac(MacAddr(mac));
+        for &mac in macs {
+            let _ = hello.push_mac(MacAddr(mac));
+        }
         let nego = Negotiator::new(hello);
         let msg = nego.hello();
         self.nego = Some(nego);
         self.send_message(rt, &msg, true);
-        println!("SPIKE-WIRE-HELLO wire={}", self.link.config.wire);
+        println!("{}-WIRE-HELLO wire={}", self.me.tag, self.link.config.wire);
     }
 
     /// Encodes and sends `msg`, queueing it if the ring is full (control
@@ -199,25 +257,28 @@ impl Uplink {
 
     /// Takes everything the peer sent: negotiation is handled here, frames go
     /// to `deliver`. Call on the wire's port and right after connecting.
+    /// `announce`: the MACs for our hello, `None` while we have none yet.
     pub fn poll(
         &mut self,
         rt: &mut Runtime,
-        mac: Option<[u8; 6]>,
+        announce: Option<&[[u8; 6]]>,
         mut deliver: impl FnMut(&Frame<'_>),
-    ) {
-        self.ensure_hello(rt, mac);
+    ) -> PollOutcome {
+        let mut outcome = PollOutcome::default();
+        self.ensure_hello(rt, announce);
         // Without our own hello there is nothing to negotiate with: leave the
-        // peer's records in the ring until a vif gives us a MAC.
+        // peer's records in the ring until we have MACs to announce.
         if self.nego.is_none() {
-            return;
+            return outcome;
         }
-        let Some(port) = self.link.port() else { return };
+        let Some(port) = self.link.port() else { return outcome };
         let wire = self.link.config.wire;
+        let tag = self.me.tag;
         let mut replies: Vec<Vec<u8>> = Vec::new();
         let mut fatal = false;
         // Bounded: at most two ring's worth of passes per wake-up.
         for _ in 0..64 {
-            let Some(end) = self.link.end() else { return };
+            let Some(end) = self.link.end() else { return outcome };
             let mut rx = end.rx();
             loop {
                 let n = match rx.recv_record(&mut self.rx_buf) {
@@ -245,21 +306,24 @@ impl Uplink {
                         deliver(&f);
                     }
                     Ok(Step::Reply(ack)) => replies.push(encode(&Message::HelloAck(ack))),
-                    Ok(Step::Established(p)) => println!(
-                        "SPIKE-WIRE-UP wire={} mtu={} features={:?}",
-                        wire, p.mtu, p.features
-                    ),
+                    Ok(Step::Established(p)) => {
+                        outcome.established = true;
+                        println!(
+                            "{tag}-WIRE-UP wire={} mtu={} features={:?}",
+                            wire, p.mtu, p.features
+                        )
+                    }
                     Ok(Step::Refuse { reply, reason }) => {
                         replies.push(encode(&Message::HelloAck(reply)));
-                        println!("SPIKE-WIRE-REFUSED wire={} {reason:?}", wire);
+                        println!("{tag}-WIRE-REFUSED wire={} {reason:?}", wire);
                     }
                     Ok(Step::PeerClosed(r)) => {
-                        println!("SPIKE-WIRE-PEER-CLOSED wire={} {r:?}", wire);
+                        println!("{tag}-WIRE-PEER-CLOSED wire={} {r:?}", wire);
                         fatal = true;
                     }
                     Ok(Step::Nothing | Step::Keepalive(_)) => {}
                     Err(e) if e.is_fatal() => {
-                        println!("SPIKE-WIRE-ERROR wire={} {e}", wire);
+                        println!("{tag}-WIRE-ERROR wire={} {e}", wire);
                         fatal = true;
                     }
                     Err(_) => self.counters.rx_refused_frame += 1,
@@ -285,9 +349,11 @@ impl Uplink {
             self.counters.wire_errors += 1;
             self.link.local_error(rt);
             self.reset();
-            return;
+            outcome.lost = true;
+            return outcome;
         }
         self.flush(rt);
+        outcome
     }
 }
 
