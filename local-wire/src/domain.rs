@@ -433,3 +433,64 @@ impl Link {
         self.retired.len()
     }
 }
+
+/// One `wire/<id>` entry of a domain's controller configuration
+/// (`/banana/config/<domid>/wire/<id>/{side,peer-domid,endpoint}`,
+/// controller/README.md), parsed strictly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConfiguredWire {
+    /// The wire id (the entry's name).
+    pub id: WireId,
+    /// `None`: the entry is malformed (e.g. half-written); reported.
+    pub config: Option<WireConfig>,
+    /// Our endpoint index on this wire (a Corm's port), when given.
+    pub endpoint: Option<u32>,
+}
+
+/// Every wire in `<config_dir>/wire`, with `pages` per direction when we are
+/// side A. Values are hostile text: a malformed entry is kept as `config:
+/// None` and printed with `tag`.
+pub fn configured_wires(
+    rt: &mut Runtime,
+    config_dir: &str,
+    pages: RingPages,
+    tag: &str,
+) -> Vec<ConfiguredWire> {
+    use pv_runtime::abi::DOMID_SELF;
+    use pv_runtime::xenstore::parse_decimal;
+    let base = format!("{config_dir}/wire");
+    let Ok(ids) = rt.xs.directory(&base) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for id in ids {
+        let side = rt.xs.read(&format!("{base}/{id}/side")).ok();
+        let peer = rt.xs.read(&format!("{base}/{id}/peer-domid")).ok();
+        let endpoint = rt.xs.read(&format!("{base}/{id}/endpoint")).ok();
+        let Some(wire) = parse_decimal(&id) else {
+            pv_runtime::println!("{tag}-CONFIG-ERROR wire id {id:?}");
+            continue;
+        };
+        let me = rt.domid();
+        let config = (|| {
+            let side = match side.as_deref()? {
+                "a" => Side::A,
+                "b" => Side::B,
+                _ => return None,
+            };
+            let peer = DomId::try_from(parse_decimal(peer.as_deref()?)?)
+                .ok()
+                .filter(|&d| d < DOMID_SELF && d != me)?;
+            Some(WireConfig { wire, side, peer, pages })
+        })();
+        if config.is_none() {
+            pv_runtime::println!("{tag}-CONFIG-ERROR wire {id:?}: side={side:?} peer-domid={peer:?}");
+        }
+        out.push(ConfiguredWire {
+            id: wire,
+            config,
+            endpoint: endpoint.as_deref().and_then(parse_decimal),
+        });
+    }
+    out
+}

@@ -72,13 +72,7 @@ pub struct VifBackend {
     connected: bool,
 }
 
-/// Strict unsigned decimal: digits only, no sign, space or leading `+`.
-pub fn parse_decimal(s: &str) -> Option<u32> {
-    if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
-}
+pub use pv_runtime::xenstore::parse_decimal;
 
 /// `aa:bb:cc:dd:ee:ff`, hex digits only, exactly six octets.
 pub fn parse_mac(s: &str) -> Option<[u8; 6]> {

@@ -27,7 +27,7 @@ impl Bar {
             let m = mask_lo & !3 & 0xFFFF;
             let size = (!m).wrapping_add(1) & 0xFFFF;
             let base = lo & !3;
-            return (m != 0 && size.is_power_of_two() && base % size == 0)
+            return (m != 0 && size.is_power_of_two() && base.is_multiple_of(size))
                 .then_some(Bar::Io { base, size });
         }
         let wide = Self::is_wide(lo);
@@ -42,7 +42,7 @@ impl Bar {
         let size = (!mask).wrapping_add(1);
         let ok = mask & 0xFFFF_FFFF != 0
             && size.is_power_of_two()
-            && base % size == 0
+            && base.is_multiple_of(size)
             && base.checked_add(size).is_some();
         ok.then_some(Bar::Memory {
             base,

@@ -45,7 +45,7 @@ impl MmioRegion {
 
     fn at<T>(&self, off: usize) -> Option<*mut T> {
         let n = core::mem::size_of::<T>();
-        (off % n == 0 && off.checked_add(n).is_some_and(|e| e <= self.len))
+        (off.is_multiple_of(n) && off.checked_add(n).is_some_and(|e| e <= self.len))
             .then(|| (self.va as usize + off) as *mut T)
     }
 

@@ -111,7 +111,7 @@ impl<M: SharedPage> OpPage<M> {
             msix_entries: [MsixEntry::default(); SH_INFO_MAX_VEC],
         };
         let access = |offset: u16, size: u8| {
-            let ok = matches!(size, 1 | 2 | 4) && offset < 4096 && offset % u16::from(size) == 0;
+            let ok = matches!(size, 1 | 2 | 4) && offset < 4096 && offset.is_multiple_of(u16::from(size));
             ok.then_some((i32::from(offset), i32::from(size))).ok_or(OpError::BadRequest)
         };
         match req {

@@ -40,3 +40,12 @@ pub use codec::{Errno, MsgType, PAYLOAD_MAX};
 pub use perms::{Access, Perm};
 pub use ring::{HeapPage, RawPage, SharedPage, StoreRing};
 pub use watch::WatchEvent;
+
+/// A strict unsigned decimal xenstore value: digits only, no sign, space or
+/// leading `+`, at most `u32` (every value from another domain is hostile).
+pub fn parse_decimal(s: &str) -> Option<u32> {
+    if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}

@@ -10,7 +10,6 @@
 //! vif refuses all work and the caller must disconnect it. Nothing panics and
 //! every loop is bounded by the ring size or a budget.
 
-pub mod checksum;
 pub mod counters;
 #[cfg(any(test, feature = "fake"))]
 pub mod fake;
@@ -23,6 +22,10 @@ pub mod tx;
 
 #[cfg(test)]
 mod tests;
+
+/// The checksum helpers live in `net-offload`, shared with the Corm, which
+/// completes the same partial checksums before its offload-less NICs transmit.
+pub use net_offload::checksum;
 
 use pv_runtime::abi::grant_table::Copy as GrantCopy;
 use pv_runtime::abi::DomId;

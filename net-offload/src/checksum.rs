@@ -61,7 +61,7 @@ pub fn checksum(data: &[u8]) -> u16 {
     !fold(sum(data, 0))
 }
 
-/// IPv4 pseudo-header sum (RFC 793 / RFC 768).
+/// IPv4 pseudo-header sum (RFC 9293 §3.1 for TCP, RFC 768 for UDP).
 pub fn pseudo_v4(src: &[u8], dst: &[u8], proto: u8, l4_len: u32) -> u64 {
     sum(dst, sum(src, 0)) + u64::from(proto) + u64::from(l4_len)
 }
