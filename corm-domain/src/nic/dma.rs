@@ -68,7 +68,7 @@ impl DmaPage {
     }
 
     fn aligned<T>(off: usize) -> bool {
-        Self::check(off, size_of::<T>()) && off % size_of::<T>() == 0
+        Self::check(off, size_of::<T>()) && off.is_multiple_of(size_of::<T>())
     }
 
     /// Misaligned or out-of-range offsets read as zero (a driver bug, never UB).

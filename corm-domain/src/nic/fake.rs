@@ -16,9 +16,11 @@ struct Page([u8; PAGE_SIZE]);
 
 /// Pages handed to the driver, kept alive (and reachable by bus address) for
 /// the fake device. Clones share the pages.
+type Pages = Rc<RefCell<Vec<(u64, NonNull<u8>)>>>;
+
 #[derive(Clone, Default)]
 pub struct FakeDma {
-    pages: Rc<RefCell<Vec<(u64, NonNull<u8>)>>>,
+    pages: Pages,
     /// Refuse allocations after this many pages (memory-pressure tests).
     pub limit: Option<usize>,
 }

@@ -40,6 +40,7 @@ pub trait ConfigSpace {
 /// A mapped memory BAR. Offsets are bytes from the BAR's start; accesses
 /// outside the mapped length are ignored (reads return all-ones, as a bus
 /// master abort does) so a bad offset can never touch other memory.
+#[allow(clippy::len_without_is_empty)] // a BAR is never empty
 pub trait Mmio {
     fn len(&self) -> usize;
     fn read8(&self, offset: usize) -> u8;
@@ -85,7 +86,7 @@ pub struct Events {
     /// The link state may have changed: read `link_up`.
     pub link: bool,
     /// The device reported an error it cannot recover from by itself: the
-    /// caller resets it (`reset` then `init`).
+    /// caller calls [`Nic::reinit`].
     pub fatal: bool,
 }
 
