@@ -18,13 +18,18 @@ Usage: ./run-xen.sh [demo|test|bench|build|clean] [ARGS]   (default: demo)
                 nested Xen (all of images/dom0/tests/, or the ones named); prints
                 each result and "N passed, M failed"; non-zero exit on any failure
   bench [P...]  figures measured in one nested boot: P = figures (bench/figures.sh:
-                sizes, boot times) and/or net (bench/spike-net.sh: Spike vs dom0
-                netback throughput and RTT, Spike footprint); default both
+                sizes, boot times), net (bench/spike-net.sh: Spike vs dom0
+                netback throughput and RTT, Spike footprint) and/or corm
+                (bench/corm-net.sh: guest <-> lab peer over dom0 e1000 + netback,
+                a Linux driver domain, and banana); default: figures net
   build         install what is missing, cargo build, build out/images/
   clean         remove out/images/ (clean --all: all of out/, logs included)
 
 Logs of each run go to out/logs/<timestamp>-<cmd>/: serial.log (host-timestamped),
-one file per dumped domain console and xl dmesg tail, cargo logs.
+one file per dumped domain console and xl dmesg tail, cargo logs, lab/ (the lab
+network: DHCP leases, iperf3 and udhcpd logs).
+Nested runs get a lab network (namespace banana-<pid>, peer 10.77.0.1/24, VLAN 10/20
+peers 10.77.30.1/.2) and five QEMU NICs on it; see README.md "Lab network".
 In a real Xen dom0 (/proc/xen/capabilities has control_d) QEMU is skipped and the
 same dom0 scripts run here with xl (xenconsoled must run with --log=guest).
 
@@ -132,6 +137,170 @@ wait_other_qemu() {
 	done
 }
 
+# ---- lab network (nested mode) --------------------------------------------------
+# Each nested run owns a network namespace banana-<pid> with the bridge labbr:
+#   10.77.0.1/24 on labbr (the peer: busybox udhcpd hands out 10.77.0.100-199, lease
+#   file in the run's log dir; iperf3 -s; answers ping), one tap per QEMU NIC on labbr;
+#   VLAN peers, each in its own namespace banana-<pid>-v<VID> on a trunk port of labbr:
+#   VLAN 10 = 10.77.30.1/24 (DHCP .100-.149), VLAN 20 = 10.77.30.2/24 (DHCP .150-.199),
+#   same subnet on purpose: separate namespaces, so nothing routes or proxies between them.
+#   Tagging by the kernel (8021q) when it can, else by images/host/vlan-peer.py.
+# QEMU runs inside banana-<pid>; nothing has a route out of it. Everything is torn
+# down when run-xen.sh exits (also on failure, timeout, Ctrl-C); namespaces of dead
+# runs are removed first.
+# QEMU NICs (fixed layout; dom0 gets it as banana.nics=ROLE@BDF+... and finds a BDF
+# with lib.sh `nic_bdf ROLE`):
+#   00:03.0 e1000           corm-e1000    52:54:00:77:00:03   Corm e2e tests (passthrough)
+#   00:04.0 e1000e          corm-e1000e   52:54:00:77:00:04   Corm e2e tests (passthrough)
+#   00:05.0 virtio-net-pci  corm-virtio   52:54:00:77:00:05   Corm e2e tests (passthrough)
+#   00:06.0 e1000           std           52:54:00:77:00:06   dom0's own NIC (standard path)
+#   00:07.0 e1000           dd            52:54:00:77:00:07   the Linux driver domain (passthrough)
+LAB_NICS="corm-e1000:e1000:3 corm-e1000e:e1000e:4 corm-virtio:virtio-net-pci:5 std:e1000:6 dd:e1000:7"
+LAB_NS= LAB_DIR= LAB_PIDS= LAB_VLAN=0 LAB_DHCPD=
+
+# lab_stale: remove banana-* namespaces whose run (pid in the name) is gone
+lab_stale() {
+	local ns pid p
+	for ns in $(ip netns list 2>/dev/null | awk '{ print $1 }' | grep -E '^banana-[0-9]+(-v[0-9]+)?$' || true); do
+		pid=${ns#banana-}; pid=${pid%%-*}
+		kill -0 "$pid" 2>/dev/null && continue
+		echo "   removing stale lab namespace $ns (run $pid is gone)"
+		for p in $(ip netns pids "$ns" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
+		ip netns del "$ns" 2>/dev/null || true
+	done
+}
+
+# lab_can: why this machine cannot have a lab network (empty: it can)
+lab_can() {
+	[ "$(id -u)" = 0 ] || { echo "not root"; return; }
+	[ -c /dev/net/tun ] || { echo "no /dev/net/tun"; return; }
+	command -v ip > /dev/null || { echo "no ip (iproute2)"; return; }
+	command -v iperf3 > /dev/null || { echo "no iperf3"; return; }
+}
+
+# lab_vlan_peer VID ADDR DHCP_START DHCP_END: a namespace with ADDR on VLAN VID of labbr
+lab_vlan_peer() {
+	local vid=$1 addr=$2 vns=$LAB_NS-v$1 dev i
+	ip netns add "$vns" || return 1
+	ip -n "$vns" link set lo up
+	modprobe -q 8021q 2>/dev/null || true
+	dev=
+	if ip -n "$LAB_NS" link add "trunk$vid" type veth peer name trunk netns "$vns" 2>/dev/null &&
+		ip -n "$vns" link add link trunk name "vlan$vid" type vlan id "$vid" 2>/dev/null; then
+		ip -n "$LAB_NS" link set "trunk$vid" master labbr up
+		ip -n "$vns" link set trunk up
+		dev=vlan$vid
+	else
+		ip -n "$LAB_NS" link del "trunk$vid" 2>/dev/null || true
+		command -v python3 > /dev/null || return 1
+		# no 8021q: a userspace tagger between tap trunk<VID> (on labbr) and tap vlan<VID> in $vns
+		ip netns exec "$LAB_NS" python3 "$ROOT/images/host/vlan-peer.py" "trunk$vid" "$vid" "$vns" "vlan$vid" \
+			> "$LAB_DIR/vlan$vid-tagger.log" 2>&1 &
+		LAB_PIDS="$LAB_PIDS $!"
+		for i in $(seq 50); do
+			ip -n "$vns" link show "vlan$vid" > /dev/null 2>&1 && ip -n "$LAB_NS" link show "trunk$vid" > /dev/null 2>&1 && break
+			sleep 0.1
+		done
+		ip -n "$LAB_NS" link set "trunk$vid" master labbr up || return 1
+		dev=vlan$vid
+	fi
+	ip -n "$vns" addr add "$addr/24" dev "$dev" && ip -n "$vns" link set "$dev" up || return 1
+	printf 'start %s\nend %s\ninterface %s\nlease_file %s\npidfile %s\nmax_leases 50\nauto_time 5\noption subnet 255.255.255.0\noption lease 86400\n' \
+		"$3" "$4" "$dev" "$LAB_DIR/udhcpd-v$vid.leases" "$LAB_DIR/udhcpd-v$vid.pid" > "$LAB_DIR/udhcpd-v$vid.conf"
+	: > "$LAB_DIR/udhcpd-v$vid.leases"
+	ip netns exec "$vns" busybox udhcpd -f "$LAB_DIR/udhcpd-v$vid.conf" > "$LAB_DIR/udhcpd-v$vid.log" 2>&1 &
+	LAB_PIDS="$LAB_PIDS $!"
+	ip netns exec "$vns" iperf3 -s -D -B "$addr" -I "$LAB_DIR/iperf3-v$vid.pid" --logfile "$LAB_DIR/iperf3-v$vid.log"
+}
+
+lab_down() {
+	[ -n "$LAB_NS" ] || return 0
+	local p f ns
+	for f in "$LAB_DIR"/iperf3*.pid; do [ -f "$f" ] && LAB_PIDS="$LAB_PIDS $(cat "$f")"; done
+	[ -n "$LAB_DHCPD" ] && kill -USR1 "$LAB_DHCPD" 2>/dev/null && sleep 0.2   # udhcpd: write the lease file
+	for f in "$LAB_DIR"/udhcpd*.leases; do
+		[ -s "$f" ] && busybox dumpleases -a -f "$f" > "${f%.leases}-leases.txt" 2>&1
+	done
+	for p in $LAB_PIDS; do kill "$p" 2>/dev/null || true; done
+	for ns in "$LAB_NS-v10" "$LAB_NS-v20" "$LAB_NS"; do
+		ip netns list 2>/dev/null | grep -qE "^$ns( |\$)" || continue
+		for p in $(ip netns pids "$ns" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
+		ip netns del "$ns" 2>/dev/null || echo "   lab: could not delete namespace $ns" >&2
+	done
+	LAB_NS= LAB_PIDS= LAB_DHCPD=
+}
+
+QEMU_PIDFILE=
+# on_signal STATUS: stop the QEMU of this run (if any), then exit (EXIT trap: lab_down)
+on_signal() {
+	if [ -n "$QEMU_PIDFILE" ] && [ -s "$QEMU_PIDFILE" ]; then
+		echo "   interrupted: stopping QEMU and the lab network" >&2
+		kill -TERM "$(cat "$QEMU_PIDFILE")" 2>/dev/null || true
+		sleep 1
+	fi
+	exit "$1"
+}
+
+# lab_up LOGDIR: the lab network of this run (see above); 1 (and one line why) when
+# this machine cannot have one: the run then goes on without NICs
+lab_up() {
+	local why n t m a
+	why=$(lab_can)
+	if [ -n "$why" ]; then echo "   no lab network ($why): running without NICs; tests needing it will fail"; return 1; fi
+	lab_stale
+	LAB_NS=banana-$$ LAB_DIR=$1/lab
+	mkdir -p "$LAB_DIR"
+	trap lab_down EXIT
+	if ! ip netns add "$LAB_NS" || ! ip -n "$LAB_NS" link set lo up ||
+		! ip -n "$LAB_NS" link add name labbr type bridge stp_state 0 forward_delay 0 ||
+		! ip -n "$LAB_NS" addr add 10.77.0.1/24 dev labbr || ! ip -n "$LAB_NS" link set labbr up; then
+		echo "   no lab network (cannot make namespace $LAB_NS with bridge labbr): running without NICs"
+		lab_down; return 1
+	fi
+	ip netns exec "$LAB_NS" sysctl -q -w net.ipv4.ip_forward=0 net.ipv4.conf.all.arp_ignore=1 > /dev/null || true
+	for n in $LAB_NICS; do
+		t=tap${n##*:}
+		if ! ip -n "$LAB_NS" tuntap add "$t" mode tap || ! ip -n "$LAB_NS" link set "$t" master labbr up; then
+			echo "   no lab network (cannot make tap $t): running without NICs"; lab_down; return 1
+		fi
+	done
+	printf 'start 10.77.0.100\nend 10.77.0.199\ninterface labbr\nlease_file %s\npidfile %s\nmax_leases 100\nauto_time 5\noption subnet 255.255.255.0\noption lease 86400\n' \
+		"$LAB_DIR/udhcpd.leases" "$LAB_DIR/udhcpd.pid" > "$LAB_DIR/udhcpd.conf"
+	: > "$LAB_DIR/udhcpd.leases"
+	ip netns exec "$LAB_NS" busybox udhcpd -f "$LAB_DIR/udhcpd.conf" > "$LAB_DIR/udhcpd.log" 2>&1 &
+	LAB_DHCPD=$!
+	LAB_PIDS="$LAB_PIDS $!"
+	if ! ip netns exec "$LAB_NS" iperf3 -s -D -B 10.77.0.1 -I "$LAB_DIR/iperf3.pid" --logfile "$LAB_DIR/iperf3.log"; then
+		echo "   no lab network (iperf3 -s failed in $LAB_NS): running without NICs"; lab_down; return 1
+	fi
+	LAB_VLAN=1
+	lab_vlan_peer 10 10.77.30.1 10.77.30.100 10.77.30.149 && lab_vlan_peer 20 10.77.30.2 10.77.30.150 10.77.30.199 || {
+		echo "   lab: VLAN peers could not be set up (no 8021q and no python3?): VLAN tests will fail"; LAB_VLAN=0; }
+	sleep 0.3
+	kill -0 "$LAB_DHCPD" 2>/dev/null ||
+		{ echo "   no lab network (udhcpd died: $(tail -n 1 "$LAB_DIR/udhcpd.log")): running without NICs"; lab_down; return 1; }
+	echo "   lab network: namespace $LAB_NS, labbr 10.77.0.1/24 (DHCP .100-.199, iperf3), taps tap3-tap7$([ $LAB_VLAN = 1 ] && echo ", VLAN 10/20 peers 10.77.30.1/.2")"
+	ip -n "$LAB_NS" -br link > "$LAB_DIR/links.txt" 2>&1
+	return 0
+}
+
+# lab_qemu_args: the NIC options for QEMU (tap<slot> in the lab namespace)
+lab_qemu_args() {
+	local n role model slot
+	for n in $LAB_NICS; do
+		role=${n%%:*} model=${n#*:} model=${model%%:*} slot=${n##*:}
+		echo "-netdev tap,id=n$slot,ifname=tap$slot,script=no,downscript=no"
+		echo "-device $model,netdev=n$slot,bus=pcie.0,addr=0$slot.0,mac=52:54:00:77:00:0$slot"
+	done
+}
+
+# lab_dom0_args: what dom0 learns about the lab (lib.sh: lab_net_ok, lab_vlan_ok, nic_bdf)
+lab_dom0_args() {
+	local n nics=
+	for n in $LAB_NICS; do nics="$nics+${n%%:*}@0000:00:0${n##*:}.0"; done
+	echo "banana.lab=1 banana.labvlan=$LAB_VLAN banana.nics=${nics#+}"
+}
+
 # boot LIST TIMEOUT LOGDIR: run the items in nested Xen (or on this real dom0)
 boot() {
 	local list=$1 tmo=$2 dir=$3 rc=0 t0=$SECONDS
@@ -157,15 +326,36 @@ boot() {
 		xen="$xen loglvl=all guest_loglvl=all noreboot smap=0 spec-ctrl=eager-fpu"
 		local dom0="console=hvc0 earlyprintk=xen banana.run=$list"
 		wait_other_qemu
+		trap 'on_signal 130' INT
+		trap 'on_signal 143' TERM
+		local nics=() netns=()
+		if lab_up "$dir"; then
+			# shellcheck disable=SC2207
+			nics=($(lab_qemu_args))
+			netns=(ip netns exec "$LAB_NS")
+			dom0="$dom0 $(lab_dom0_args)"
+		fi
 		note "booting nested Xen ($accel, timeout ${tmo}s): $list (log: $dir/serial.log)"
 		# QEMU's -initrd takes a comma separated list: commas inside a command line are doubled
 		local cmd=(qemu-system-x86_64 -name banana -machine "$machine" -accel "$accel" -cpu "$cpu"
 			-smp 2 -m 3072 -device intel-iommu,intremap=on,caching-mode=on
-			-display none -vga none -monitor none -nic none -serial stdio -no-reboot
+			-display none -vga none -monitor none -nic none "${nics[@]}" -serial stdio -no-reboot
 			-kernel "$IMAGES/xen.elf" -append "$xen"
 			-initrd "$IMAGES/vmlinuz ${dom0//,/,,},$IMAGES/dom0.cpio.gz")
-		printf '%q ' "${cmd[@]}" > "$dir/qemu.cmd"
-		timeout -k 10 "$tmo" "${cmd[@]}" < /dev/null 2>&1 | stamp "$dir/serial.log" || rc=$?
+		printf '%q ' "${netns[@]}" "${cmd[@]}" > "$dir/qemu.cmd"
+		# in the background, so a signal to this script is handled at once (on_signal)
+		rm -f "$dir/.qemu.pid" "$dir/.qemu.rc"
+		(
+			"${netns[@]}" timeout -k 10 "$tmo" "${cmd[@]}" < /dev/null 2>&1 &
+			echo $! > "$dir/.qemu.pid"
+			wait $! && echo 0 > "$dir/.qemu.rc" || echo $? > "$dir/.qemu.rc"
+		) | stamp "$dir/serial.log" &
+		QEMU_PIDFILE=$dir/.qemu.pid
+		wait $! || true
+		rc=$(cat "$dir/.qemu.rc" 2>/dev/null || echo 1)
+		rm -f "$dir/.qemu.pid" "$dir/.qemu.rc"
+		QEMU_PIDFILE=
+		lab_down
 	fi
 	[ $rc = 124 ] && echo "   TIMEOUT: the run was stopped after ${tmo}s"
 	echo "   run took $((SECONDS - t0))s (exit status $rc)"
@@ -285,13 +475,14 @@ cmd_demo() {
 	[ $FAILED = 0 ] && [ -z "$DONE_MISSING" ]
 }
 
-cmd_bench() { # [figures|net...] (default: both)
+cmd_bench() { # [figures|net|corm...] (default: figures net)
 	local dir elf=target/x86_64-unknown-none/release/selftest-domain items= a
 	for a in ${*:-figures net}; do
 		case $a in
 		figures | bench) items="$items bench" ;;
 		net | bench-net) items="$items bench-net" ;;
-		*) die "bench: unknown part '$a' (figures, net)" ;;
+		corm | bench-corm) items="$items bench-corm" ;;
+		*) die "bench: unknown part '$a' (figures, net, corm)" ;;
 		esac
 	done
 	dir=$(new_logdir bench)
@@ -320,6 +511,20 @@ cmd_bench() { # [figures|net...] (default: both)
 					v["net_ratio_" p[1]], v["net_spike_" k[i] "_spread"], v["net_std_" k[i] "_spread"] }
 			printf "  %-10s %12s %12s %8s\n", "initwait_s", v["vif_initwait_spike_median_s"], v["vif_initwait_std_median_s"],
 				v["vif_initwait_ratio_spike_over_std"]
+		}' "$dir/figures.txt"
+	fi
+	if grep -q '^corm_ratio_' "$dir/figures.txt"; then
+		echo
+		echo "network to the lab peer: Linux reference paths and banana (medians; ranges min-max):"
+		awk -F= '{ v[$1] = $2 } END {
+			printf "  %-10s %10s %10s %10s %8s %8s %8s   %s\n", "", "std", "dd", "banana", "dd/std", "ban/std", "ban/dd", "std range / dd range"
+			n = split("tx_mbit rx_mbit rtt_ms", k, " ")
+			for (i = 1; i <= n; i++) { split(k[i], p, "_"); b = v["corm_banana_" k[i] "_median"]; if (b == "") b = "-"
+				r1 = v["corm_ratio_banana_over_std_" p[1]]; r2 = v["corm_ratio_banana_over_dd_" p[1]]
+				printf "  %-10s %10s %10s %10s %8s %8s %8s   %s / %s\n", k[i], v["corm_std_" k[i] "_median"], v["corm_dd_" k[i] "_median"],
+					b, v["corm_ratio_dd_over_std_" p[1]], r1 == "" ? "-" : r1, r2 == "" ? "-" : r2,
+					v["corm_std_" k[i] "_spread"], v["corm_dd_" k[i] "_spread"] }
+			if ("corm_banana" in v) printf "  banana path: %s\n", v["corm_banana"]
 		}' "$dir/figures.txt"
 	fi
 	results "$dir" $items

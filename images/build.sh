@@ -5,7 +5,8 @@
 #   banana/          the payload the dom0 tests use: runner.sh lib.sh tests/ bench/ demo.sh
 #                    vif-banana (busybox vif hotplug script, also in dom0's /etc/xen/scripts)
 #                    xl/ (config templates), domains/ (our PV ELFs), guest/ (Linux PV guest:
-#                    ELF vmlinux + busybox ramdisk)
+#                    ELF vmlinux + busybox ramdisk), dd/ (Linux network driver domain
+#                    ramdisk: busybox, xl devd, netback, bridge, pcifront, NIC drivers)
 #   dom0.cpio.gz     dom0 initramfs: busybox, the Xen toolstack and its libraries, kernel
 #                    modules, socat, the controller `banana`, and banana/
 # Usage: images/build.sh [--payload-only]   (--payload-only: banana/ only, for a real dom0)
@@ -20,6 +21,11 @@ XB=/usr/lib/xen-4.17/bin
 DOMAINS="selftest-domain corm-domain spike-domain"
 DOM0_MODULES="xen-evtchn xen-privcmd xenfs xen-gntdev xen-gntalloc bridge xen-netback xen-netfront xen-pciback"
 GUEST_MODULES="xen-netfront"
+# in dom0 but not loaded at boot: lib.sh std_up loads it for dom0's own NIC (00:06.0)
+DOM0_NIC_MODULES="e1000"
+# the Linux network driver domain (images/dd/): toolstack modules, netback, bridge,
+# pcifront and the drivers of the lab NICs
+DD_MODULES="xen-evtchn xen-privcmd xenfs xen-gntdev xen-gntalloc bridge xen-netback xen-pcifront e1000 e1000e virtio_pci virtio_net"
 
 die() { echo "images/build.sh: error: $*" >&2; exit 1; }
 note() { echo "images: $*"; }
@@ -95,6 +101,24 @@ guest() { # the Linux guest: ELF vmlinux + busybox ramdisk (iperf3, xen-netfront
 	mk_cpio "$r" "$g/rootfs.cpio.gz"
 }
 
+# the Linux network driver domain ramdisk (kernel: guest/vmlinux): images/dd/init,
+# xl devd + xenstore tools + libraries, vif-banana, modules in load order
+dd_image() {
+	local r=$OUT/work/dd-root b
+	mkdir -p "$OUT/banana/dd"
+	rm -rf "$r"
+	busybox_tree "$r"
+	mkdir -p "$r/var/lib/xen" "$r/var/log/xen" "$r/etc/xen/scripts" "$r/run/xen"
+	ln -s ../run "$r/var/run"
+	copy_bins "$r" "$XB/xl" /usr/bin/xenstore /lib/x86_64-linux-gnu/libgcc_s.so.1
+	for b in read write ls list rm chmod exists; do ln -sf xenstore "$r/usr/bin/xenstore-$b"; done
+	[ -f /etc/xen/xl.conf ] && cp /etc/xen/xl.conf "$r/etc/xen/"
+	install -m 0755 "$IMG/dom0/vif-banana" "$r/etc/xen/scripts/vif-banana"
+	add_modules "$r" load.list $DD_MODULES
+	install -m 0755 "$IMG/dd/init" "$r/init"
+	mk_cpio "$r" "$OUT/banana/dd/rootfs.cpio.gz"
+}
+
 payload() {
 	local b=$OUT/banana d f
 	rm -rf "$b"
@@ -109,6 +133,7 @@ payload() {
 		elif [ -f "$f" ]; then cp "$f" "$b/domains/$d"; else note "WARNING: $f not built; tests using it will fail"; fi
 	done
 	guest
+	if [ -x "$XB/xl" ]; then dd_image; else note "no $XB/xl: Linux driver domain image left out"; fi
 }
 
 dom0() {
@@ -130,6 +155,7 @@ dom0() {
 		note "no target/release/banana (controller not built): left out"
 	fi
 	add_modules "$r" load.list $DOM0_MODULES
+	add_modules "$r" nic.list $DOM0_NIC_MODULES
 	cp "$IMG/dom0/init" "$r/init"
 	chmod +x "$r/init"
 	# busybox vif hotplug script for dom0-backed vifs on a bridge (bench/spike-net.sh)

@@ -270,3 +270,147 @@ spike_pair_up() {
 	wait_console g1 'GUEST-NET-OK n=1' 90
 	wait_console g2 'GUEST-NET-OK n=1' 90
 }
+
+# ---- lab network and NICs (run-xen.sh, nested mode) ---------------------------
+# The run's lab network: peer 10.77.0.1/24 (DHCP 10.77.0.100-199, iperf3 -s, ping);
+# VLAN 10 peer 10.77.30.1/24 and VLAN 20 peer 10.77.30.2/24 (DHCP, iperf3; isolated
+# from each other). dom0 learns it from its command line: banana.lab=1,
+# banana.labvlan=0|1, banana.nics=ROLE@BDF+... (env BANANA_NICS overrides that).
+# NIC roles: corm-e1000 (00:03.0), corm-e1000e (00:04.0), corm-virtio (00:05.0):
+# assignable (pciback) from boot, for Corm tests; std (00:06.0): dom0's own e1000,
+# bound only by std_up; dd (00:07.0): assignable, owned by the driver domain (dd_up).
+#   need_lab                       fail the test unless the run has a lab network
+#   need_nic corm-e1000            NIC_BDF=BDF of a role (fails the test if there is none)
+#   bdf=$(nic_bdf corm-e1000)      the same, without failing: status 1 and why on stderr
+#   std_up [BR] / std_down [BR]    standard path: e1000 on 00:06.0 in dom0 bridge BR
+#   dd_up NAME [BR] / dd_down NAME Linux driver domain NAME owning 00:07.0, bridge BR
+#   lab_guest NAME VIF MAC [banana.* args]   Linux PV guest, job net, DHCP, peer 10.77.0.1
+LAB_PEER=10.77.0.1
+LAB_VLAN10_PEER=10.77.30.1
+LAB_VLAN20_PEER=10.77.30.2
+STD_BR=stdbr
+DD_BR=xenbr0
+
+lab_arg() { tr ' ' '\n' < /proc/cmdline 2>/dev/null | sed -n "s/^banana\.$1=//p" | tail -n 1; }
+
+# lab_net_ok: 0 when this run has the lab network (and its NICs)
+lab_net_ok() { [ "${BANANA_LAB:-$(lab_arg lab)}" = 1 ]; }
+# lab_vlan_ok: 0 when the VLAN 10/20 peers are there too
+lab_vlan_ok() { lab_net_ok && [ "${BANANA_LABVLAN:-$(lab_arg labvlan)}" = 1 ]; }
+
+need_lab() {
+	lab_net_ok || fail "this run has no lab network (run-xen.sh said why at boot: not root, no /dev/net/tun, or a real Xen dom0)"
+}
+
+# nic_bdf ROLE -> 0000:00:0N.0; 1 (and why, on stderr) when the run has no NIC for ROLE
+nic_bdf() {
+	nb=$(echo "${BANANA_NICS:-$(lab_arg nics)}" | tr '+' '\n' | sed -n "s/^$1@//p" | head -n 1)
+	if [ -z "$nb" ]; then
+		echo "no NIC with role '$1' in this run (banana.nics='${BANANA_NICS:-$(lab_arg nics)}'; lab network: $(lab_net_ok && echo yes || echo no))" >&2
+		return 1
+	fi
+	[ -e "/sys/bus/pci/devices/$nb" ] || { echo "NIC $1 ($nb) is not on dom0's PCI bus" >&2; return 1; }
+	echo "$nb"
+}
+
+# need_nic ROLE: NIC_BDF=<BDF of ROLE>, or the test fails
+need_nic() { NIC_BDF=$(nic_bdf "$1" 2> "$BANANA_WORK/nic.err") || fail "$(cat "$BANANA_WORK/nic.err")"; }
+
+# nic_driver BDF -> name of the dom0 driver bound to it (empty if none)
+nic_driver() { [ -e "/sys/bus/pci/devices/$1/driver" ] && basename "$(readlink "/sys/bus/pci/devices/$1/driver")"; }
+
+# nic_assignable BDF: make sure BDF is bound to pciback (xl pci-assignable-add)
+nic_assignable() {
+	case $(nic_driver "$1") in
+	pciback) return 0 ;;
+	'') ;;
+	*) echo "$1" > "/sys/bus/pci/devices/$1/driver/unbind" ;;
+	esac
+	timeout 30 xl pci-assignable-add "$1" > "$BANANA_WORK/assignable.log" 2>&1 ||
+		fail "xl pci-assignable-add $1 failed: $(tr '\n' ' ' < "$BANANA_WORK/assignable.log")"
+}
+
+# std_up [BR]: dom0 loads e1000 for the std NIC only and bridges it in BR (default stdbr)
+std_up() {
+	need_lab
+	need_nic std
+	br=${1:-$STD_BR} b=$NIC_BDF
+	if [ "$(nic_driver "$b")" != e1000 ]; then
+		[ -z "$(nic_driver "$b")" ] || echo "$b" > "/sys/bus/pci/devices/$b/driver/unbind"
+		[ -f /lib/modules/e1000.ko ] || fail "no e1000.ko in dom0 (images/build.sh DOM0_NIC_MODULES)"
+		# every other NIC is bound to pciback already: e1000 can only take the std one
+		for m in $(cat /lib/modules/nic.list); do insmod "/lib/modules/$m" 2>&1 | grep -v 'File exists'; done
+		[ "$(nic_driver "$b")" = e1000 ] || echo "$b" > /sys/bus/pci/drivers/e1000/bind 2>/dev/null
+	fi
+	[ "$(nic_driver "$b")" = e1000 ] || fail "e1000 did not bind to the std NIC $b (driver: '$(nic_driver "$b")')"
+	for d in /sys/bus/pci/drivers/e1000/0000:*; do
+		[ -e "$d" ] || continue
+		d=$(basename "$d")
+		[ "$d" = "$b" ] && continue
+		log "e1000 took $d, which is not the std NIC: unbinding it"
+		echo "$d" > /sys/bus/pci/drivers/e1000/unbind
+	done
+	STD_IF=
+	i=0
+	while [ -z "$STD_IF" ]; do
+		STD_IF=$(ls "/sys/bus/pci/devices/$b/net" 2>/dev/null | head -n 1)
+		[ $i -ge 50 ] && fail "no network interface for the std NIC $b after 10s"
+		[ -n "$STD_IF" ] || sleep 0.2
+		i=$((i + 1))
+	done
+	ip link show "$br" > /dev/null 2>&1 || brctl addbr "$br" || fail "brctl addbr $br failed"
+	echo 0 > "/sys/class/net/$br/bridge/forward_delay" 2>/dev/null
+	ip link set "$STD_IF" up && brctl addif "$br" "$STD_IF" && ip link set "$br" up ||
+		fail "cannot put $STD_IF ($b) into bridge $br"
+	log "std path: $STD_IF ($b, e1000) in dom0 bridge $br"
+}
+
+# std_down [BR]: remove the bridge, unload e1000 (the std NIC stays unbound)
+std_down() {
+	br=${1:-$STD_BR}
+	ip link set "$br" down 2>/dev/null
+	brctl delbr "$br" 2>/dev/null
+	rmmod e1000 2>/dev/null
+	ip link show "$br" > /dev/null 2>&1 && log "WARNING: bridge $br still there"
+	return 0
+}
+
+# vif_script: the busybox vif hotplug script for dom0-backed vifs
+vif_script() {
+	if [ -x /etc/xen/scripts/vif-banana ]; then echo vif-banana; else echo "$BANANA_ROOT/vif-banana"; fi
+}
+
+# lab_guest NAME VIF MAC [banana.* args]: Linux PV guest (job net, banana.ip=dhcp,
+# peer 10.77.0.1) with vif VIF ("bridge=stdbr,script=vif-banana", "backend=dd,...")
+lab_guest() {
+	create "$1" linux-pv "extra=\"console=hvc0 quiet banana.job=net banana.ip=dhcp banana.peer=$LAB_PEER $4\"" \
+		"vif=['$2,mac=$3']"
+}
+
+# dd_up NAME [BR]: the Linux driver domain NAME (images/xl/linux-dd.cfg, images/dd/)
+# owns the dd NIC (00:07.0) by passthrough, bridges it in BR (default xenbr0) and
+# serves vifs with netback + xl devd; a guest uses it with
+#   vif=['backend=NAME,bridge=BR,script=vif-banana,mac=...']
+dd_up() {
+	need_lab
+	need_nic dd
+	b=$NIC_BDF br=${2:-$DD_BR}
+	nic_assignable "$b"
+	# a domain that had the NIC keeps it until it is fully gone (~10 s): retry once
+	if ! try_create "$1" linux-dd "extra=\"console=hvc0 quiet banana.bridge=$br\"" "pci=['$b']"; then
+		log "xl create $1 failed ($(tail -n 1 "$BANANA_WORK/create-$1.log")); retrying in 10s"
+		sleep 10
+		create "$1" linux-dd "extra=\"console=hvc0 quiet banana.bridge=$br\"" "pci=['$b']"
+	fi
+	BAD_RE_SAVED=$BAD_RE
+	BAD_RE="${BAD_RE:+$BAD_RE|}^DD-FAIL"
+	wait_console "$1" '^DD-READY' 150
+	BAD_RE=$BAD_RE_SAVED
+	log "driver domain $1 ready: $(console "$1" | grep -m 1 '^DD-NIC')"
+}
+
+# dd_down NAME: destroy the driver domain; its NIC goes back to pciback
+dd_down() {
+	exists "$1" && xl destroy "$1"
+	wait_gone "$1" 60
+}

@@ -1,7 +1,7 @@
 #!/bin/sh
 # runner.sh LIST: run the named items (comma or plus separated) one by one.
-# An item is a test (tests/NAME.sh), `demo` (demo.sh), `bench` (bench/figures.sh) or
-# `bench-net` (bench/spike-net.sh).
+# An item is a test (tests/NAME.sh), `demo` (demo.sh), `bench` (bench/figures.sh),
+# `bench-net` (bench/spike-net.sh) or `bench-corm` (bench/corm-net.sh).
 # Each item ends with exactly one BANANA-TEST-PASS/FAIL marker (the runner
 # supplies a FAIL when the script gave none, e.g. on its timeout). After each item
 # the consoles of the domains it created and the tail of `xl dmesg` are dumped
@@ -28,6 +28,8 @@ for item in $(echo "$1" | tr ',+' '  '); do
 	demo) script=$BANANA_ROOT/demo.sh tmo=600 ;;
 	bench) script=$BANANA_ROOT/bench/figures.sh tmo=1200 ;;
 	bench-net) script=$BANANA_ROOT/bench/spike-net.sh tmo=2700 ;;
+	bench-corm) script=$BANANA_ROOT/bench/corm-net.sh tmo=2700 ;;
+	nic-lab) script=$BANANA_ROOT/tests/$item.sh tmo=$((ITEM_TIMEOUT + 300)) ;;
 	*) script=$BANANA_ROOT/tests/$item.sh tmo=$ITEM_TIMEOUT ;;
 	esac
 	work=/tmp/banana/$item
