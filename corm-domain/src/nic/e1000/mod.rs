@@ -1,1 +1,251 @@
-//! Intel 8254x/8257x (e1000, e1000e): written next.
+//! Intel 82540EM ("e1000") and 82574L ("e1000e") driver: legacy descriptors,
+//! one receive and one transmit ring, promiscuous, no offloads.
+//!
+//! Layers, bottom up, none of which does I/O on its own:
+//! * [`regs`]: BAR0 offsets and bits; [`desc`]: descriptor layout and ring
+//!   arithmetic; [`model`]: where the two controllers differ.
+//! * `rx`/`tx`: ring state machines over DMA pages (what to read, what to
+//!   drop, which tail to write next, is the transmitter hung).
+//! * `init`: the bring-up register sequence; `irq`: cause masks and what a
+//!   cause word means.
+//! * [`E1000`]: glues them to an [`Mmio`] BAR and implements [`Nic`].
+//!
+//! Memory: 2 descriptor pages plus 256 receive and 256 transmit buffers of
+//! 2 KiB (128 pages each), 258 pages (~1 MiB), allocated once in `new` and
+//! reused by `reinit`. A transmit buffer per descriptor keeps slot and
+//! buffer in lockstep; fewer would need a free list to save half a MiB.
+
+pub mod desc;
+pub mod model;
+pub mod regs;
+
+mod buf;
+mod init;
+mod irq;
+mod rx;
+mod tx;
+
+#[cfg(test)]
+mod tests;
+
+use core::sync::atomic::{fence, Ordering};
+
+use crate::nic::{Dma, Events, IrqMode, Mmio, Nic, NicCounters, NicError, TxError, MAX_FRAME};
+
+pub use irq::ITR_INTERVAL;
+pub use model::Model;
+pub use rx::MIN_FRAME;
+pub use tx::TX_WATCHDOG_HANDLES;
+
+use regs::{ALL_ONES, ICR, RDT, STATUS, STATUS_LU, TDH, TDT};
+use rx::RxRing;
+use tx::{TxRing, Watch};
+
+/// BAR0 size of both controllers (SDM §4, memory BAR; 82574 PCIe
+/// configuration, BAR0): every register this driver uses lies below it.
+pub const BAR0_LEN: usize = 128 * 1024;
+
+/// Writes a ring tail. Descriptor and buffer stores must be visible to the
+/// device before it sees the new tail: they are volatile stores to
+/// write-back RAM, ordered before the uncached MMIO store on x86, and the
+/// fence keeps the compiler from moving them past it.
+fn doorbell(mmio: &impl Mmio, reg: usize, tail: u32) {
+    fence(Ordering::Release);
+    mmio.write32(reg, tail);
+}
+
+/// One 82540EM or 82574L behind BAR0 `mmio`.
+pub struct E1000<M: Mmio> {
+    model: Model,
+    mmio: M,
+    irq: IrqMode,
+    rx: RxRing,
+    tx: TxRing,
+    mac: [u8; 6],
+    link: bool,
+    /// Set by a failed bring-up, a vanished device or a hung transmitter:
+    /// the datapath refuses work until `reinit` succeeds.
+    failed: bool,
+    counters: NicCounters,
+}
+
+impl<M: Mmio> E1000<M> {
+    /// Allocates the rings and buffers, then resets and programs the device.
+    /// PCI configuration (memory space, bus mastering, the interrupt mode's
+    /// capability) is the caller's.
+    pub fn new(model: Model, mmio: M, dma: &mut impl Dma, irq: IrqMode) -> Result<Self, NicError> {
+        if !model.supports(irq) {
+            return Err(NicError::Unsupported);
+        }
+        if mmio.len() < BAR0_LEN {
+            return Err(NicError::Bar(0));
+        }
+        let rx = RxRing::alloc(dma)?;
+        let tx = TxRing::alloc(dma)?;
+        let mut nic = E1000 {
+            model,
+            mmio,
+            irq,
+            rx,
+            tx,
+            mac: [0; 6],
+            link: false,
+            failed: true,
+            counters: NicCounters::default(),
+        };
+        nic.bring_up()?;
+        Ok(nic)
+    }
+
+    pub fn model(&self) -> Model {
+        self.model
+    }
+
+    pub fn irq_mode(&self) -> IrqMode {
+        self.irq
+    }
+
+    fn bring_up(&mut self) -> Result<(), NicError> {
+        self.failed = true;
+        let up = init::bring_up(&self.mmio, self.model, self.irq, &mut self.rx, &mut self.tx)?;
+        self.mac = up.mac;
+        self.link = up.link;
+        self.counters.rx_dropped += up.lost_rx as u64;
+        self.counters.tx_dropped += up.lost_tx as u64;
+        self.failed = false;
+        Ok(())
+    }
+
+    fn fail(&mut self, mut events: Events) -> Events {
+        self.failed = true;
+        events.fatal = true;
+        events
+    }
+
+    /// Samples TDH while transmit work is outstanding (see
+    /// [`TX_WATCHDOG_HANDLES`]).
+    fn watchdog(&mut self, events: Events) -> Events {
+        if self.tx.in_flight() == 0 {
+            self.tx.idle();
+            return events;
+        }
+        let head = self.mmio.read32(TDH);
+        if head == ALL_ONES {
+            return self.fail(events);
+        }
+        match self.tx.watch(head, self.link) {
+            Watch::Healthy => events,
+            Watch::Hung | Watch::BadHead => self.fail(events),
+        }
+    }
+}
+
+impl<M: Mmio> Nic for E1000<M> {
+    fn mac(&self) -> [u8; 6] {
+        self.mac
+    }
+
+    fn link_up(&self) -> bool {
+        self.link && !self.failed
+    }
+
+    /// Reads ICR and acknowledges exactly the causes read (see `irq`), maps
+    /// them to [`Events`], refreshes the link state on LSC, reclaims
+    /// completed transmits and runs the transmit watchdog. The caller must
+    /// call `receive` after an event with `rx`, and should call `handle`
+    /// periodically even without interrupts so the watchdog can fire.
+    fn handle(&mut self) -> Events {
+        if self.failed {
+            return Events {
+                fatal: true,
+                ..Events::default()
+            };
+        }
+        let icr = self.mmio.read32(ICR);
+        if icr == ALL_ONES {
+            return self.fail(Events::default());
+        }
+        let events = irq::events(icr);
+        if events.ours {
+            if self.model.is_pcie() {
+                self.mmio.write32(ICR, icr);
+            }
+            self.counters.interrupts += 1;
+        }
+        if events.link {
+            let status = self.mmio.read32(STATUS);
+            if status == ALL_ONES {
+                return self.fail(events);
+            }
+            let up = status & STATUS_LU != 0;
+            if up != self.link {
+                self.link = up;
+                self.counters.link_changes += 1;
+            }
+        }
+        if events.tx {
+            self.tx.reclaim(&mut self.counters);
+        }
+        self.watchdog(events)
+    }
+
+    /// Walks the ring while descriptors are done; passes only whole,
+    /// error-free frames of `MIN_FRAME..=MAX_FRAME` bytes, each copied out
+    /// once, and re-posts every descriptor it read with one RDT write.
+    fn receive(&mut self, budget: usize, sink: &mut dyn FnMut(&[u8])) -> usize {
+        if self.failed {
+            return 0;
+        }
+        let (passed, tail) = self.rx.receive(budget, &mut self.counters, sink);
+        if let Some(tail) = tail {
+            doorbell(&self.mmio, RDT, tail);
+        }
+        passed
+    }
+
+    /// One frame, one legacy descriptor (EOP|IFCS|RS), one TDT write: the
+    /// caller's batching is the doorbell batching, and a per-frame doorbell
+    /// keeps latency low at the Corm's frame rates. Short frames are padded
+    /// by the device (TCTL.PSP). Frames count as sent once written back.
+    fn transmit(&mut self, frame: &[u8]) -> Result<(), TxError> {
+        if !(MIN_FRAME..=MAX_FRAME).contains(&frame.len()) {
+            self.counters.tx_dropped += 1;
+            return Err(TxError::Length(frame.len()));
+        }
+        if self.failed || !self.link {
+            return Err(TxError::NotReady);
+        }
+        self.tx.reclaim(&mut self.counters);
+        match self.tx.push(frame) {
+            Some(tail) => {
+                doorbell(&self.mmio, TDT, tail);
+                Ok(())
+            }
+            None => {
+                self.counters.tx_full += 1;
+                Err(TxError::Full)
+            }
+        }
+    }
+
+    fn tx_space(&self) -> usize {
+        if self.failed {
+            0
+        } else {
+            self.tx.space()
+        }
+    }
+
+    fn counters(&self) -> NicCounters {
+        self.counters
+    }
+
+    /// Resets and reprograms the device on the same pages. Transmit frames
+    /// not yet written back are counted in `tx_dropped`, received frames not
+    /// yet read in `rx_dropped`.
+    fn reinit(&mut self) -> Result<(), NicError> {
+        self.counters.resets += 1;
+        self.tx.reclaim(&mut self.counters);
+        self.bring_up()
+    }
+}

@@ -1,0 +1,128 @@
+//! ICR → Events, acknowledgement in every mode, MSI-X routing.
+
+use crate::nic::{Events, IrqMode, Nic};
+
+use super::super::regs::*;
+use super::super::{Model, ITR_INTERVAL};
+use super::{drain, frame, rig, rig_with, MODELS};
+
+#[test]
+fn icr_maps_to_events() {
+    for model in MODELS {
+        let mut r = rig(model, IrqMode::Intx);
+        assert_eq!(r.nic.handle(), Events::default(), "no cause: not ours");
+
+        let cases = [
+            (ICR_RXT0, true, false, false),
+            (ICR_RXO, true, false, false),
+            (ICR_RXDMT0, true, false, false),
+            (ICR_TXDW, false, true, false),
+            (ICR_TXQE, false, true, false),
+            (ICR_LSC, false, false, true),
+            (ICR_RXT0 | ICR_TXDW, true, true, false),
+        ];
+        for (cause, rx, tx, link) in cases {
+            r.dev.dev().raise(cause);
+            let ev = r.nic.handle();
+            let want = Events {
+                ours: true,
+                rx,
+                tx,
+                link,
+                fatal: false,
+            };
+            assert_eq!(ev, want, "{model:?} cause {cause:#x}");
+        }
+        assert_eq!(r.nic.counters().interrupts, cases.len() as u64);
+    }
+}
+
+#[test]
+fn lsc_updates_link_state() {
+    for model in MODELS {
+        let mut r = rig(model, IrqMode::Intx);
+        assert!(r.nic.link_up());
+        r.dev.dev().set_link(false);
+        assert!(r.nic.link_up(), "cached until handle sees LSC");
+        assert!(r.nic.handle().link);
+        assert!(!r.nic.link_up());
+        r.dev.dev().set_link(true);
+        assert!(r.nic.handle().link);
+        assert!(r.nic.link_up());
+        r.dev.dev().raise(ICR_LSC);
+        r.nic.handle();
+        assert_eq!(r.nic.counters().link_changes, 2);
+    }
+}
+
+#[test]
+fn handle_acknowledges_causes_in_every_mode() {
+    let modes = [
+        (Model::I82540Em, IrqMode::Intx),
+        (Model::I82540Em, IrqMode::Msi),
+        (Model::I82574L, IrqMode::Intx),
+        (Model::I82574L, IrqMode::Msi),
+        (Model::I82574L, IrqMode::Msix),
+    ];
+    for (model, irq) in modes {
+        let mut r = rig_with(model, irq, |d| d.msix = irq == IrqMode::Msix);
+        r.dev.dev().inject(&frame(1, 60));
+        r.nic.transmit(&frame(2, 60)).unwrap();
+        r.dev.dev().set_link(false);
+        assert!(r.dev.dev().irq_pending(), "{model:?} {irq:?}");
+        let ev = r.nic.handle();
+        assert!(
+            ev.ours && ev.rx && ev.tx && ev.link,
+            "{model:?} {irq:?}: {ev:?}"
+        );
+        let d = r.dev.dev();
+        assert!(!d.irq_pending(), "{model:?} {irq:?}: cause left asserted");
+        assert_eq!(d.reg(ICR), 0, "{model:?} {irq:?}");
+    }
+}
+
+#[test]
+fn msix_programs_ivar_and_queue_causes() {
+    let mut r = rig_with(Model::I82574L, IrqMode::Msix, |d| d.msix = true);
+    {
+        let d = r.dev.dev();
+        assert_eq!(
+            d.reg(IVAR),
+            0x0008_0808,
+            "RXQ0, TXQ0, other -> vector 0, valid"
+        );
+        assert_eq!(d.reg(EITR0), ITR_INTERVAL);
+        assert_eq!(
+            d.reg(IMS),
+            ICR_RXQ0 | ICR_TXQ0 | ICR_OTHER | ICR_LSC | ICR_RXO
+        );
+        assert_eq!(d.reg(EIAC), 0);
+        let ext = d.reg(CTRL_EXT);
+        assert_ne!(ext & CTRL_EXT_PBA_CLR, 0);
+        assert_eq!(ext & (CTRL_EXT_IAME | CTRL_EXT_EIAME), 0);
+    }
+    r.dev.dev().inject(&frame(1, 60));
+    assert_eq!(r.dev.dev().reg(ICR), ICR_RXQ0);
+    let ev = r.nic.handle();
+    assert!(ev.rx && !ev.tx);
+    assert_eq!(drain(&mut r.nic, 4).0, 1);
+
+    r.nic.transmit(&frame(2, 60)).unwrap();
+    assert_ne!(r.dev.dev().reg(ICR) & ICR_TXQ0, 0);
+    assert!(r.nic.handle().tx);
+    assert_eq!(r.nic.counters().tx_frames, 1);
+
+    r.dev.dev().set_link(false);
+    assert_eq!(r.dev.dev().reg(ICR), ICR_LSC | ICR_OTHER);
+    assert!(r.nic.handle().link);
+    assert!(!r.nic.link_up());
+    assert_eq!(r.dev.dev().reg(ICR), 0);
+}
+
+#[test]
+fn non_msix_modes_leave_ivar_clear() {
+    let r = rig_with(Model::I82574L, IrqMode::Msi, |d| d.set(IVAR, 0x0008_0808));
+    let d = r.dev.dev();
+    assert_eq!(d.reg(IVAR), 0);
+    assert_eq!(d.reg(CTRL_EXT) & CTRL_EXT_PBA_CLR, 0);
+}
