@@ -123,7 +123,7 @@ payload() {
 	local b=$OUT/banana d f
 	rm -rf "$b"
 	mkdir -p "$b/domains" "$b/xl"
-	cp -r "$IMG/dom0/lib.sh" "$IMG/dom0/runner.sh" "$IMG/dom0/demo.sh" "$IMG/dom0/tests" "$IMG/dom0/bench" \
+	cp -r "$IMG/dom0/lib.sh" "$IMG/dom0/corm.sh" "$IMG/dom0/runner.sh" "$IMG/dom0/demo.sh" "$IMG/dom0/tests" "$IMG/dom0/bench" \
 		"$IMG/dom0/vif-banana" "$b/"
 	cp "$IMG"/xl/*.cfg "$b/xl/"
 	for d in $DOMAINS; do

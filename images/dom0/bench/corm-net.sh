@@ -4,15 +4,14 @@
 #   std     guest vif -> dom0 netback -> dom0 bridge stdbr -> dom0's e1000 (00:06.0)
 #   dd      guest vif -> netback in a Linux driver domain -> its bridge -> e1000
 #           passed through to it (00:07.0)
-#   banana  guest vif -> Spike -> wire -> Corm owning the e1000 00:03.0 (to be
-#           written: path_banana_up/path_banana_down below)
+#   banana  guest vif -> Spike -> local wire -> Corm owning the e1000 00:03.0
 # Each path: one Linux PV guest (job net, banana.ip=dhcp from the peer 10.77.0.1,
 # banana.iperf=1) measures RUNS times in a row: iperf3 -c 10.77.0.1 for IPERF_S s
 # (tx = guest sends) and -R (rx), then 20 pings 0.2 s apart (avg RTT).
 #   corm_<path>_{tx_mbit,rx_mbit,rtt_ms}_{runs,median,spread}
 #   corm_dd_ready_s                 xl create of the driver domain -> DD-READY
-#   corm_ratio_dd_over_std_{tx,rx,rtt}, and banana over std / over dd once the
-#   banana path reports figures (corm_banana=not-implemented until then)
+#   corm_banana_{link_up_s,image_bytes,memory_mib,nic}  banana corm create -> link up, footprint
+#   corm_ratio_{dd,banana}_over_std_{tx,rx,rtt}, corm_ratio_banana_over_dd_*
 . "$BANANA_ROOT/lib.sh"
 . "$BANANA_ROOT/bench/common.sh"
 BAD_RE=
@@ -85,16 +84,25 @@ path_dd_up() {
 }
 path_dd_down() { dd_down cn-dd; }
 
-# path_banana_up: the guest's vif served by a Spike wired to a Corm that owns the
-# e1000 00:03.0 (need_nic corm-e1000; NIC_BDF is assignable already), e.g.
-#   banana corm create ... --pci "$NIC_BDF"; banana spike create cn-sp;
-#   banana wire connect spike:cn-sp corm:...; VIF="backend=cn-sp" MAC=00:16:3e:77:02:03
-# NOT IMPLEMENTED YET: reports it and returns 1 (the only placeholder of this bench).
+# path_banana_up: the guest's vif served by Spike cn-sp, wired to endpoint 0 of
+# Corm cn-corm, which owns the e1000 00:03.0 by passthrough (all through banana).
+# Figures: the Corm's image size and memory, and xl create -> CORM-LINK-UP.
 path_banana_up() {
-	fig corm_banana not-implemented
-	return 1
+	. "$BANANA_ROOT/corm.sh"
+	t0=$(now)
+	corm_up cn-corm corm-e1000 1
+	fig corm_banana_link_up_s "$(since "$t0")"
+	fig corm_banana_image_bytes "$(wc -c < "$BANANA_ROOT/domains/corm-domain")"
+	fig corm_banana_memory_mib "$(xl list cn-corm | awk 'NR == 2 { print $3 }')"
+	fig corm_banana_nic "$(console cn-corm | sed -n 's/^CORM-NIC \([^ ]*\) kind=\([^ ]*\).* irq=\([^ ]*\).*/\1,\2,\3/p' | head -n 1)"
+	corm_spike cn-corm cn-sp 0
+	VIF="backend=cn-sp" MAC=00:16:3e:77:02:03
 }
-path_banana_down() { :; }
+path_banana_down() {
+	banana spike destroy cn-sp > /dev/null 2>&1
+	banana corm destroy cn-corm > /dev/null 2>&1
+	gone cn-sp cn-corm
+}
 
 for P in std dd banana; do
 	log "---- path $P"

@@ -19,6 +19,7 @@ use crate::pci::op::{Answer, MAX_MSIX};
 use crate::pci::{config, Address, OpError, OpPage, Request, Root};
 use crate::runtime::Runtime;
 use crate::shared_page::RawPage;
+use crate::println;
 use crate::time::now_ns;
 use crate::xenbus::{self, XenbusState};
 
@@ -95,6 +96,7 @@ impl PciFront {
             Ok(())
         })?;
         xenbus::switch_state(&mut rt.xs, DEVICE, XenbusState::Initialised)?;
+        println!("PCIFRONT: offered page {gref} port {port} to {backend}");
         let st = xenbus::wait_for_state(
             &mut rt.xs,
             &backend,
@@ -104,6 +106,7 @@ impl PciFront {
         if st != Some(XenbusState::Connected) {
             return Err(PciError::BackendState(st));
         }
+        println!("PCIFRONT: backend connected");
         // SAFETY: a fresh direct-mapped page that stays allocated (never
         // freed) and is reached only through OpPage's atomics/volatile copies.
         let page = unsafe { RawPage::new(va as *mut u8) }.ok_or(PciError::NoResources)?;
@@ -120,6 +123,7 @@ impl PciFront {
             front.scan(&mut rt.events, root)?;
         }
         xenbus::switch_state(&mut rt.xs, DEVICE, XenbusState::Connected)?;
+        println!("PCIFRONT: connected, {} function(s)", front.functions.len());
         Ok(front)
     }
 
