@@ -66,13 +66,19 @@ impl ConfigSpace for PciDev<'_> {
     fn read(&mut self, offset: u16, width: Width) -> Result<u32, NicError> {
         self.front
             .read(self.events, self.address, offset, Self::size(width))
-            .map_err(|_| NicError::Config)
+            .map_err(|e| {
+                println!("CORM-PCI-ERROR read {offset:#x}/{width:?}: {e}");
+                NicError::Config
+            })
     }
 
     fn write(&mut self, offset: u16, width: Width, value: u32) -> Result<(), NicError> {
         self.front
             .write(self.events, self.address, offset, Self::size(width), value)
-            .map_err(|_| NicError::Config)
+            .map_err(|e| {
+                println!("CORM-PCI-ERROR write {offset:#x}/{width:?} = {value:#x}: {e}");
+                NicError::Config
+            })
     }
 }
 

@@ -11,23 +11,23 @@ corm_up() {
 	need_lab
 	need_nic "$2"
 	CORM_BDF=$NIC_BDF
-	name=$1 n=$3
+	corm_name=$1 corm_n=$3
 	shift 3
-	echo "$name" >> "$BANANA_DOMLIST"
-	rm -f "$(console_file "$name")"
+	echo "$corm_name" >> "$BANANA_DOMLIST"
+	rm -f "$(console_file "$corm_name")"
 	# a domain that had the NIC keeps it until it is fully gone (~10 s)
 	t=0
 	while xl list 2>/dev/null | awk 'NR > 1 { print $1 }' | grep -qx '(null)' && [ $t -lt 30 ]; do
 		sleep 1
 		t=$((t + 1))
 	done
-	banana_ok corm create "$name" --bdf "$CORM_BDF" --endpoints "$n" "$@"
+	banana_ok corm create "$corm_name" --bdf "$CORM_BDF" --endpoints "$corm_n" "$@"
 	BAD_RE_SAVED=$BAD_RE
 	BAD_RE="${BAD_RE:+$BAD_RE|}CORM-FATAL|panicked at"
-	wait_console "$name" '^CORM-NIC ' 60
-	wait_console "$name" '^CORM-LINK-UP' 30
+	wait_console "$corm_name" '^CORM-NIC ' 60
+	wait_console "$corm_name" '^CORM-LINK-UP' 30
 	BAD_RE=$BAD_RE_SAVED
-	log "corm $name: $(console "$name" | grep -m 1 '^CORM-NIC ')"
+	log "corm $corm_name: $(console "$corm_name" | grep -m 1 '^CORM-NIC ')"
 }
 
 corm_spike() {
@@ -52,17 +52,17 @@ corm_counter() { xs_read "/local/domain/$(domid "$1")/data/banana/$2"; }
 corm_e2e() {
 	BAD_RE='panicked at|CORM-FATAL|SPIKE-VIF-FATAL|SPIKE-WIRE-ERROR|CORM-WIRE-ERROR'
 	command -v banana > /dev/null || fail "no banana controller in this dom0"
-	m=${1#corm-} c=c-${1#corm-}
-	corm_up $c "$1" 2
-	corm_spike $c s1-$m 0
-	corm_spike $c s2-$m 1
-	lab_guest g1 "backend=s1-$m" 00:16:3e:00:01:01 "banana.iperf=1 banana.iperf_s=5 banana.probe=10.77.0.42"
-	net_guest g2 s2-$m 10.77.0.42 "$LAB_PEER" 00:16:3e:00:01:02
-	for sp in s1-$m s2-$m; do
+	CM=${1#corm-} CE=c-${1#corm-}
+	corm_up $CE "$1" 2
+	corm_spike $CE s1-$CM 0
+	corm_spike $CE s2-$CM 1
+	lab_guest g1 "backend=s1-$CM" 00:16:3e:00:01:01 "banana.iperf=1 banana.iperf_s=5 banana.probe=10.77.0.42"
+	net_guest g2 s2-$CM 10.77.0.42 "$LAB_PEER" 00:16:3e:00:01:02
+	for sp in s1-$CM s2-$CM; do
 		wait_console $sp 'SPIKE-VIF-CONNECTED' 90
 		wait_console $sp 'SPIKE-WIRE-UP' 60
 	done
-	wait_count $c '^CORM-ENDPOINT-UP' 2 30
+	wait_count $CE '^CORM-ENDPOINT-UP' 2 30
 	wait_console g1 '^GUEST-DHCP-LEASE 10\.77\.0\.' 120
 	wait_console g1 'GUEST-NET-OK n=1' 60
 	wait_console g2 'GUEST-NET-OK n=1' 90
@@ -71,21 +71,21 @@ corm_e2e() {
 	for d in tx rx; do
 		r=$(console g1 | sed -n "s/^GUEST-IPERF3 dir=$d mbit_s=//p" | head -n 1)
 		awk -v r="$r" 'BEGIN { exit !(r + 0 > 0) }' || fail "iperf3 $d between g1 and the lab peer gave '$r'"
-		log "iperf3 g1 $d through $(console $c | sed -n 's/^CORM-NIC .* kind=\([^ ]*\).*/\1/p' | head -n 1): $r Mbit/s"
+		log "iperf3 g1 $d through $(console $CE | sed -n 's/^CORM-NIC .* kind=\([^ ]*\).*/\1/p' | head -n 1): $r Mbit/s"
 	done
 	log "g1 RTT: $(console g1 | sed -n 's/^GUEST-RTT avg_ms=//p' | head -n 1) ms"
 	sleep 3 # one publication period
 	for k in nic/counters/rx_frames nic/counters/tx_frames switch/counters/forwarded; do
-		v=$(corm_counter $c $k)
+		v=$(corm_counter $CE $k)
 		[ "${v:-0}" -gt 0 ] || fail "Corm counter $k is '${v}', expected > 0"
-		log "corm $c $k=$v"
+		log "corm $CE $k=$v"
 	done
 	banana_ok status
-	n=$(grep -Ec "corm:$c/[01] +spike:s[12]-$m +connected" "$BANANA_WORK/banana.out")
+	n=$(grep -Ec "corm:$CE/[01] +spike:s[12]-$CM +connected" "$BANANA_WORK/banana.out")
 	[ "$n" = 2 ] || fail "banana status does not show both wires connected"
-	no_bad $c s1-$m s2-$m g1 g2
+	no_bad $CE s1-$CM s2-$CM g1 g2
 	xl destroy g1; xl destroy g2
-	banana_ok spike destroy s1-$m
-	banana_ok spike destroy s2-$m
-	corm_down $c
+	banana_ok spike destroy s1-$CM
+	banana_ok spike destroy s2-$CM
+	corm_down $CE
 }
