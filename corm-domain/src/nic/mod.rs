@@ -137,6 +137,58 @@ pub enum TxError {
     Length(usize),
     #[error("device not initialised or link down")]
     NotReady,
+    /// The driver cannot perform the requested offload (see [`Nic::tx_offloads`]).
+    #[error("transmit offload not supported")]
+    Unsupported,
+    /// The [`TxOffload`] request does not describe the frame's headers, or asks
+    /// for something the device cannot be programmed to do.
+    #[error("transmit offload request does not match the frame")]
+    Invalid,
+}
+
+/// Offloads a driver can perform on transmit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TxOffloads {
+    /// TCP/UDP checksum insertion ([`TxOffload::tso_mss`] `None`).
+    pub csum: bool,
+    /// TCP segmentation over IPv4.
+    pub tso_v4: bool,
+    /// TCP segmentation over IPv6.
+    pub tso_v6: bool,
+}
+
+/// One transmit offload request for [`Nic::transmit_offload`].
+///
+/// What the frame must hold (e1000 driver; see `e1000::offload` for the
+/// device's rules, 8254x SDM §3.3.5-§3.3.7, §3.5):
+/// * Ethernet (optionally one 802.1Q tag), then IPv4 (`ipv6 == false`, IHL
+///   covering `l3_start..l4_start`) or IPv6 (`l4_start` after any extension
+///   headers), then the TCP or UDP header at `l4_start`.
+/// * The L4 checksum field, and for TSO over IPv4 the IPv4 header checksum,
+///   may hold anything: the driver writes what the device needs into its
+///   copy (the pseudo-header sum: with the L4 length for checksum insertion,
+///   without it for TSO; a zero IPv4 header checksum for TSO).
+/// * Checksum insertion: the IP length fields must be right, since the
+///   pseudo-header length is taken from them; the frame is sent as it is.
+/// * TSO: the IP length fields should describe the whole frame, as Linux
+///   leaves a GSO frame; the device rewrites them per segment, with the IPv4
+///   identification, TCP sequence number and flags (FIN/PSH on the last
+///   segment only) and both checksums.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxOffload {
+    /// Offsets from the frame start (including any 802.1Q tag): L3 header start,
+    /// L4 header start, L4 checksum field offset within L4 (16 for TCP, 6 for UDP).
+    pub l3_start: u16,
+    pub l4_start: u16,
+    pub csum_offset: u16,
+    pub ipv6: bool,
+    /// `Some(mss)`: TCP segmentation with this MSS (the frame carries one
+    /// TCP/IP header and at least one payload byte); `None`: checksum
+    /// insertion only.
+    pub tso_mss: Option<u16>,
+    /// TCP header length in bytes (needed for TSO's HDRLEN; must match the
+    /// header's data offset). Ignored without TSO.
+    pub l4_len: u16,
 }
 
 /// One NIC, as the Corm's run loop drives it.
@@ -156,6 +208,18 @@ pub trait Nic {
     fn transmit(&mut self, frame: &[u8]) -> Result<(), TxError>;
     /// Transmit descriptors free right now.
     fn tx_space(&self) -> usize;
+    /// Offloads this driver can perform on transmit.
+    fn tx_offloads(&self) -> TxOffloads {
+        TxOffloads::default()
+    }
+    /// Transmits `frame` (14..=65535+VLAN bytes) asking the device to do `req`;
+    /// `Err(TxError::Unsupported)` by default. One frame may take several
+    /// descriptors (see the driver's documentation), so `tx_space` bounds
+    /// how many such frames fit only loosely.
+    fn transmit_offload(&mut self, frame: &[u8], req: TxOffload) -> Result<(), TxError> {
+        let _ = (frame, req);
+        Err(TxError::Unsupported)
+    }
     fn counters(&self) -> NicCounters;
     /// Resets the device and programs it again from scratch, reusing the DMA
     /// pages it already has (after `Events::fatal`, or a transmit watchdog).

@@ -10,7 +10,9 @@
 # (tx = guest sends) and -R (rx), then 20 pings 0.2 s apart (avg RTT).
 #   corm_<path>_{tx_mbit,rx_mbit,rtt_ms}_{runs,median,spread}
 #   corm_dd_ready_s                 xl create of the driver domain -> DD-READY
-#   corm_banana_{link_up_s,image_bytes,memory_mib,nic}  banana corm create -> link up, footprint
+#   corm_banana_create_to_link_up_s  `banana corm create` (incl. xl) -> CORM-LINK-UP seen
+#   corm_banana_boot_to_link_up_ms   the Corm's first instruction -> link up (its own clock)
+#   corm_banana_{image_bytes,memory_mib,nic}  footprint and what it drove
 #   corm_ratio_{dd,banana}_over_std_{tx,rx,rtt}, corm_ratio_banana_over_dd_*
 . "$BANANA_ROOT/lib.sh"
 . "$BANANA_ROOT/bench/common.sh"
@@ -77,9 +79,9 @@ path_std_up() {
 path_std_down() { std_down stdbr; }
 
 path_dd_up() {
-	t0=$(now)
+	dd_t0=$(now)
 	dd_up cn-dd xenbr0
-	fig corm_dd_ready_s "$(since "$t0")"
+	fig corm_dd_ready_s "$(since "$dd_t0")"
 	VIF="backend=cn-dd,bridge=xenbr0,script=vif-banana" MAC=00:16:3e:77:02:07
 }
 path_dd_down() { dd_down cn-dd; }
@@ -89,9 +91,10 @@ path_dd_down() { dd_down cn-dd; }
 # Figures: the Corm's image size and memory, and xl create -> CORM-LINK-UP.
 path_banana_up() {
 	. "$BANANA_ROOT/corm.sh"
-	t0=$(now)
+	cb_t0=$(now)
 	corm_up cn-corm corm-e1000 1
-	fig corm_banana_link_up_s "$(since "$t0")"
+	fig corm_banana_create_to_link_up_s "$(since "$cb_t0")"
+	fig corm_banana_boot_to_link_up_ms "$(console cn-corm | sed -n 's/^CORM-LINK-UP ms=//p' | head -n 1)"
 	fig corm_banana_image_bytes "$(wc -c < "$BANANA_ROOT/domains/corm-domain")"
 	fig corm_banana_memory_mib "$(xl list cn-corm | awk 'NR == 2 { print $3 }')"
 	fig corm_banana_nic "$(console cn-corm | sed -n 's/^CORM-NIC \([^ ]*\) kind=\([^ ]*\).* irq=\([^ ]*\).*/\1,\2,\3/p' | head -n 1)"

@@ -44,6 +44,14 @@ impl Buffers {
         }
     }
 
+    /// Copies `data` into buffer `i` from byte `off` on (clipped to the buffer).
+    pub fn write_at(&self, i: usize, off: usize, data: &[u8]) {
+        let n = data.len().min(BUF_SIZE.saturating_sub(off));
+        if let Some((p, base)) = self.locate(i) {
+            p.write(base + off, &data[..n]);
+        }
+    }
+
     /// Copies the first `out.len()` (at most `BUF_SIZE`) bytes of buffer `i`.
     pub fn read(&self, i: usize, out: &mut [u8]) {
         let n = out.len().min(BUF_SIZE);

@@ -87,6 +87,69 @@ pub fn tx_fill(ring: &DmaPage, i: usize, buf: u64, len: u16) {
     ring.write_u64(at(i) + 8, u64::from(len) | (u64::from(cmd) << 24));
 }
 
+/// Transmit command: extended descriptor (context or data, SDM §3.3.6-§3.3.7).
+pub const TXD_CMD_DEXT: u8 = 1 << 5;
+/// Data descriptor command: TCP segmentation enable (SDM §3.3.7.1).
+pub const TXD_CMD_TSE: u8 = 1 << 2;
+/// Context TUCMD: the packet is TCP (else UDP) (SDM §3.3.6.1).
+pub const TUCMD_TCP: u8 = 1 << 0;
+/// Context TUCMD: the packet is IPv4 (else IPv6).
+pub const TUCMD_IP: u8 = 1 << 1;
+/// Context TUCMD: TCP segmentation enable.
+pub const TUCMD_TSE: u8 = 1 << 2;
+/// DTYP of a data descriptor (bits 23:20 of the second dword); a context
+/// descriptor's is 0.
+pub const DTYP_DATA: u32 = 1 << 20;
+/// Data descriptor POPTS: insert the IP checksum (SDM §3.3.7.2).
+pub const POPTS_IXSM: u8 = 1 << 0;
+/// Data descriptor POPTS: insert the TCP/UDP checksum.
+pub const POPTS_TXSM: u8 = 1 << 1;
+
+/// A TCP/IP context descriptor's fields (SDM §3.3.6; QEMU
+/// `e1000x_read_tx_ctx_descr`). Offsets are from the frame start; an end of
+/// 0 means "to the end of the packet".
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Context {
+    pub ipcss: u8,
+    pub ipcso: u8,
+    pub ipcse: u16,
+    pub tucss: u8,
+    pub tucso: u8,
+    pub tucse: u16,
+    /// TCP payload bytes of the whole TSO frame (20 bits).
+    pub paylen: u32,
+    pub tucmd: u8,
+    pub hdrlen: u8,
+    pub mss: u16,
+}
+
+/// Writes context descriptor `i` (DTYP 0, DEXT, no RS: it is never
+/// written back, the frame's last data descriptor is).
+pub fn tx_context(ring: &DmaPage, i: usize, c: &Context) {
+    let lower = u64::from(c.ipcss)
+        | u64::from(c.ipcso) << 8
+        | u64::from(c.ipcse) << 16
+        | u64::from(c.tucss) << 32
+        | u64::from(c.tucso) << 40
+        | u64::from(c.tucse) << 48;
+    let cmd = c.tucmd | TXD_CMD_DEXT;
+    let upper = u64::from(c.paylen & 0xF_FFFF)
+        | u64::from(cmd) << 24
+        | u64::from(c.hdrlen) << 40
+        | u64::from(c.mss) << 48;
+    ring.write_u64(at(i), lower);
+    ring.write_u64(at(i) + 8, upper);
+}
+
+/// Writes data descriptor `i` (SDM §3.3.7): `cmd` is added to DEXT|IFCS,
+/// `popts` asks for checksum insertion.
+pub fn tx_data(ring: &DmaPage, i: usize, buf: u64, len: u16, cmd: u8, popts: u8) {
+    let cmd = cmd | TXD_CMD_DEXT | TXD_CMD_IFCS;
+    let lower = u64::from(len) | u64::from(DTYP_DATA) | u64::from(cmd) << 24;
+    ring.write_u64(at(i), buf);
+    ring.write_u64(at(i) + 8, lower | u64::from(popts) << 40);
+}
+
 /// Whether the device wrote DD back into transmit descriptor `i`.
 pub fn tx_done(ring: &DmaPage, i: usize) -> bool {
     (ring.read_u64(at(i) + 8) >> 32) as u8 & TXD_STAT_DD != 0

@@ -5,12 +5,19 @@
 //!
 //! `clean..tail` are the descriptors handed to the device and not yet
 //! reclaimed; at most `RING_LEN - 1` so that TDT never wraps onto TDH.
+//!
+//! A frame is a run of slots: one legacy descriptor, or an optional TCP/IP
+//! context descriptor then data descriptors, one per 2 KiB buffer (SDM
+//! §3.3.5). Only its last descriptor has RS, so DD there completes the
+//! whole run; `ends` and `lens`, indexed by a frame's first slot, say where
+//! it ends and how many bytes it carried.
 
 use crate::nic::dma::{Dma, DmaPage};
-use crate::nic::{NicCounters, NicError};
+use crate::nic::{NicCounters, NicError, BUF_SIZE};
 
 use super::buf::Buffers;
-use super::desc::{self, RING_LEN};
+use super::desc::{self, Context, RING_LEN, TXD_CMD_EOP, TXD_CMD_RS, TXD_CMD_TSE};
+use super::offload::Plan;
 
 /// Consecutive `handle` calls that may see the device hold transmit work
 /// without TDH moving before it is declared hung. Counted in calls because
@@ -33,8 +40,13 @@ pub enum Watch {
 pub struct TxRing {
     ring: DmaPage,
     bufs: Buffers,
-    /// Frame length in each slot, for byte counts at completion.
-    lens: [u16; RING_LEN],
+    /// Frame length, at each frame's first slot, for byte counts.
+    lens: [u32; RING_LEN],
+    /// Slot of the frame's last descriptor, at each frame's first slot.
+    ends: [u16; RING_LEN],
+    /// The context descriptor the device holds, when the last one written
+    /// is known to be loaded (cleared by `reset`): an equal one is skipped.
+    ctx: Option<Context>,
     /// Next slot to fill (the TDT we last wrote).
     tail: usize,
     /// Oldest slot not yet reclaimed.
@@ -51,6 +63,8 @@ impl TxRing {
             ring,
             bufs,
             lens: [0; RING_LEN],
+            ends: [0; RING_LEN],
+            ctx: None,
             tail: 0,
             clean: 0,
             last_head: None,
@@ -66,7 +80,13 @@ impl TxRing {
     /// Empties the ring for a fresh start at TDH = TDT = 0; returns how many
     /// frames were still in flight (lost with the reset).
     pub fn reset(&mut self) -> usize {
-        let lost = self.in_flight();
+        let mut lost = 0;
+        let mut i = self.clean;
+        while i != self.tail {
+            lost += 1;
+            i = desc::next(self.end(i));
+        }
+        self.ctx = None;
         for i in 0..RING_LEN {
             desc::clear(&self.ring, i);
         }
@@ -84,23 +104,32 @@ impl TxRing {
     /// Slots free right now, counting completed but unreclaimed ones; reads
     /// descriptors only.
     pub fn space(&self) -> usize {
-        let mut done = 0;
         let mut i = self.clean;
-        while i != self.tail && desc::tx_done(&self.ring, i) {
-            done += 1;
-            i = desc::next(i);
+        while i != self.tail && desc::tx_done(&self.ring, self.end(i)) {
+            i = desc::next(self.end(i));
         }
-        RING_LEN - 1 - self.in_flight() + done
+        RING_LEN - 1 - self.in_flight() + desc::distance(self.clean, i)
     }
 
-    /// Takes back every slot the device has written DD into, in order, and
-    /// counts those frames as sent.
+    fn end(&self, first: usize) -> usize {
+        usize::from(self.ends[first]) % RING_LEN
+    }
+
+    /// Takes back every frame whose last descriptor the device has written
+    /// DD into, in order, and counts it as sent.
     pub fn reclaim(&mut self, counters: &mut NicCounters) {
-        while self.clean != self.tail && desc::tx_done(&self.ring, self.clean) {
+        while self.clean != self.tail && desc::tx_done(&self.ring, self.end(self.clean)) {
+            let end = self.end(self.clean);
             counters.tx_frames += 1;
             counters.tx_bytes += u64::from(self.lens[self.clean]);
-            desc::clear(&self.ring, self.clean);
-            self.clean = desc::next(self.clean);
+            loop {
+                desc::clear(&self.ring, self.clean);
+                let i = self.clean;
+                self.clean = desc::next(i);
+                if i == end {
+                    break;
+                }
+            }
         }
     }
 
@@ -113,9 +142,57 @@ impl TxRing {
         let i = self.tail;
         let len = frame.len() as u16;
         self.bufs.write(i, frame);
-        self.lens[i] = len;
+        self.lens[i] = u32::from(len);
+        self.ends[i] = i as u16;
         desc::tx_fill(&self.ring, i, self.bufs.bus(i), len);
         self.tail = desc::next(i);
+        Some(self.tail as u32)
+    }
+
+    /// Queues `frame` (checked by `offload::plan`) as a context descriptor,
+    /// unless the device already holds an equal one, and one data descriptor
+    /// per `BUF_SIZE` bytes, with `plan`'s fix-ups applied to the copy.
+    /// Returns the new TDT, or `None`, having written nothing, when the
+    /// slots it needs are not free.
+    pub fn push_offload(&mut self, frame: &[u8], plan: &Plan) -> Option<u32> {
+        let data = frame.len().div_ceil(BUF_SIZE);
+        let with_ctx = self.ctx != Some(plan.ctx);
+        if data == 0 || self.in_flight() + data + usize::from(with_ctx) > RING_LEN - 1 {
+            return None;
+        }
+        let first = self.tail;
+        let mut i = first;
+        if with_ctx {
+            desc::tx_context(&self.ring, i, &plan.ctx);
+            self.ctx = Some(plan.ctx);
+            i = desc::next(i);
+        }
+        let tse = if plan.tse { TXD_CMD_TSE } else { 0 };
+        for (k, chunk) in frame.chunks(BUF_SIZE).enumerate() {
+            self.bufs.write(i, chunk);
+            if k == 0 {
+                for (off, v) in plan.patches.iter().flatten() {
+                    self.bufs.write_at(i, *off, &v.to_be_bytes());
+                }
+            }
+            let cmd = if k + 1 == data {
+                self.ends[first] = i as u16;
+                tse | TXD_CMD_EOP | TXD_CMD_RS
+            } else {
+                tse
+            };
+            desc::tx_data(
+                &self.ring,
+                i,
+                self.bufs.bus(i),
+                chunk.len() as u16,
+                cmd,
+                plan.popts,
+            );
+            i = desc::next(i);
+        }
+        self.lens[first] = frame.len() as u32;
+        self.tail = i;
         Some(self.tail as u32)
     }
 

@@ -3,7 +3,9 @@
 //! driver: CTRL.RST only self-clears (registers survive it, as in QEMU),
 //! ICR clears on read on the 82540 but on the 82574 only when IMS is 0 or
 //! IAME is set, MSI-X mode raises RXQ0/TXQ0/OTHER, the 82574 only
-//! transmits with TARC0.ENABLE, EERD uses each model's layout.
+//! transmits with TARC0.ENABLE, EERD uses each model's layout. Transmit
+//! descriptors go through `fake_tx` (context/data descriptors, checksum
+//! insertion, TSO).
 //!
 //! The device reaches the driver's memory only through `FakeDma`, and any
 //! bus address outside the pages the driver allocated panics (fails the
@@ -16,9 +18,10 @@ use std::vec::Vec;
 use crate::nic::fake::FakeDma;
 use crate::nic::Mmio;
 
-use super::super::desc::{RXD_STAT_DD, RXD_STAT_EOP, TXD_CMD_EOP, TXD_CMD_RS, TXD_STAT_DD};
+use super::super::desc::{RXD_STAT_DD, RXD_STAT_EOP, TXD_CMD_RS, TXD_STAT_DD};
 use super::super::model::Model;
 use super::super::regs::*;
+use super::fake_tx::TxEngine;
 
 /// How an injected frame is delivered.
 #[derive(Clone, Copy, Debug, Default)]
@@ -55,7 +58,8 @@ pub struct Dev {
     pub sent: Vec<Vec<u8>>,
     /// Command bytes of every transmit descriptor processed.
     pub tx_cmds: Vec<u8>,
-    partial: Vec<u8>,
+    /// Context and data descriptor processing (`fake_tx`); reset by CTRL.RST.
+    pub tx: TxEngine,
     /// Frames that found no free receive descriptor.
     pub rx_missed: u32,
 }
@@ -89,7 +93,7 @@ impl FakeE1000 {
             tdh_override: None,
             sent: Vec::new(),
             tx_cmds: Vec::new(),
-            partial: Vec::new(),
+            tx: TxEngine::default(),
             rx_missed: 0,
         };
         dev.set(CTRL, CTRL_FD | CTRL_SLU | CTRL_LRST);
@@ -197,6 +201,7 @@ impl Dev {
                 self.set(CTRL, v & !CTRL_RST);
                 if v & CTRL_RST != 0 {
                     self.resets += 1;
+                    self.tx.reset();
                     match self.reset_reads {
                         Some(0) => {}
                         Some(n) => {
@@ -263,22 +268,21 @@ impl Dev {
         let mut done = false;
         while self.reg(TDH) != self.reg(TDT) {
             let at = self.base(TDBAL, TDBAH) + 16 * u64::from(self.reg(TDH));
-            let addr = self
+            let first = self
                 .dma
                 .read_u64(at)
                 .expect("TX descriptor outside DMA pages");
-            let lower = self.dma.read_u32(at + 8).expect("TX descriptor");
-            let len = (lower & 0xFFFF) as usize;
-            let cmd = (lower >> 24) as u8;
-            let mut data = vec![0u8; len];
-            self.dma
-                .read(addr, &mut data)
-                .expect("TX buffer outside DMA pages");
-            self.partial.extend_from_slice(&data);
+            let second = self.dma.read_u64(at + 8).expect("TX descriptor");
+            let cmd = (second >> 24) as u8;
+            let dma = &self.dma;
+            let frames = self.tx.descriptor(first, second, |addr, len| {
+                let mut data = vec![0u8; len];
+                dma.read(addr, &mut data)
+                    .expect("TX buffer outside DMA pages");
+                data
+            });
             self.tx_cmds.push(cmd);
-            if cmd & TXD_CMD_EOP != 0 {
-                self.sent.push(std::mem::take(&mut self.partial));
-            }
+            self.sent.extend(frames);
             if cmd & TXD_CMD_RS != 0 {
                 let upper = self.dma.read_u32(at + 12).unwrap();
                 self.dma

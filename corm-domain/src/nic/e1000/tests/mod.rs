@@ -3,7 +3,9 @@
 mod bringup;
 mod events;
 mod fake_device;
+mod fake_tx;
 mod faults;
+mod offload;
 mod prop;
 mod traffic;
 
