@@ -10,7 +10,7 @@
 use alloc::boxed::Box;
 use core::ptr::NonNull;
 
-use corm_domain::nic::e1000::{E1000, Model};
+use corm_domain::nic::e1000::{Model, E1000};
 use corm_domain::nic::virtio_net::{is_virtio_net, VirtioNet};
 use corm_domain::nic::{BarMapper, ConfigSpace, Dma, DmaPage, IrqMode, Mmio, Nic, NicError, Width};
 use pv_runtime::event::Events;
@@ -132,7 +132,9 @@ impl Premapped {
         let mut bars: [Option<BarMmio>; 6] = Default::default();
         let mut i = 0u8;
         while i < 6 {
-            let lo = dev.read(config::BAR0 + 4 * u16::from(i), Width::U32).unwrap_or(0);
+            let lo = dev
+                .read(config::BAR0 + 4 * u16::from(i), Width::U32)
+                .unwrap_or(0);
             bars[usize::from(i)] = dev.map_bar(i).ok();
             i += if Bar::is_wide(lo) { 2 } else { 1 };
         }
@@ -220,7 +222,11 @@ pub fn open(front: &mut PciFront, events: &mut Events) -> Result<OpenNic, OpenEr
         .iter()
         .find_map(|f| Kind::of(f).map(|k| (*f, k)))
         .ok_or(OpenError::NoNic)?;
-    let mut dev = PciDev { front, events, address: f.address };
+    let mut dev = PciDev {
+        front,
+        events,
+        address: f.address,
+    };
     let (irq, pirq_no) = choose_irq(&mut dev)?;
     let cmd = dev.read(config::COMMAND, Width::U16)?;
     let mut cmd = cmd | config::COMMAND_MEMORY | config::COMMAND_BUS_MASTER;

@@ -24,18 +24,18 @@ mod domain {
 
     use corm_domain::nic::{IrqMode, NicCounters};
     use corm_domain::switch::{Egress, Port, Switch, SwitchConfig};
+    use pv_runtime::abi::sched::ShutdownReason;
+    use pv_runtime::pci::config as pcicfg;
     use pv_runtime::pci::frontend::PciFront;
-    use pv_runtime::pci::{config as pcicfg};
     use pv_runtime::println;
     use pv_runtime::runtime::{self, Runtime};
-    use pv_runtime::abi::sched::ShutdownReason;
     use pv_runtime::time::{now_ns, NS_PER_SEC};
     use wire_proto::{Checksum, Frame, Gso};
 
+    use crate::config;
     use crate::device::{self, OpenNic};
     use crate::ports::Ports;
     use crate::uplink::{self, UplinkCounters};
-    use crate::config;
 
     pv_runtime::entry!(main);
 
@@ -84,9 +84,13 @@ mod domain {
             nic.dma_pages,
             (now_ns() - boot) / 1_000_000
         );
-        let _ = rt.xs.write("data/banana/nic/model", &format!("{:?}", nic.kind));
+        let _ = rt
+            .xs
+            .write("data/banana/nic/model", &format!("{:?}", nic.kind));
         let _ = rt.xs.write("data/banana/nic/mac", &mac_text);
-        let _ = rt.xs.write("data/banana/nic/irq", &format!("{:?}", nic.irq));
+        let _ = rt
+            .xs
+            .write("data/banana/nic/irq", &format!("{:?}", nic.irq));
 
         let mut switch = Switch::new(SwitchConfig::default());
         let n = config::endpoints(rt);
@@ -153,14 +157,20 @@ mod domain {
                     if link { "UP" } else { "DOWN" },
                     (now_ns() - boot) / 1_000_000
                 );
-                let _ = rt.xs.write("data/banana/nic/link", if link { "up" } else { "down" });
+                let _ = rt
+                    .xs
+                    .write("data/banana/nic/link", if link { "up" } else { "down" });
             }
             let now = now_ns();
             let got = nic.nic.receive(RX_BUDGET, &mut |frame| {
                 switch.ingress(Port::Uplink, frame, now, &mut |port, eg: Egress<'_>| {
                     let Port::Endpoint(ep) = port else { return };
-                    let Some(wire) = ports.endpoints.get(&ep).and_then(|e| e.wire) else { return };
-                    let Some((_, ch)) = ports.channels.get_mut(&wire) else { return };
+                    let Some(wire) = ports.endpoints.get(&ep).and_then(|e| e.wire) else {
+                        return;
+                    };
+                    let Some((_, ch)) = ports.channels.get_mut(&wire) else {
+                        return;
+                    };
                     if let Some(len) = eg.write_to(&mut buf) {
                         ch.send_frame(rt, Frame::new(&buf[..len]));
                     }
@@ -174,7 +184,9 @@ mod domain {
             held.clear();
             let ids: Vec<u32> = ports.channels.keys().copied().collect();
             for id in ids {
-                let Some((ep, ch)) = ports.channels.get_mut(&id) else { continue };
+                let Some((ep, ch)) = ports.channels.get_mut(&id) else {
+                    continue;
+                };
                 let fired = ch.port().is_some_and(|p| wake.ports.contains(p));
                 if !(fired || touched) && ch.is_established() {
                     continue;
@@ -183,9 +195,17 @@ mod domain {
                 let out = ch.poll(rt, Some(&[]), |f| {
                     let start = arena.len();
                     arena.extend_from_slice(f.payload);
-                    held.push(Held { endpoint: ep, range: start..arena.len(), checksum: f.checksum, gso: f.gso });
+                    held.push(Held {
+                        endpoint: ep,
+                        range: start..arena.len(),
+                        checksum: f.checksum,
+                        gso: f.gso,
+                    });
                 });
-                if out.established || out.lost || ch.is_established() != ports.endpoints.get(&ep).is_some_and(|e| e.registered) {
+                if out.established
+                    || out.lost
+                    || ch.is_established() != ports.endpoints.get(&ep).is_some_and(|e| e.registered)
+                {
                     ports.sync_registration(id, &mut switch);
                     ports.publish_endpoints(rt);
                 }
@@ -197,8 +217,11 @@ mod domain {
                 if let Some(g) = h.gso {
                     frame = frame.with_gso(g);
                 }
-                switch.ingress(Port::Endpoint(h.endpoint), payload, now, &mut |port, eg: Egress<'_>| {
-                    match port {
+                switch.ingress(
+                    Port::Endpoint(h.endpoint),
+                    payload,
+                    now,
+                    &mut |port, eg: Egress<'_>| match port {
                         Port::Uplink => {
                             let vid = match eg {
                                 Egress::Tagged { vid, .. } => Some(vid),
@@ -207,13 +230,15 @@ mod domain {
                             uplink::transmit(nic.nic.as_mut(), &frame, vid, &mut counters);
                         }
                         Port::Endpoint(to) => {
-                            let Some(wire) = ports.endpoints.get(&to).and_then(|e| e.wire) else { return };
+                            let Some(wire) = ports.endpoints.get(&to).and_then(|e| e.wire) else {
+                                return;
+                            };
                             if let Some((_, ch)) = ports.channels.get_mut(&wire) {
                                 ch.send_frame(rt, frame);
                             }
                         }
-                    }
-                });
+                    },
+                );
             }
             for (_, ch) in ports.channels.values_mut() {
                 ch.flush(rt);
@@ -231,7 +256,13 @@ mod domain {
     fn quiesce(front: &mut PciFront, rt: &mut Runtime, nic: &OpenNic) {
         let ev = &mut rt.events;
         if let Ok(cmd) = front.read(ev, nic.address, pcicfg::COMMAND, 2) {
-            let _ = front.write(ev, nic.address, pcicfg::COMMAND, 2, cmd & !pcicfg::COMMAND_BUS_MASTER);
+            let _ = front.write(
+                ev,
+                nic.address,
+                pcicfg::COMMAND,
+                2,
+                cmd & !pcicfg::COMMAND_BUS_MASTER,
+            );
         }
         match nic.irq {
             IrqMode::Msix => drop(front.disable_msix(ev, nic.address)),
@@ -240,7 +271,13 @@ mod domain {
         }
     }
 
-    fn publish(rt: &mut Runtime, nicc: &NicCounters, switch: &Switch, up: &UplinkCounters, ports: &Ports) {
+    fn publish(
+        rt: &mut Runtime,
+        nicc: &NicCounters,
+        switch: &Switch,
+        up: &UplinkCounters,
+        ports: &Ports,
+    ) {
         let nic_list = [
             ("rx_frames", nicc.rx_frames),
             ("rx_bytes", nicc.rx_bytes),
@@ -255,15 +292,25 @@ mod domain {
             ("link_changes", nicc.link_changes),
         ];
         for (k, v) in nic_list.into_iter().chain(up.iter()) {
-            let _ = rt.xs.write(&format!("data/banana/nic/counters/{k}"), &format!("{v}"));
+            let _ = rt
+                .xs
+                .write(&format!("data/banana/nic/counters/{k}"), &format!("{v}"));
         }
         for (k, v) in switch.counters().iter() {
-            let _ = rt.xs.write(&format!("data/banana/switch/counters/{k}"), &format!("{v}"));
+            let _ = rt
+                .xs
+                .write(&format!("data/banana/switch/counters/{k}"), &format!("{v}"));
         }
-        let _ = rt.xs.write("data/banana/switch/macs", &format!("{}", switch.mac_table_len()));
+        let _ = rt.xs.write(
+            "data/banana/switch/macs",
+            &format!("{}", switch.mac_table_len()),
+        );
         for (id, (_, ch)) in &ports.channels {
             for (k, v) in ch.counters.iter() {
-                let _ = rt.xs.write(&format!("data/banana/wire/{id}/counters/{k}"), &format!("{v}"));
+                let _ = rt.xs.write(
+                    &format!("data/banana/wire/{id}/counters/{k}"),
+                    &format!("{v}"),
+                );
             }
         }
     }

@@ -54,14 +54,27 @@ impl Ports {
                     continue;
                 }
             };
-            let cfg = EndpointConfig { vlan, macs: heapless::Vec::new() };
+            let cfg = EndpointConfig {
+                vlan,
+                macs: heapless::Vec::new(),
+            };
             if let Err(e) = switch.add_endpoint(i, cfg) {
                 println!("CORM-CONFIG-ERROR endpoint {i}: {e}");
                 continue;
             }
-            endpoints.insert(i, Endpoint { vlan, wire: None, registered: false });
+            endpoints.insert(
+                i,
+                Endpoint {
+                    vlan,
+                    wire: None,
+                    registered: false,
+                },
+            );
         }
-        Ports { endpoints, channels: BTreeMap::new() }
+        Ports {
+            endpoints,
+            channels: BTreeMap::new(),
+        }
     }
 
     /// Starts configured wires that are new, stops those removed or changed.
@@ -72,7 +85,9 @@ impl Ports {
             .iter()
             .filter(|(id, (ep, ch))| {
                 !want.iter().any(|w| {
-                    w.id == **id && w.endpoint == Some(u32::from(*ep)) && w.config == Some(ch.config())
+                    w.id == **id
+                        && w.endpoint == Some(u32::from(*ep))
+                        && w.config == Some(ch.config())
                 })
             })
             .map(|(id, _)| *id)
@@ -88,22 +103,34 @@ impl Ports {
             }
         }
         for w in want {
-            let (Some(cfg), Some(ep)) = (w.config, w.endpoint) else { continue };
+            let (Some(cfg), Some(ep)) = (w.config, w.endpoint) else {
+                continue;
+            };
             if self.channels.contains_key(&w.id) {
                 continue;
             }
             let Ok(ep) = u16::try_from(ep) else { continue };
             let Some(e) = self.endpoints.get_mut(&ep) else {
-                println!("CORM-CONFIG-ERROR wire {} names endpoint {ep}, which we do not serve", w.id);
+                println!(
+                    "CORM-CONFIG-ERROR wire {} names endpoint {ep}, which we do not serve",
+                    w.id
+                );
                 continue;
             };
             if let Some(other) = e.wire {
-                println!("CORM-CONFIG-ERROR wire {} on endpoint {ep}, already wired by {other}", w.id);
+                println!(
+                    "CORM-CONFIG-ERROR wire {} on endpoint {ep}, already wired by {other}",
+                    w.id
+                );
                 continue;
             }
             e.wire = Some(w.id);
-            println!("CORM-WIRE-START wire={} endpoint={ep} side={:?} peer={}", w.id, cfg.side, cfg.peer);
-            self.channels.insert(w.id, (ep, Channel::start(rt, cfg, identity(ep))));
+            println!(
+                "CORM-WIRE-START wire={} endpoint={ep} side={:?} peer={}",
+                w.id, cfg.side, cfg.peer
+            );
+            self.channels
+                .insert(w.id, (ep, Channel::start(rt, cfg, identity(ep))));
         }
         self.publish_endpoints(rt);
     }
@@ -111,9 +138,13 @@ impl Ports {
     /// After a channel event: register the peer's MACs once established,
     /// withdraw them once it is not.
     pub fn sync_registration(&mut self, wire: u32, switch: &mut Switch) {
-        let Some((ep, ch)) = self.channels.get(&wire) else { return };
+        let Some((ep, ch)) = self.channels.get(&wire) else {
+            return;
+        };
         let ep = *ep;
-        let Some(e) = self.endpoints.get_mut(&ep) else { return };
+        let Some(e) = self.endpoints.get_mut(&ep) else {
+            return;
+        };
         if ch.is_established() && !e.registered {
             let mut macs = heapless::Vec::new();
             for m in ch.peer_macs() {
@@ -123,7 +154,10 @@ impl Ports {
             match switch.reconfigure_endpoint(ep, cfg) {
                 Ok(()) => {
                     e.registered = true;
-                    println!("CORM-ENDPOINT-UP endpoint={ep} wire={wire} vlan={:?}", e.vlan);
+                    println!(
+                        "CORM-ENDPOINT-UP endpoint={ep} wire={wire} vlan={:?}",
+                        e.vlan
+                    );
                 }
                 Err(err) => println!("CORM-ENDPOINT-REFUSED endpoint={ep} wire={wire}: {err}"),
             }
@@ -133,9 +167,14 @@ impl Ports {
     }
 
     fn withdraw(&mut self, ep: u16, switch: &mut Switch) {
-        let Some(e) = self.endpoints.get_mut(&ep) else { return };
+        let Some(e) = self.endpoints.get_mut(&ep) else {
+            return;
+        };
         if e.registered {
-            let cfg = EndpointConfig { vlan: e.vlan, macs: heapless::Vec::new() };
+            let cfg = EndpointConfig {
+                vlan: e.vlan,
+                macs: heapless::Vec::new(),
+            };
             let _ = switch.reconfigure_endpoint(ep, cfg);
             e.registered = false;
             println!("CORM-ENDPOINT-DOWN endpoint={ep}");
@@ -155,11 +194,13 @@ impl Ports {
             let _ = rt.xs.write(&format!("{base}/state"), state);
             let _ = rt.xs.write(
                 &format!("{base}/vlan"),
-                &e.vlan.map_or(alloc::string::String::from("none"), |v| format!("{v}")),
+                &e.vlan
+                    .map_or(alloc::string::String::from("none"), |v| format!("{v}")),
             );
             let _ = rt.xs.write(
                 &format!("{base}/wire"),
-                &e.wire.map_or(alloc::string::String::from("none"), |v| format!("{v}")),
+                &e.wire
+                    .map_or(alloc::string::String::from("none"), |v| format!("{v}")),
             );
         }
     }

@@ -271,14 +271,18 @@ impl Channel {
         if self.nego.is_none() {
             return outcome;
         }
-        let Some(port) = self.link.port() else { return outcome };
+        let Some(port) = self.link.port() else {
+            return outcome;
+        };
         let wire = self.link.config.wire;
         let tag = self.me.tag;
         let mut replies: Vec<Vec<u8>> = Vec::new();
         let mut fatal = false;
         // Bounded: at most two ring's worth of passes per wake-up.
         for _ in 0..64 {
-            let Some(end) = self.link.end() else { return outcome };
+            let Some(end) = self.link.end() else {
+                return outcome;
+            };
             let mut rx = end.rx();
             loop {
                 let n = match rx.recv_record(&mut self.rx_buf) {

@@ -481,10 +481,17 @@ pub fn configured_wires(
             let peer = DomId::try_from(parse_decimal(peer.as_deref()?)?)
                 .ok()
                 .filter(|&d| d < DOMID_SELF && d != me)?;
-            Some(WireConfig { wire, side, peer, pages })
+            Some(WireConfig {
+                wire,
+                side,
+                peer,
+                pages,
+            })
         })();
         if config.is_none() {
-            pv_runtime::println!("{tag}-CONFIG-ERROR wire {id:?}: side={side:?} peer-domid={peer:?}");
+            pv_runtime::println!(
+                "{tag}-CONFIG-ERROR wire {id:?}: side={side:?} peer-domid={peer:?}"
+            );
         }
         out.push(ConfiguredWire {
             id: wire,

@@ -133,7 +133,10 @@ fn physdev_op<T>(cmd: u32, arg: &mut T) -> Result<(), XenError> {
 
 /// `PHYSDEVOP_irq_status_query`: `XENIRQSTAT_*` flags of a pirq.
 pub fn physdev_irq_status(pirq: u32) -> Result<u32, XenError> {
-    let mut q = physdev::IrqStatusQuery { irq: pirq, flags: 0 };
+    let mut q = physdev::IrqStatusQuery {
+        irq: pirq,
+        flags: 0,
+    };
     physdev_op(physdev::PHYSDEVOP_IRQ_STATUS_QUERY, &mut q).map(|_| q.flags)
 }
 

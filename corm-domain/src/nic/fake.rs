@@ -129,7 +129,10 @@ impl FakeConfig {
     /// the list starting at 0x34 and returns its offset.
     pub fn add_capability(&mut self, id: u8, body: &[u8]) -> u8 {
         let at = self.next_cap;
-        assert!(at + 2 + body.len() <= 0x100, "capabilities overflow config space");
+        assert!(
+            at + 2 + body.len() <= 0x100,
+            "capabilities overflow config space"
+        );
         self.bytes[6] |= 0x10; // status: capabilities list present
         match self.last_cap {
             None => self.bytes[0x34] = at as u8,

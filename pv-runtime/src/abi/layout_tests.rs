@@ -449,19 +449,41 @@ fn pci_and_physdev_abi_matches_xen_public_headers() {
     use crate::abi::{pciif as pci, physdev as pd};
     let mut p = CProbe::new(&["xen/event_channel.h", "xen/physdev.h", "xen/io/pciif.h"]);
     p.size("struct evtchn_bind_pirq", size_of::<ev::BindPirq>());
-    p.offset("struct evtchn_bind_pirq", "flags", offset_of!(ev::BindPirq, flags));
-    p.offset("struct evtchn_bind_pirq", "port", offset_of!(ev::BindPirq, port));
+    p.offset(
+        "struct evtchn_bind_pirq",
+        "flags",
+        offset_of!(ev::BindPirq, flags),
+    );
+    p.offset(
+        "struct evtchn_bind_pirq",
+        "port",
+        offset_of!(ev::BindPirq, port),
+    );
     p.constant("EVTCHNOP_bind_pirq", ev::EVTCHNOP_BIND_PIRQ as i128);
     p.constant("BIND_PIRQ__WILL_SHARE", ev::BIND_PIRQ_WILL_SHARE as i128);
     p.size("struct physdev_eoi", size_of::<pd::Eoi>());
-    p.size("struct physdev_irq_status_query", size_of::<pd::IrqStatusQuery>());
-    p.offset("struct physdev_irq_status_query", "flags", offset_of!(pd::IrqStatusQuery, flags));
+    p.size(
+        "struct physdev_irq_status_query",
+        size_of::<pd::IrqStatusQuery>(),
+    );
+    p.offset(
+        "struct physdev_irq_status_query",
+        "flags",
+        offset_of!(pd::IrqStatusQuery, flags),
+    );
     p.constant("PHYSDEVOP_eoi", pd::PHYSDEVOP_EOI as i128);
-    p.constant("PHYSDEVOP_irq_status_query", pd::PHYSDEVOP_IRQ_STATUS_QUERY as i128);
+    p.constant(
+        "PHYSDEVOP_irq_status_query",
+        pd::PHYSDEVOP_IRQ_STATUS_QUERY as i128,
+    );
     p.constant("XENIRQSTAT_needs_eoi", pd::XENIRQSTAT_NEEDS_EOI as i128);
     p.constant("XENIRQSTAT_shared", pd::XENIRQSTAT_SHARED as i128);
     p.size("struct xen_msix_entry", size_of::<pci::MsixEntry>());
-    p.offset("struct xen_msix_entry", "entry", offset_of!(pci::MsixEntry, entry));
+    p.offset(
+        "struct xen_msix_entry",
+        "entry",
+        offset_of!(pci::MsixEntry, entry),
+    );
     p.size("struct xen_pci_op", size_of::<pci::PciOp>());
     for (field, off) in [
         ("err", offset_of!(pci::PciOp, err)),
@@ -478,21 +500,50 @@ fn pci_and_physdev_abi_matches_xen_public_headers() {
     }
     p.size("struct xen_pcie_aer_op", size_of::<pci::PcieAerOp>());
     p.size("struct xen_pci_sharedinfo", size_of::<pci::PciSharedInfo>());
-    p.offset("struct xen_pci_sharedinfo", "op", offset_of!(pci::PciSharedInfo, op));
-    p.offset("struct xen_pci_sharedinfo", "aer_op", offset_of!(pci::PciSharedInfo, aer_op));
+    p.offset(
+        "struct xen_pci_sharedinfo",
+        "op",
+        offset_of!(pci::PciSharedInfo, op),
+    );
+    p.offset(
+        "struct xen_pci_sharedinfo",
+        "aer_op",
+        offset_of!(pci::PciSharedInfo, aer_op),
+    );
     for (name, v) in [
         ("_XEN_PCIF_active", pci::XEN_PCIF_ACTIVE_BIT as i128),
         ("XEN_PCI_OP_conf_read", pci::XEN_PCI_OP_CONF_READ as i128),
         ("XEN_PCI_OP_conf_write", pci::XEN_PCI_OP_CONF_WRITE as i128),
         ("XEN_PCI_OP_enable_msi", pci::XEN_PCI_OP_ENABLE_MSI as i128),
-        ("XEN_PCI_OP_disable_msi", pci::XEN_PCI_OP_DISABLE_MSI as i128),
-        ("XEN_PCI_OP_enable_msix", pci::XEN_PCI_OP_ENABLE_MSIX as i128),
-        ("XEN_PCI_OP_disable_msix", pci::XEN_PCI_OP_DISABLE_MSIX as i128),
+        (
+            "XEN_PCI_OP_disable_msi",
+            pci::XEN_PCI_OP_DISABLE_MSI as i128,
+        ),
+        (
+            "XEN_PCI_OP_enable_msix",
+            pci::XEN_PCI_OP_ENABLE_MSIX as i128,
+        ),
+        (
+            "XEN_PCI_OP_disable_msix",
+            pci::XEN_PCI_OP_DISABLE_MSIX as i128,
+        ),
         ("XEN_PCI_ERR_success", pci::XEN_PCI_ERR_SUCCESS as i128),
-        ("XEN_PCI_ERR_dev_not_found", pci::XEN_PCI_ERR_DEV_NOT_FOUND as i128),
-        ("XEN_PCI_ERR_invalid_offset", pci::XEN_PCI_ERR_INVALID_OFFSET as i128),
-        ("XEN_PCI_ERR_access_denied", pci::XEN_PCI_ERR_ACCESS_DENIED as i128),
-        ("XEN_PCI_ERR_not_implemented", pci::XEN_PCI_ERR_NOT_IMPLEMENTED as i128),
+        (
+            "XEN_PCI_ERR_dev_not_found",
+            pci::XEN_PCI_ERR_DEV_NOT_FOUND as i128,
+        ),
+        (
+            "XEN_PCI_ERR_invalid_offset",
+            pci::XEN_PCI_ERR_INVALID_OFFSET as i128,
+        ),
+        (
+            "XEN_PCI_ERR_access_denied",
+            pci::XEN_PCI_ERR_ACCESS_DENIED as i128,
+        ),
+        (
+            "XEN_PCI_ERR_not_implemented",
+            pci::XEN_PCI_ERR_NOT_IMPLEMENTED as i128,
+        ),
         ("XEN_PCI_ERR_op_failed", pci::XEN_PCI_ERR_OP_FAILED as i128),
         ("SH_INFO_MAX_VEC", pci::SH_INFO_MAX_VEC as i128),
     ] {

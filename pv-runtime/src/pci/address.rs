@@ -70,7 +70,9 @@ impl Address {
     pub fn parse(s: &str) -> Option<Address> {
         let (root, sf) = s.rsplit_once(':')?;
         let (slot, func) = sf.split_once('.')?;
-        let func = (func.len() == 1).then(|| func.parse::<u8>().ok()).flatten()?;
+        let func = (func.len() == 1)
+            .then(|| func.parse::<u8>().ok())
+            .flatten()?;
         Address::new(Root::parse(root)?, hex::<2>(slot)? as u8, func)
     }
 }
@@ -85,17 +87,28 @@ mod tests {
         let a = Address::parse("0000:00:03.0").unwrap();
         assert_eq!((a.domain, a.bus, a.slot(), a.function()), (0, 0, 3, 0));
         assert_eq!(a.to_string(), "0000:00:03.0");
-        assert_eq!(Address::parse("abcd:ef:1f.7").unwrap().to_string(), "abcd:ef:1f.7");
+        assert_eq!(
+            Address::parse("abcd:ef:1f.7").unwrap().to_string(),
+            "abcd:ef:1f.7"
+        );
     }
 
     #[test]
     fn refuses_anything_else() {
-        for bad in ["", "0:0", "0000:0", "0000:000", "000g:00", "0000:00:", "+000:00"] {
+        for bad in [
+            "", "0:0", "0000:0", "0000:000", "000g:00", "0000:00:", "+000:00",
+        ] {
             assert_eq!(Root::parse(bad), None, "{bad:?}");
         }
         for bad in [
-            "0000:00:03", "0000:00:20.0", "0000:00:03.8", "0000:00:3.0", "0000:00:03.00",
-            "0000:00:03.0 ", "x0000:00:03.0", "0000:00:03.-",
+            "0000:00:03",
+            "0000:00:20.0",
+            "0000:00:03.8",
+            "0000:00:3.0",
+            "0000:00:03.00",
+            "0000:00:03.0 ",
+            "x0000:00:03.0",
+            "0000:00:03.-",
         ] {
             assert_eq!(Address::parse(bad), None, "{bad:?}");
         }

@@ -6,7 +6,12 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Bar {
     /// Memory space at machine address `base`, `size` bytes.
-    Memory { base: u64, size: u64, prefetchable: bool, wide: bool },
+    Memory {
+        base: u64,
+        size: u64,
+        prefetchable: bool,
+        wide: bool,
+    },
     /// I/O ports (not mapped by this runtime).
     Io { base: u32, size: u32 },
 }
@@ -37,7 +42,10 @@ impl Bar {
                 u64::from(mask_hi) << 32 | u64::from(mask_lo & !0xF),
             )
         } else {
-            (u64::from(lo & !0xF), 0xFFFF_FFFF_0000_0000 | u64::from(mask_lo & !0xF))
+            (
+                u64::from(lo & !0xF),
+                0xFFFF_FFFF_0000_0000 | u64::from(mask_lo & !0xF),
+            )
         };
         let size = (!mask).wrapping_add(1);
         let ok = mask & 0xFFFF_FFFF != 0
@@ -63,7 +71,12 @@ mod tests {
         let b = Bar::decode(0xfebc_0000, 0, 0xfffe_0000, 0).unwrap();
         assert_eq!(
             b,
-            Bar::Memory { base: 0xfebc_0000, size: 0x2_0000, prefetchable: false, wide: false }
+            Bar::Memory {
+                base: 0xfebc_0000,
+                size: 0x2_0000,
+                prefetchable: false,
+                wide: false
+            }
         );
     }
 
@@ -75,13 +88,24 @@ mod tests {
         let b = Bar::decode(lo, 0x8, 0xffff_c00c, 0xffff_ffff).unwrap();
         assert_eq!(
             b,
-            Bar::Memory { base: 0x8_0000_0000, size: 0x4000, prefetchable: true, wide: true }
+            Bar::Memory {
+                base: 0x8_0000_0000,
+                size: 0x4000,
+                prefetchable: true,
+                wide: true
+            }
         );
     }
 
     #[test]
     fn io_bar() {
-        assert_eq!(Bar::decode(0xc001, 0, 0xffff_ffc1, 0), Some(Bar::Io { base: 0xc000, size: 0x40 }));
+        assert_eq!(
+            Bar::decode(0xc001, 0, 0xffff_ffc1, 0),
+            Some(Bar::Io {
+                base: 0xc000,
+                size: 0x40
+            })
+        );
     }
 
     #[test]

@@ -17,9 +17,9 @@ use crate::event::Events;
 use crate::mm::heap::alloc_page;
 use crate::pci::op::{Answer, MAX_MSIX};
 use crate::pci::{config, Address, OpError, OpPage, Request, Root};
+use crate::println;
 use crate::runtime::Runtime;
 use crate::shared_page::RawPage;
-use crate::println;
 use crate::time::now_ns;
 use crate::xenbus::{self, XenbusState};
 
@@ -100,7 +100,16 @@ impl PciFront {
         let st = xenbus::wait_for_state(
             &mut rt.xs,
             &backend,
-            |s| !matches!(s, Some(XenbusState::Initialising | XenbusState::InitWait | XenbusState::Initialised)),
+            |s| {
+                !matches!(
+                    s,
+                    Some(
+                        XenbusState::Initialising
+                            | XenbusState::InitWait
+                            | XenbusState::Initialised
+                    )
+                )
+            },
             deadline_ns,
         )?;
         if st != Some(XenbusState::Connected) {
@@ -144,13 +153,19 @@ impl PciFront {
 
     fn scan(&mut self, events: &mut Events, root: Root) -> Result<(), PciError> {
         for slot in 0..32 {
-            let Some(f0) = Address::new(root, slot, 0) else { continue };
-            let Some(first) = self.probe(events, f0)? else { continue };
+            let Some(f0) = Address::new(root, slot, 0) else {
+                continue;
+            };
+            let Some(first) = self.probe(events, f0)? else {
+                continue;
+            };
             self.functions.push(first);
             let header = self.read(events, f0, config::HEADER_TYPE, 1)?;
             if header & 0x80 != 0 {
                 for func in 1..8 {
-                    let Some(a) = Address::new(root, slot, func) else { continue };
+                    let Some(a) = Address::new(root, slot, func) else {
+                        continue;
+                    };
                     if let Some(f) = self.probe(events, a)? {
                         self.functions.push(f);
                     }
@@ -173,7 +188,12 @@ impl PciFront {
         }
     }
 
-    fn exchange(&mut self, events: &mut Events, dev: Address, req: Request) -> Result<Answer, PciError> {
+    fn exchange(
+        &mut self,
+        events: &mut Events,
+        dev: Address,
+        req: Request,
+    ) -> Result<Answer, PciError> {
         self.ops.start(dev, req)?;
         events.notify(self.port)?;
         let deadline = now_ns() + OP_TIMEOUT_NS;
@@ -189,16 +209,37 @@ impl PciFront {
         }
     }
 
-    pub fn read(&mut self, events: &mut Events, dev: Address, offset: u16, size: u8) -> Result<u32, PciError> {
+    pub fn read(
+        &mut self,
+        events: &mut Events,
+        dev: Address,
+        offset: u16,
+        size: u8,
+    ) -> Result<u32, PciError> {
         match self.exchange(events, dev, Request::ConfRead { offset, size })? {
             Answer::Value(v) => Ok(v),
             _ => Err(OpError::BadAnswer(0).into()),
         }
     }
 
-    pub fn write(&mut self, events: &mut Events, dev: Address, offset: u16, size: u8, value: u32) -> Result<(), PciError> {
-        self.exchange(events, dev, Request::ConfWrite { offset, size, value })
-            .map(|_| ())
+    pub fn write(
+        &mut self,
+        events: &mut Events,
+        dev: Address,
+        offset: u16,
+        size: u8,
+        value: u32,
+    ) -> Result<(), PciError> {
+        self.exchange(
+            events,
+            dev,
+            Request::ConfWrite {
+                offset,
+                size,
+                value,
+            },
+        )
+        .map(|_| ())
     }
 
     /// Enables MSI; returns the pirq Xen delivers it on.
@@ -210,7 +251,12 @@ impl PciFront {
     }
 
     /// Enables MSI-X entries `0..n`; returns their pirqs.
-    pub fn enable_msix(&mut self, events: &mut Events, dev: Address, n: u8) -> Result<[u32; MAX_MSIX], PciError> {
+    pub fn enable_msix(
+        &mut self,
+        events: &mut Events,
+        dev: Address,
+        n: u8,
+    ) -> Result<[u32; MAX_MSIX], PciError> {
         match self.exchange(events, dev, Request::EnableMsix { n })? {
             Answer::Pirqs { pirqs, .. } => Ok(pirqs),
             _ => Err(OpError::BadAnswer(0).into()),
@@ -227,14 +273,23 @@ impl PciFront {
 
     /// The BAR at `index` (0..=5): value and size from the all-ones probe,
     /// with the original value restored. `None`: absent.
-    pub fn bar(&mut self, events: &mut Events, dev: Address, index: u8) -> Result<Option<crate::pci::Bar>, PciError> {
+    pub fn bar(
+        &mut self,
+        events: &mut Events,
+        dev: Address,
+        index: u8,
+    ) -> Result<Option<crate::pci::Bar>, PciError> {
         if index > 5 {
             return Ok(None);
         }
         let off = config::BAR0 + 4 * u16::from(index);
         let lo = self.read(events, dev, off, 4)?;
         let wide = crate::pci::Bar::is_wide(lo) && index < 5;
-        let hi = if wide { self.read(events, dev, off + 4, 4)? } else { 0 };
+        let hi = if wide {
+            self.read(events, dev, off + 4, 4)?
+        } else {
+            0
+        };
         self.write(events, dev, off, 4, u32::MAX)?;
         let mask_lo = self.read(events, dev, off, 4)?;
         self.write(events, dev, off, 4, lo)?;

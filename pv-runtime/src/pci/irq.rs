@@ -22,7 +22,11 @@ impl Pirq {
         let needs_eoi = hypervisor::physdev_irq_status(pirq)
             .map(|f| f & XENIRQSTAT_NEEDS_EOI != 0)
             .unwrap_or(true);
-        Ok(Pirq { pirq, port, needs_eoi })
+        Ok(Pirq {
+            pirq,
+            port,
+            needs_eoi,
+        })
     }
 
     /// Call after the device's cause was cleared.

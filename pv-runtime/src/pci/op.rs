@@ -20,13 +20,22 @@ use super::Address;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Request {
     /// Read `size` (1, 2 or 4) bytes at `offset`.
-    ConfRead { offset: u16, size: u8 },
-    ConfWrite { offset: u16, size: u8, value: u32 },
+    ConfRead {
+        offset: u16,
+        size: u8,
+    },
+    ConfWrite {
+        offset: u16,
+        size: u8,
+        value: u32,
+    },
     /// Enable MSI; the answer is the pirq.
     EnableMsi,
     DisableMsi,
     /// Enable MSI-X entries `0..n`; the answer is one pirq per entry.
-    EnableMsix { n: u8 },
+    EnableMsix {
+        n: u8,
+    },
     DisableMsix,
 }
 
@@ -36,7 +45,10 @@ pub enum Answer {
     Done,
     Value(u32),
     /// pirqs of MSI-X entries `0..n` (only the first `n` are meaningful).
-    Pirqs { n: u8, pirqs: [u32; MAX_MSIX] },
+    Pirqs {
+        n: u8,
+        pirqs: [u32; MAX_MSIX],
+    },
 }
 
 /// MSI-X entries we ask for at most (a NIC needs one to three).
@@ -74,7 +86,10 @@ pub struct OpPage<M: SharedPage> {
 
 impl<M: SharedPage> OpPage<M> {
     pub fn new(page: M) -> Self {
-        OpPage { page, in_flight: None }
+        OpPage {
+            page,
+            in_flight: None,
+        }
     }
 
     pub fn page(&self) -> &M {
@@ -111,15 +126,22 @@ impl<M: SharedPage> OpPage<M> {
             msix_entries: [MsixEntry::default(); SH_INFO_MAX_VEC],
         };
         let access = |offset: u16, size: u8| {
-            let ok = matches!(size, 1 | 2 | 4) && offset < 4096 && offset.is_multiple_of(u16::from(size));
-            ok.then_some((i32::from(offset), i32::from(size))).ok_or(OpError::BadRequest)
+            let ok = matches!(size, 1 | 2 | 4)
+                && offset < 4096
+                && offset.is_multiple_of(u16::from(size));
+            ok.then_some((i32::from(offset), i32::from(size)))
+                .ok_or(OpError::BadRequest)
         };
         match req {
             Request::ConfRead { offset, size } => {
                 op.cmd = XEN_PCI_OP_CONF_READ;
                 (op.offset, op.size) = access(offset, size)?;
             }
-            Request::ConfWrite { offset, size, value } => {
+            Request::ConfWrite {
+                offset,
+                size,
+                value,
+            } => {
                 op.cmd = XEN_PCI_OP_CONF_WRITE;
                 (op.offset, op.size) = access(offset, size)?;
                 op.value = value;
@@ -134,7 +156,10 @@ impl<M: SharedPage> OpPage<M> {
                 op.value = u32::from(n);
                 for (i, e) in op.msix_entries.iter_mut().take(usize::from(n)).enumerate() {
                     // Linux writes -1: the vector is an output.
-                    *e = MsixEntry { entry: i as u16, vector: u16::MAX };
+                    *e = MsixEntry {
+                        entry: i as u16,
+                        vector: u16::MAX,
+                    };
                 }
             }
             Request::DisableMsix => op.cmd = XEN_PCI_OP_DISABLE_MSIX,
@@ -207,7 +232,9 @@ impl<M: SharedPage> OpPage<M> {
                 }
                 Ok(Answer::Pirqs { n, pirqs })
             }
-            Request::ConfWrite { .. } | Request::DisableMsi | Request::DisableMsix => Ok(Answer::Done),
+            Request::ConfWrite { .. } | Request::DisableMsi | Request::DisableMsix => {
+                Ok(Answer::Done)
+            }
         }
     }
 }
@@ -219,7 +246,11 @@ mod tests {
     use super::*;
     use crate::shared_page::HeapPage;
 
-    const DEV: Address = Address { domain: 0, bus: 0, devfn: 0 };
+    const DEV: Address = Address {
+        domain: 0,
+        bus: 0,
+        devfn: 0,
+    };
 
     /// Plays pciback on a clone of the page: reads the op, answers, clears the bit.
     fn backend(page: &HeapPage, answer: impl FnOnce(&mut PciOp)) {
@@ -240,8 +271,13 @@ mod tests {
     fn conf_read_round_trip() {
         let page = HeapPage::new();
         let mut p = OpPage::new(page.clone());
-        p.start(DEV, Request::ConfRead { offset: 0, size: 4 }).unwrap();
-        assert_eq!(p.poll(), None, "no answer before the backend clears the bit");
+        p.start(DEV, Request::ConfRead { offset: 0, size: 4 })
+            .unwrap();
+        assert_eq!(
+            p.poll(),
+            None,
+            "no answer before the backend clears the bit"
+        );
         assert_eq!(p.start(DEV, Request::EnableMsi), Err(OpError::Busy));
         backend(&page, |o| {
             assert_eq!((o.cmd, o.offset, o.size), (XEN_PCI_OP_CONF_READ, 0, 4));
@@ -255,11 +291,26 @@ mod tests {
     fn errors_and_hostile_answers() {
         let page = HeapPage::new();
         let mut p = OpPage::new(page.clone());
-        p.start(DEV, Request::ConfWrite { offset: 4, size: 2, value: 6 }).unwrap();
+        p.start(
+            DEV,
+            Request::ConfWrite {
+                offset: 4,
+                size: 2,
+                value: 6,
+            },
+        )
+        .unwrap();
         backend(&page, |o| o.err = XEN_PCI_ERR_ACCESS_DENIED);
         assert_eq!(p.poll(), Some(Err(OpError::AccessDenied)));
         // a 1-byte read answered with more than 8 bits: truncated
-        p.start(DEV, Request::ConfRead { offset: 0x3c, size: 1 }).unwrap();
+        p.start(
+            DEV,
+            Request::ConfRead {
+                offset: 0x3c,
+                size: 1,
+            },
+        )
+        .unwrap();
         backend(&page, |o| o.value = 0x1ff);
         assert_eq!(p.poll(), Some(Ok(Answer::Value(0xff))));
         p.start(DEV, Request::EnableMsi).unwrap();
@@ -277,7 +328,9 @@ mod tests {
             o.value = 0;
             o.msix_entries[0].vector = 55;
         });
-        let Some(Ok(Answer::Pirqs { n: 1, pirqs })) = p.poll() else { panic!() };
+        let Some(Ok(Answer::Pirqs { n: 1, pirqs })) = p.poll() else {
+            panic!()
+        };
         assert_eq!(pirqs[0], 55);
         p.start(DEV, Request::EnableMsi).unwrap();
         backend(&page, |o| o.err = -99);
@@ -290,9 +343,14 @@ mod tests {
         for r in [
             Request::ConfRead { offset: 0, size: 3 },
             Request::ConfRead { offset: 2, size: 4 },
-            Request::ConfRead { offset: 4096, size: 1 },
+            Request::ConfRead {
+                offset: 4096,
+                size: 1,
+            },
             Request::EnableMsix { n: 0 },
-            Request::EnableMsix { n: MAX_MSIX as u8 + 1 },
+            Request::EnableMsix {
+                n: MAX_MSIX as u8 + 1,
+            },
         ] {
             assert_eq!(p.start(DEV, r), Err(OpError::BadRequest), "{r:?}");
         }
