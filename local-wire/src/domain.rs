@@ -136,8 +136,17 @@ impl Link {
         if ev.token != self.token {
             return false;
         }
-        let actions = self.peer_update(rt);
-        self.run(rt, actions);
+        // A teardown that restarts leaves the machine waiting for the peer's
+        // next move, which may already be in xenstore (the change that caused
+        // the restart): no new watch event would come. Read the peer again
+        // until the machine has nothing more to do (bounded).
+        for _ in 0..4 {
+            let actions = self.peer_update(rt);
+            if actions.is_empty() {
+                break;
+            }
+            self.run(rt, actions);
+        }
         self.retry_retired(rt);
         true
     }
