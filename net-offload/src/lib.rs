@@ -11,6 +11,8 @@
 //! * [`checksum`]: RFC 1071 sums, pseudo-headers, locating and completing the
 //!   L4 checksum (shared with the Spike's netback).
 //! * [`segment`](mod@segment): TCP segmentation over IPv4 and IPv6.
+//! * [`coalesce`]: the receive side's reverse, merging in-order TCP segments
+//!   into GSO frames (GRO).
 //!
 //! Everything takes untrusted frames: malformed input is a typed
 //! [`OffloadError`], never a panic, and nothing allocates.
@@ -18,11 +20,13 @@
 #![forbid(unsafe_code)]
 
 pub mod checksum;
+pub mod coalesce;
 pub mod segment;
 
 #[cfg(test)]
 mod test_frames;
 
+pub use coalesce::{Coalescer, Merged, MAX_MERGED};
 pub use segment::{complete_checksum, segment, Kind, MAX_FRAME, MAX_FRAME_VLAN};
 
 use checksum::CsumError;

@@ -209,3 +209,33 @@ pub fn check(s: &Spec, frame: &[u8], segs: &[Vec<u8>], mss: usize) {
     }
     assert_eq!(joined, payload);
 }
+
+/// A segment as a NIC receives it: `build(s)` carrying `payload`, from source
+/// port `sport`, acknowledging `ack`, with complete IPv4 header and TCP
+/// checksums.
+pub fn received(s: &Spec, sport: u16, ack: u32, payload: &[u8]) -> Vec<u8> {
+    let mut f = build(&Spec {
+        payload: payload.len(),
+        ..s.clone()
+    });
+    let l4 = s.l4();
+    f[l4..l4 + 2].copy_from_slice(&sport.to_be_bytes());
+    f[l4 + 8..l4 + 12].copy_from_slice(&ack.to_be_bytes());
+    f[s.hdr_len()..].copy_from_slice(payload);
+    refresh(&mut f, s);
+    f
+}
+
+/// Recomputes the IPv4 header checksum and the full TCP checksum of a frame
+/// shaped by `s` after its bytes were edited.
+pub fn refresh(f: &mut [u8], s: &Spec) {
+    let (l3, l4) = (s.l3(), s.l4());
+    if !s.v6 {
+        f[l3 + 10..l3 + 12].fill(0);
+        let c = checksum::checksum(&f[l3..l4]);
+        f[l3 + 10..l3 + 12].copy_from_slice(&c.to_be_bytes());
+    }
+    let loc = checksum::locate(f).unwrap();
+    checksum::set_pseudo(f, &loc).unwrap();
+    checksum::complete(f, l4, 16).unwrap();
+}
