@@ -445,7 +445,7 @@ cmd_test() {
 		echo "   cargo test failed; last lines:"
 		tail -n 8 "$dir/cargo-test.log" | sed 's/^/   /'
 	fi
-	boot "$(echo $tests | tr ' ' ',')" "${BANANA_QEMU_TIMEOUT:-900}" "$dir"
+	boot "$(echo $tests | tr ' ' ',')" "${BANANA_QEMU_TIMEOUT:-2400}" "$dir"
 	echo
 	echo "results (logs: $dir):"
 	for t in $BUILD_FAILED; do echo "  FAIL build $t: cargo build failed (cargo-build.log)"; FAILED=$((FAILED + 1)); done
@@ -465,7 +465,7 @@ cmd_demo() {
 	dir=$(new_logdir demo)
 	echo "logs: $dir"
 	build_all "$dir"
-	boot demo "${BANANA_QEMU_TIMEOUT:-900}" "$dir"
+	boot demo "${BANANA_QEMU_TIMEOUT:-1500}" "$dir"
 	echo
 	echo "what happened:"
 	sed -n 's/^\[ *[0-9.]*\] BANANA-DEMO /  /p' "$dir/serial.log"
