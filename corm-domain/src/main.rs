@@ -166,9 +166,8 @@ mod domain {
                     ports.reconcile(rt, &mut switch);
                     continue;
                 }
-                for (id, (_, ch)) in ports.channels.iter_mut() {
+                for (_, ch) in ports.channels.values_mut() {
                     if ch.on_watch(rt, ev) {
-                        let _ = id;
                         break;
                     }
                 }

@@ -79,6 +79,26 @@ pub struct E1000<M: Mmio> {
 }
 
 impl<M: Mmio> E1000<M> {
+    /// The common tail of both transmit paths: reclaim written-back slots,
+    /// let `push` fill descriptors, and ring the TDT doorbell once (or count
+    /// a full ring, nothing written).
+    fn enqueue(&mut self, push: impl FnOnce(&mut TxRing) -> Option<u32>) -> Result<(), TxError> {
+        if self.failed || !self.link {
+            return Err(TxError::NotReady);
+        }
+        self.tx.reclaim(&mut self.counters);
+        match push(&mut self.tx) {
+            Some(tail) => {
+                doorbell(&self.mmio, TDT, tail);
+                Ok(())
+            }
+            None => {
+                self.counters.tx_full += 1;
+                Err(TxError::Full)
+            }
+        }
+    }
+
     /// Allocates the rings and buffers, then resets and programs the device.
     /// PCI configuration (memory space, bus mastering, the interrupt mode's
     /// capability) is the caller's.
@@ -221,20 +241,7 @@ impl<M: Mmio> Nic for E1000<M> {
             self.counters.tx_dropped += 1;
             return Err(TxError::Length(frame.len()));
         }
-        if self.failed || !self.link {
-            return Err(TxError::NotReady);
-        }
-        self.tx.reclaim(&mut self.counters);
-        match self.tx.push(frame) {
-            Some(tail) => {
-                doorbell(&self.mmio, TDT, tail);
-                Ok(())
-            }
-            None => {
-                self.counters.tx_full += 1;
-                Err(TxError::Full)
-            }
-        }
+        self.enqueue(|tx| tx.push(frame))
     }
 
     /// Checksum insertion and IPv4 TSO on both models, IPv6 TSO on the
@@ -261,20 +268,7 @@ impl<M: Mmio> Nic for E1000<M> {
             return Err(TxError::Unsupported);
         }
         let plan = offload::plan(frame, &req).inspect_err(|_| self.counters.tx_dropped += 1)?;
-        if self.failed || !self.link {
-            return Err(TxError::NotReady);
-        }
-        self.tx.reclaim(&mut self.counters);
-        match self.tx.push_offload(frame, &plan) {
-            Some(tail) => {
-                doorbell(&self.mmio, TDT, tail);
-                Ok(())
-            }
-            None => {
-                self.counters.tx_full += 1;
-                Err(TxError::Full)
-            }
-        }
+        self.enqueue(|tx| tx.push_offload(frame, &plan))
     }
 
     fn tx_space(&self) -> usize {
