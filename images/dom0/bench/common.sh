@@ -2,6 +2,18 @@
 # Clock: lib.sh's now (dom0 wall clock, µs). Waits nap on a FIFO with `read -t`
 # instead of forking sleep, so a poll loop costs dom0 little CPU.
 
+# wait_lines NAME ERE COUNT TIMEOUT_S: until COUNT console lines match, polling
+# every 2 s (dom0 stays idle while the guests measure); 1 on timeout or crash
+wait_lines() {
+	wl=0
+	while [ "$(console "$1" | grep -Ec -- "$2")" -lt "$3" ]; do
+		case $(state "$1") in '' | *c*) return 1 ;; esac
+		[ $wl -ge "$4" ] && return 1
+		sleep 2
+		wl=$((wl + 2))
+	done
+}
+
 fig() { echo "BANANA-FIGURE $1=$2"; }
 
 # median < "a b c ..." -> median (3 decimals when averaged), "none" when empty

@@ -23,17 +23,6 @@ problems=
 problem() { log "PROBLEM: $*"; problems="$problems $*;"; }
 lab_net_ok || fail "this run has no lab network (see run-xen.sh's output at boot): nothing to measure"
 
-# wait_lines NAME ERE COUNT TIMEOUT_S: until COUNT console lines match (polls every 2 s)
-wait_lines() {
-	wl=0
-	while [ "$(console "$1" | grep -Ec -- "$2")" -lt "$3" ]; do
-		case $(state "$1") in '' | *c*) return 1 ;; esac
-		[ $wl -ge "$4" ] && return 1
-		sleep 2
-		wl=$((wl + 2))
-	done
-}
-
 gone() {
 	for g in "$@"; do exists "$g" && xl destroy "$g" 2>/dev/null; done
 	for g in "$@"; do wait_gone "$g" 60; done

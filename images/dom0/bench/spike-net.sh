@@ -100,18 +100,6 @@ be_wait() {
 	echo timeout
 }
 
-# wait_lines NAME ERE COUNT TIMEOUT_S: until COUNT console lines match, polling
-# every 2 s (dom0 stays idle while the guests measure); 1 on timeout or crash
-wait_lines() {
-	wl=0
-	while [ "$(console "$1" | grep -Ec -- "$2")" -lt "$3" ]; do
-		case $(state "$1") in '' | *c*) return 1 ;; esac
-		[ $wl -ge "$4" ] && return 1
-		sleep 2
-		wl=$((wl + 2))
-	done
-}
-
 # ---- the two paths
 SP_TX= SP_RX= SP_RTT= STD_TX= STD_RX= STD_RTT= SP_IW= STD_IW= SP_RE= STD_RE= SP_CB=
 collect() { # PATH GUEST: the measured lines of GUEST -> the lists of PATH
