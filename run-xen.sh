@@ -71,6 +71,7 @@ cargo_build() {
 		fi
 	done
 	cargo build --release -p controller >> "$log" 2>&1 || BUILD_FAILED="$BUILD_FAILED controller"
+	cargo build --release -p lab-tools >> "$log" 2>&1 || BUILD_FAILED="$BUILD_FAILED lab-tools"
 	if [ -n "$BUILD_FAILED" ]; then
 		echo "   FAILED to build:$BUILD_FAILED; last lines of the log:"
 		grep -E '^(error|warning: unused)' "$log" | head -n 5 | sed 's/^/   /'

@@ -8,7 +8,8 @@
 #                    ELF vmlinux + busybox ramdisk), dd/ (Linux network driver domain
 #                    ramdisk: busybox, xl devd, netback, bridge, pcifront, NIC drivers)
 #   dom0.cpio.gz     dom0 initramfs: busybox, the Xen toolstack and its libraries, kernel
-#                    modules, socat, the controller `banana`, and banana/
+#                    modules, socat, the controller `banana`, the lab's frame
+#                    sender `banana-lab` (lab-tools/), and banana/
 # Usage: images/build.sh [--payload-only]   (--payload-only: banana/ only, for a real dom0)
 # Inputs: Debian packages (see images/host/apt-packages.txt) and this workspace's
 # target/ (run-xen.sh runs cargo first; missing domain ELFs are reported, not fatal;
@@ -153,6 +154,13 @@ dom0() {
 		copy_bins "$r" $(libs_of "$ROOT/target/release/banana")
 	else
 		note "no target/release/banana (controller not built): left out"
+	fi
+	# banana-lab: crafted frames from the lab network (attack tests)
+	if [ -x "$ROOT/target/release/banana-lab" ]; then
+		cp "$ROOT/target/release/banana-lab" "$r/usr/bin/banana-lab"
+		copy_bins "$r" $(libs_of "$ROOT/target/release/banana-lab")
+	else
+		note "no target/release/banana-lab (lab-tools not built): left out"
 	fi
 	add_modules "$r" load.list $DOM0_MODULES
 	add_modules "$r" nic.list $DOM0_NIC_MODULES

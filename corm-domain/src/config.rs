@@ -18,8 +18,6 @@ use pv_runtime::xenstore::parse_decimal;
 
 /// Endpoints a Corm offers at most (each costs a wire's ring when wired).
 pub const MAX_ENDPOINTS: u16 = 64;
-/// Ring pages per direction the Corm offers (it is always side A): 64 KiB.
-const PAGES_PER_DIR: u32 = 16;
 
 pub fn config_dir(rt: &Runtime) -> String {
     format!("/banana/config/{}", rt.domid())
@@ -53,9 +51,7 @@ pub fn vlan(rt: &mut Runtime, i: u16) -> Result<Option<u16>, String> {
 
 /// The configured wires, each with the endpoint it serves.
 pub fn wires(rt: &mut Runtime) -> Vec<ConfiguredWire> {
-    let Some(pages) = RingPages::new(PAGES_PER_DIR) else {
-        return Vec::new();
-    };
+    // The Corm is always side A: it offers rings that hold any legal frame.
     let dir = config_dir(rt);
-    configured_wires(rt, &dir, pages, "CORM")
+    configured_wires(rt, &dir, RingPages::FOR_FRAMES, "CORM")
 }

@@ -64,6 +64,7 @@ pub struct ChannelCounters {
     pub rx_bytes: u64,
     pub tx_queue_full: u64,
     pub tx_not_established: u64,
+    pub tx_too_large: u64,
     pub rx_bad_message: u64,
     pub rx_refused_frame: u64,
     pub wire_errors: u64,
@@ -71,7 +72,7 @@ pub struct ChannelCounters {
 
 impl ChannelCounters {
     /// Each counter with its published name.
-    pub fn iter(&self) -> [(&'static str, u64); 9] {
+    pub fn iter(&self) -> [(&'static str, u64); 10] {
         [
             ("tx-frames", self.tx_frames),
             ("tx-bytes", self.tx_bytes),
@@ -79,6 +80,7 @@ impl ChannelCounters {
             ("rx-bytes", self.rx_bytes),
             ("tx-queue-full", self.tx_queue_full),
             ("tx-not-established", self.tx_not_established),
+            ("tx-too-large", self.tx_too_large),
             ("rx-bad-message", self.rx_bad_message),
             ("rx-refused-frame", self.rx_refused_frame),
             ("wire-errors", self.wire_errors),
@@ -204,9 +206,15 @@ impl Channel {
         match end.tx().send_record(&rec) {
             Ok(()) => true,
             Err(SendError::Full) => self.enqueue(rec, control),
-            Err(_) => {
+            // A data-path error costs the frame, never the wire (the ring
+            // holds every legal frame: this is a bug or a hostile sender).
+            Err(SendError::TooLarge { .. }) => {
+                self.counters.tx_too_large += 1;
+                false
+            }
+            Err(SendError::Wire(_)) => {
                 self.counters.wire_errors += 1;
-                self.link.local_error(rt);
+                self.link.link_failed(rt);
                 self.reset();
                 false
             }
@@ -351,7 +359,7 @@ impl Channel {
         }
         if fatal {
             self.counters.wire_errors += 1;
-            self.link.local_error(rt);
+            self.link.link_failed(rt);
             self.reset();
             outcome.lost = true;
             return outcome;

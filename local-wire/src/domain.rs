@@ -151,11 +151,11 @@ impl Link {
         true
     }
 
-    /// The wire end failed locally (corruption, peer closed): tear down and,
-    /// as the machine decides, set up again.
-    pub fn local_error(&mut self, rt: &mut Runtime) {
+    /// The connected wire end failed (the peer corrupted the ring or closed
+    /// it): tear down and set the wire up again.
+    pub fn link_failed(&mut self, rt: &mut Runtime) {
         let actions = match &mut self.machine {
-            Machine::Offerer(m) => m.local_error(),
+            Machine::Offerer(m) => m.link_failed(),
             Machine::Acceptor(m) => m.local_error(),
         };
         self.run(rt, actions);

@@ -72,7 +72,7 @@ pub enum WireError {
     #[error("peer closed the wire")]
     PeerClosed,
     /// The mapped memory's K is not a valid ring size.
-    #[error("{0} data pages per direction is not a power of two in 1..=16")]
+    #[error("{0} data pages per direction is not a power of two in 1..=64")]
     Geometry(usize),
 }
 

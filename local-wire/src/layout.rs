@@ -16,9 +16,9 @@ pub const MAGIC: u32 = u32::from_le_bytes(*b"BnLw");
 /// The layout version this crate reads and writes.
 pub const VERSION: u32 = 1;
 
-/// The largest K (data pages per direction) an acceptor maps: 64 KiB per
-/// direction, which holds more than a full batch of 64 KiB GSO frames.
-pub const MAX_PAGES_PER_DIR: u32 = 16;
+/// The largest K (data pages per direction) an acceptor maps: 256 KiB per
+/// direction.
+pub const MAX_PAGES_PER_DIR: u32 = 64;
 
 /// The bytes of the `u32` little-endian length in front of every record.
 pub const RECORD_HEADER_LEN: usize = 4;
@@ -130,6 +130,13 @@ impl RingPages {
     /// One page per direction.
     pub const ONE: RingPages = RingPages(1);
 
+    /// What the domains offer: 128 KiB per direction, the smallest ring
+    /// whose record holds the largest wire-proto message (a 65,535-byte
+    /// frame, netif's `XEN_NETIF_MAX_TX_SIZE`, plus its metadata), so no
+    /// frame that may legally exist on either side is ever too large for
+    /// the wire, with room for a second one behind it.
+    pub const FOR_FRAMES: RingPages = RingPages(32);
+
     /// `k` if it is a power of two no larger than [`MAX_PAGES_PER_DIR`].
     pub const fn new(k: u32) -> Option<RingPages> {
         if k.is_power_of_two() && k <= MAX_PAGES_PER_DIR {
@@ -194,7 +201,8 @@ mod tests {
     fn ring_pages() {
         assert_eq!(RingPages::new(0), None);
         assert_eq!(RingPages::new(3), None);
-        assert_eq!(RingPages::new(32), None);
+        assert_eq!(RingPages::new(128), None);
+        assert_eq!(RingPages::new(64).map(RingPages::get), Some(64));
         let k = RingPages::new(16).unwrap();
         assert_eq!(k.ring_size().get(), 65536);
         assert_eq!(k.max_record(), 65532);

@@ -10,7 +10,7 @@
 //! # Shared memory layout (version 1)
 //!
 //! The offerer (side A) allocates `1 + 2K` pages, K a power of two in
-//! `1..=16` ([`RingPages`]): a control page, then K data pages for the a→b
+//! `1..=64` ([`RingPages`]): a control page, then K data pages for the a→b
 //! ring and K for the b→a ring. Each ring is `K × 4096` bytes addressed
 //! through the pages in order; the pages need not be contiguous in either
 //! domain ([`WireMemory::data_page`]).

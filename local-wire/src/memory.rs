@@ -110,7 +110,7 @@ unsafe impl WireMemory for HeapMemory {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum GeometryError {
     /// K is not a power of two in `1..=MAX_PAGES_PER_DIR`.
-    #[error("{0} data pages per direction is not a power of two in 1..=16")]
+    #[error("{0} data pages per direction is not a power of two in 1..=64")]
     PagesPerDir(usize),
     /// The two directions were given different page counts.
     #[error("directions have {a_to_b} and {b_to_a} pages")]

@@ -405,7 +405,7 @@ fn offerer_withdraws_while_acceptor_maps() {
 fn hostile_offers_are_refused() {
     let cases = [
         ("ring-pages", "3", Refusal::RingPages(3)),
-        ("ring-pages", "64", Refusal::RingPages(64)),
+        ("ring-pages", "128", Refusal::RingPages(128)),
         ("control-ref", "eight", Refusal::NotNumeric(Key::ControlRef)),
         ("data-ref-0", "", Refusal::NotNumeric(Key::DataRef(0))),
         (

@@ -275,3 +275,40 @@ fn one_way_streams_rely_on_each_kick_alone() {
     stream(2, (0, 8 << 20), 4092, true, false);
     stream(4, (8 << 20, 0), 300, false, false);
 }
+
+/// Issue 9 (A.1): the largest frame either side may legally carry (65,535
+/// bytes, netif's `XEN_NETIF_MAX_TX_SIZE`) with GSO metadata fits one record
+/// of the rings the domains offer, and goes through.
+#[test]
+fn the_largest_frame_fits_the_offered_ring() {
+    use wire_proto::{Checksum, Frame, Gso, GsoKind, Message, MAX_FRAME_LEN};
+    let k = RingPages::FOR_FRAMES;
+    assert!(k.max_record() >= wire_proto::MAX_MESSAGE_LEN);
+    let mut payload = vec![0u8; MAX_FRAME_LEN];
+    payload[..6].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+    payload[12..14].copy_from_slice(&[0x08, 0x00]);
+    let msg = Message::Frame(
+        Frame::new(&payload)
+            .with_checksum(Checksum::Partial {
+                start: 34,
+                offset: 16,
+            })
+            .with_gso(Gso {
+                kind: GsoKind::TcpV4,
+                size: 1448,
+            }),
+    );
+    let mut rec = vec![0u8; msg.encoded_len()];
+    let n = msg.encode(&mut rec).unwrap();
+    let mem = HeapMemory::new(k);
+    let mut a = WireEnd::offer(mem.clone(), 0).unwrap();
+    let mut b = WireEnd::accept(mem).unwrap();
+    a.tx().send_record(&rec[..n]).unwrap();
+    let _ = a.tx().flush();
+    let mut buf = vec![0u8; k.max_record()];
+    let got = b.rx().recv_record(&mut buf).unwrap().unwrap();
+    let Message::Frame(f) = Message::decode(&buf[..got]).unwrap() else {
+        panic!("not a frame");
+    };
+    assert_eq!(f.payload.len(), MAX_FRAME_LEN);
+}

@@ -40,9 +40,14 @@
 //!   longer than the first segment's (the MSS). A shorter segment, or one
 //!   with PSH, is merged and then the merge is flushed
 //!   (`tcp_gro_receive`'s `out_check_final`).
-//! * The merge stays within `N` bytes, an IP length of 65535 and
-//!   [`MAX_SEGMENTS`] segments; a segment that would not fit flushes the
-//!   pending merge and starts the next one.
+//! * The merge stays within `N` bytes, the frame limit (at most
+//!   [`MAX_FRAME_LEN`], the largest frame netif and the wire carry; see
+//!   [`Coalescer::set_limit`]), an IP length of 65535 and [`MAX_SEGMENTS`]
+//!   segments; a segment that would not fit flushes the pending merge and
+//!   starts the next one. Without the frame limit a merge of 45 full
+//!   segments reaches 65,522–65,553 bytes (the IP length bound leaves room
+//!   for 65,535 bytes *behind* the Ethernet header), which no netif ring or
+//!   wire record can carry.
 //!
 //! Anything else flushes the pending merge (if any) and is then either
 //! passed through or, if mergeable, starts a new merge. Only one flow is
@@ -64,6 +69,11 @@ pub const MAX_SEGMENTS: u8 = 64;
 /// A buffer size that holds any merge: the largest IP packet (65535 bytes)
 /// behind an Ethernet header with one 802.1Q tag.
 pub const MAX_MERGED: usize = 65535 + ETH_HLEN + VLAN_HLEN;
+/// The longest frame a merge may become, Ethernet header included: netif's
+/// `XEN_NETIF_MAX_TX_SIZE` (`xen/include/public/io/netif.h`), which bounds
+/// every frame a netfront sends or receives, and the wire protocol's
+/// `MAX_FRAME_LEN`.
+pub const MAX_FRAME_LEN: usize = 0xFFFF;
 
 const VLAN_HLEN: usize = 4;
 const IPV4_HLEN: usize = 20;
@@ -134,6 +144,8 @@ pub struct Coalescer<const N: usize> {
     buf: [u8; N],
     /// Bytes of `buf` in use.
     len: usize,
+    /// The longest merged frame allowed (at most `N` and [`MAX_FRAME_LEN`]).
+    limit: usize,
     /// Segments in the pending merge; 0 when nothing is pending.
     count: u8,
     /// The first segment's layout (its `end` is not updated).
@@ -156,6 +168,7 @@ impl<const N: usize> Coalescer<N> {
         Self {
             buf: [0; N],
             len: 0,
+            limit: if N < MAX_FRAME_LEN { N } else { MAX_FRAME_LEN },
             count: 0,
             first: None,
             next_seq: 0,
@@ -163,6 +176,18 @@ impl<const N: usize> Coalescer<N> {
             psh: false,
             psum: 0,
         }
+    }
+
+    /// Caps merged frames at `max_frame` bytes (Ethernet header included),
+    /// e.g. the largest frame the receiver's record can carry; the cap never
+    /// exceeds `N` or [`MAX_FRAME_LEN`]. Takes effect from the next merge.
+    pub fn set_limit(&mut self, max_frame: usize) {
+        self.limit = max_frame.min(N).min(MAX_FRAME_LEN);
+    }
+
+    /// The longest frame a merge may become.
+    pub fn limit(&self) -> usize {
+        self.limit
     }
 
     /// How many segments the pending merge holds (0: none pending).
@@ -205,8 +230,8 @@ impl<const N: usize> Coalescer<N> {
             self.flush(out);
         }
         // A PSH segment would be flushed right after it; a frame larger than
-        // the buffer cannot be held.
-        if seg.flags & TCP_PSH != 0 || frame.len() > N {
+        // the limit cannot be held (nor grown).
+        if seg.flags & TCP_PSH != 0 || frame.len() > self.limit {
             out(Merged {
                 frame,
                 gso: None,
@@ -261,7 +286,7 @@ impl<const N: usize> Coalescer<N> {
             || seg.hdr != f.hdr
             || seg.seq != self.next_seq
             || plen > usize::from(self.mss)
-            || new_len > N
+            || new_len > self.limit
             || new_len - f.l3 > MAX_IP_LEN
             || self.count >= MAX_SEGMENTS
         {

@@ -26,7 +26,7 @@ pub mod segment;
 #[cfg(test)]
 mod test_frames;
 
-pub use coalesce::{Coalescer, Merged, MAX_MERGED};
+pub use coalesce::{Coalescer, Merged, MAX_FRAME_LEN, MAX_MERGED};
 pub use segment::{complete_checksum, segment, Kind, MAX_FRAME, MAX_FRAME_VLAN};
 
 use checksum::CsumError;

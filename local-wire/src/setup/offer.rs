@@ -54,8 +54,8 @@ pub enum Refusal {
     /// A key is not a canonical decimal number in range.
     #[error("offer key {0} is not a valid number")]
     NotNumeric(Key),
-    /// `ring-pages` is not a power of two in `1..=16`.
-    #[error("ring-pages {0} is not a power of two in 1..=16")]
+    /// `ring-pages` is not a power of two in `1..=64`.
+    #[error("ring-pages {0} is not a power of two in 1..=64")]
     RingPages(u32),
     /// A grant ref in the range Xen reserves for the toolstack.
     #[error("offer key {key} names reserved grant ref {gref}")]
@@ -192,7 +192,7 @@ mod tests {
     fn hostile_values_refused() {
         let cases: &[(&str, &str, Refusal)] = &[
             ("/w/ring-pages", "3", Refusal::RingPages(3)),
-            ("/w/ring-pages", "32", Refusal::RingPages(32)),
+            ("/w/ring-pages", "128", Refusal::RingPages(128)),
             ("/w/ring-pages", "0", Refusal::RingPages(0)),
             (
                 "/w/ring-pages",
@@ -236,7 +236,7 @@ mod tests {
         let r = Offer::parse("/w", |p| {
             reads += 1;
             Some(if p.ends_with("ring-pages") {
-                "16".into()
+                format!("{MAX_PAGES_PER_DIR}")
             } else {
                 format!("{}", 100 + reads)
             })

@@ -219,9 +219,25 @@ impl Offerer {
         out
     }
 
-    /// The last local step (allocation, grants, port, or the wire itself)
-    /// failed. The machine releases what it holds and stops: retrying
-    /// against the same request could spin.
+    /// The connected wire failed (the peer corrupted the ring or closed
+    /// it): release what we hold and wait for the acceptor's next request.
+    /// Never for good: a peer's error costs that peer's link until it asks
+    /// again, and the same request is never answered twice, so this cannot
+    /// spin.
+    pub fn link_failed(&mut self) -> Vec<Action> {
+        let mut out = Vec::new();
+        match self.state {
+            OffererState::Offered { .. } | OffererState::Connected { .. } => {
+                self.tear_down(Then::Restart, &mut out)
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// A local step (allocating pages, grants, the port) failed: local
+    /// resource exhaustion. The machine releases what it holds and stops
+    /// (state 6): retrying against the same request could spin.
     pub fn local_error(&mut self) -> Vec<Action> {
         let mut out = Vec::new();
         match self.state {

@@ -387,6 +387,46 @@ fn segment_count_and_ip_length_bound_the_merge() {
     assert_eq!(usize::from(ip_len), 20 + 32 + 44 * 1460);
 }
 
+/// The remote attack of issue 9 (A.1): back-to-back segments of one flow
+/// (45 × 1448 with timestamps, then a short one) used to merge into a frame
+/// of 65,549 bytes (65,553 tagged): within the IP length bound, beyond what
+/// netif or a wire record carries. Every merge now stays within
+/// [`MAX_FRAME_LEN`], and the stream is intact.
+#[test]
+fn merges_never_exceed_the_largest_netif_frame() {
+    for vlan in [false, true] {
+        let mut s = Spec::new(false, vlan, 0);
+        s.tcp_opts = 12;
+        let mut frames = run_of(&s, 45, 1448);
+        let room = 65535 - 20 - 32 - 45 * 1448;
+        frames.push(seg(&s, 45 * 1448, room, ACK));
+        let outs = run(&mut gro(), &frames);
+        assert_eq!(outs.len(), 2, "vlan={vlan}");
+        check_merged(&s, &outs[0], &frames[..45]);
+        passed(&outs[1], &frames[45], true);
+        assert!(outs.iter().all(|o| o.frame.len() <= MAX_FRAME_LEN));
+        // The old bound alone (IP length) would have taken the short one too.
+        assert!(s.l3() + 20 + 32 + 45 * 1448 + room > MAX_FRAME_LEN);
+    }
+}
+
+#[test]
+fn a_lower_limit_caps_every_merge() {
+    let s = variants()[0].clone();
+    let frames = run_of(&s, 40, 1000);
+    let mut c = gro();
+    c.set_limit(14 + 20 + 32 + 4500);
+    assert_eq!(c.limit(), 14 + 20 + 32 + 4500);
+    let outs = run(&mut c, &frames);
+    assert_eq!(outs.len(), 10);
+    for (o, part) in outs.iter().zip(frames.chunks(4)) {
+        check_merged(&s, o, part);
+    }
+    // Never above the netif bound, whatever is asked.
+    c.set_limit(usize::MAX);
+    assert_eq!(c.limit(), MAX_FRAME_LEN);
+}
+
 #[test]
 fn interleaved_frames_keep_arrival_order() {
     let s = variants()[1].clone();

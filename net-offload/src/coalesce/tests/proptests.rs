@@ -167,6 +167,7 @@ fn check_stream<const N: usize>(flows: &[(Spec, usize)], items: &[Option<Arrival
     let mut i = 0;
     for o in &outs {
         assert!(o.frame.len() <= N);
+        assert!(o.gso.is_none() || o.frame.len() <= MAX_FRAME_LEN);
         match o.gso {
             None => {
                 assert_eq!(o.frame, a[i].frame, "arrival {i}");
