@@ -10,7 +10,7 @@ DOMAINS="selftest-domain corm-domain spike-domain"
 
 usage() {
 	cat <<'EOF'
-Usage: ./run-xen.sh [demo|test|bench|build|clean] [ARGS]   (default: demo)
+Usage: ./run-xen.sh [demo|test|bench|soak|build|clean] [ARGS]   (default: demo)
 
   demo          build, boot nested Xen, run the demo (a selftest unikernel domain
                 and a Linux PV guest) and tell what happened
@@ -20,22 +20,30 @@ Usage: ./run-xen.sh [demo|test|bench|build|clean] [ARGS]   (default: demo)
   bench [P...]  figures measured in one nested boot: P = figures (bench/figures.sh:
                 sizes, boot times), net (bench/spike-net.sh: Spike vs dom0
                 netback throughput and RTT, Spike footprint) and/or corm
-                (bench/corm-net.sh: guest <-> lab peer over dom0 e1000 + netback,
-                a Linux driver domain, and banana); default: figures net
+                (bench/corm-net.sh: guest <-> lab peer over dom0 NIC + netback,
+                a Linux driver domain, and banana, for e1000 and e1000e,
+                interleaved in rounds); default: figures net
+  soak [MIN]    MIN minutes (30) of traffic with wire and vif churn through a Corm,
+                watching the domains' memory and grant gauges for leaks (not in CI)
   build         install what is missing, cargo build, build out/images/
   clean         remove out/images/ (clean --all: all of out/, logs included)
 
 Logs of each run go to out/logs/<timestamp>-<cmd>/: serial.log (host-timestamped),
 one file per dumped domain console and xl dmesg tail, cargo logs, lab/ (the lab
-network: DHCP leases, iperf3 and udhcpd logs).
+network: DHCP leases, iperf3 and udhcpd logs, underlay.pcap, lab-agent.log).
 Nested runs get a lab network (namespace banana-<pid>, peer 10.77.0.1/24, VLAN 10/20
-peers 10.77.30.1/.2) and five QEMU NICs on it; see README.md "Lab network".
+peers 10.77.30.1/.2, VXLAN peer 10.88.0.1 on VNI 42, an underlay capture and the lab
+agent on 10.77.0.1:7700) and seven QEMU NICs on it; see README.md "Lab network".
 In a real Xen dom0 (/proc/xen/capabilities has control_d) QEMU is skipped and the
 same dom0 scripts run here with xl (xenconsoled must run with --log=guest).
 
 Environment: BANANA_ACCEL=tcg|kvm (default: kvm if it works, else tcg),
 BANANA_QEMU_TIMEOUT=seconds (whole QEMU run), BANANA_NO_INSTALL=1 (skip apt/rustup),
-BANANA_NO_CARGO=1 (skip cargo build and cargo test: use target/ as it is).
+BANANA_NO_CARGO=1 (skip cargo build and cargo test: use target/ as it is),
+BANANA_QEMU_WAIT_MIN=minutes (180: how long to wait for another run's QEMU),
+BANANA_BENCH="K=V ..." (bench settings handed to dom0 as banana.bench=K=V+...; a ':'
+in V stands for a space), e.g. a quick bench corm: BANANA_BENCH="RUNS=1 IPERF_S=3
+PINGS=100 PING_I=0.1 MODELS=e1000"; see the headers of images/dom0/bench/*.sh.
 EOF
 }
 
@@ -128,11 +136,20 @@ kvm_works() {
 	[ $r = yes ]
 }
 
+# One nested QEMU at a time per machine (2 cores, TCG): runs queue on a lock
+# (held until this run-xen.sh exits), then also wait for a QEMU started by
+# anything else. BANANA_QEMU_WAIT_MIN (default 180) bounds the wait.
 wait_other_qemu() {
+	local max=$((${BANANA_QEMU_WAIT_MIN:-180} * 60)) t0=$SECONDS
+	exec 9> "${TMPDIR:-/tmp}/banana-qemu.lock"
+	if ! flock -n 9; then
+		echo "   another run-xen.sh holds the QEMU slot; waiting (up to $((max / 60)) min)"
+		flock -w "$max" 9 || die "the QEMU slot is still taken after $((max / 60)) min"
+	fi
 	local n=0
 	while pgrep qemu-system > /dev/null; do
-		[ $n = 0 ] && echo "   another QEMU is running (pid $(pgrep qemu-system | tr '\n' ' ')); waiting (up to 30 min)"
-		[ $n -ge 360 ] && die "another QEMU is still running after 30 min"
+		[ $n = 0 ] && echo "   another QEMU is running (pid $(pgrep qemu-system | tr '\n' ' ')); waiting"
+		[ $((SECONDS - t0)) -ge "$max" ] && die "another QEMU is still running after $((max / 60)) min"
 		sleep 5
 		n=$((n + 1))
 	done
@@ -146,6 +163,11 @@ wait_other_qemu() {
 #   VLAN 10 = 10.77.30.1/24 (DHCP .100-.149), VLAN 20 = 10.77.30.2/24 (DHCP .150-.199),
 #   same subnet on purpose: separate namespaces, so nothing routes or proxies between them.
 #   Tagging by the kernel (8021q) when it can, else by images/host/vlan-peer.py.
+#   The VXLAN peer vx42 (lab_vxlan): VNI 42, local 10.77.0.1, remote 10.77.0.40 (the
+#   underlay address of test vxlan-interop's Corm), UDP 4789 over labbr, 10.88.0.1/24
+#   (MTU 1450), iperf3 -s on it; dumpcap captures the underlay (udp port 4789 on labbr)
+#   into the run's lab/underlay.pcap for the whole run; the lab agent
+#   (images/host/lab-agent.py) answers dom0 on 10.77.0.1:7700 with tshark's decode of it.
 # QEMU runs inside banana-<pid>; nothing has a route out of it. Everything is torn
 # down when run-xen.sh exits (also on failure, timeout, Ctrl-C); namespaces of dead
 # runs are removed first.
@@ -156,8 +178,12 @@ wait_other_qemu() {
 #   00:05.0 virtio-net-pci  corm-virtio   52:54:00:77:00:05   Corm e2e tests (passthrough)
 #   00:06.0 e1000           std           52:54:00:77:00:06   dom0's own NIC (standard path)
 #   00:07.0 e1000           dd            52:54:00:77:00:07   the Linux driver domain (passthrough)
-LAB_NICS="corm-e1000:e1000:3 corm-e1000e:e1000e:4 corm-virtio:virtio-net-pci:5 std:e1000:6 dd:e1000:7"
-LAB_NS= LAB_DIR= LAB_PIDS= LAB_VLAN=0 LAB_DHCPD=
+#   00:08.0 e1000e          std-e1000e    52:54:00:77:00:08   dom0's own NIC, e1000e (standard path, MSI-X)
+#   00:09.0 e1000e          dd-e1000e     52:54:00:77:00:09   a Linux driver domain, e1000e (passthrough, MSI-X)
+# e1000 (82540EM) interrupts by INTx, e1000e (82574L) by MSI-X, on every path: bench
+# corm compares std, dd and banana per model (std/dd/corm-e1000 and *-e1000e).
+LAB_NICS="corm-e1000:e1000:3 corm-e1000e:e1000e:4 corm-virtio:virtio-net-pci:5 std:e1000:6 dd:e1000:7 std-e1000e:e1000e:8 dd-e1000e:e1000e:9"
+LAB_NS= LAB_DIR= LAB_PIDS= LAB_VLAN=0 LAB_DHCPD= LAB_VX=none LAB_AGENT=none LAB_CAP=
 
 # lab_stale: remove banana-* namespaces whose run (pid in the name) is gone
 lab_stale() {
@@ -214,9 +240,72 @@ lab_vlan_peer() {
 	ip netns exec "$vns" iperf3 -s -D -B "$addr" -I "$LAB_DIR/iperf3-v$vid.pid" --logfile "$LAB_DIR/iperf3-v$vid.log"
 }
 
+# lab_vxlan: the VXLAN peer vx42 with its iperf3, the underlay capture and the lab
+# agent (see above). Sets LAB_VX and LAB_AGENT to ok or a one-word reason (dom0 gets
+# them as banana.labvx / banana.labagent: test vxlan-interop fails with it at once)
+# and prints one line for what could not be made; the run goes on without it.
+lab_vxlan() {
+	local i why a
+	LAB_VX=ok LAB_AGENT=ok
+	if ! ip -n "$LAB_NS" link add vx42 type vxlan id 42 local 10.77.0.1 remote 10.77.0.40 dstport 4789 dev labbr \
+		2> "$LAB_DIR/vx42.err"; then
+		LAB_VX=no-vxlan-device
+		echo "   lab: no VXLAN peer vx42 (ip link add type vxlan: $(head -n 1 "$LAB_DIR/vx42.err")): vxlan-interop will fail"
+	elif ! ip -n "$LAB_NS" addr add 10.88.0.1/24 dev vx42 || ! ip -n "$LAB_NS" link set vx42 up; then
+		LAB_VX=vx42-not-up
+		echo "   lab: VXLAN peer vx42 could not be brought up: vxlan-interop will fail"
+	elif ! ip netns exec "$LAB_NS" iperf3 -s -D -B 10.88.0.1 -I "$LAB_DIR/iperf3-vx42.pid" --logfile "$LAB_DIR/iperf3-vx42.log"; then
+		LAB_VX=no-iperf3-on-vx42
+		echo "   lab: iperf3 -s -B 10.88.0.1 failed: vxlan-interop will fail"
+	fi
+	if ! command -v dumpcap > /dev/null || ! command -v tshark > /dev/null; then
+		LAB_AGENT=no-tshark
+		echo "   lab: no tshark/dumpcap (apt package tshark): no underlay capture, no lab agent; vxlan-interop will fail"
+		return 0
+	fi
+	# snap length 200: the headers (outer, VXLAN, inner up to ICMP) without iperf3's payload
+	ip netns exec "$LAB_NS" dumpcap -q -P -i labbr -f 'udp port 4789' -s 200 -w "$LAB_DIR/underlay.pcap" \
+		> "$LAB_DIR/underlay-capture.log" 2>&1 &
+	LAB_CAP=$!
+	for i in $(seq 50); do
+		[ -s "$LAB_DIR/underlay.pcap" ] && break
+		kill -0 "$LAB_CAP" 2> /dev/null || break
+		sleep 0.1
+	done
+	if [ ! -s "$LAB_DIR/underlay.pcap" ]; then
+		why=$(grep -v '^ *$' "$LAB_DIR/underlay-capture.log" | tail -n 1 || true)
+		LAB_AGENT=no-capture
+		echo "   lab: the underlay capture did not start (dumpcap: ${why:-no output}): no lab agent; vxlan-interop will fail"
+		kill "$LAB_CAP" 2> /dev/null || true
+		LAB_CAP=
+		return 0
+	fi
+	if ! command -v python3 > /dev/null; then
+		LAB_AGENT=no-python3
+		echo "   lab: no python3: no lab agent; vxlan-interop will fail"
+		return 0
+	fi
+	ip netns exec "$LAB_NS" python3 "$ROOT/images/host/lab-agent.py" 10.77.0.1 7700 "$LAB_DIR/underlay.pcap" \
+		> "$LAB_DIR/lab-agent.log" 2>&1 &
+	a=$!
+	LAB_PIDS="$LAB_PIDS $a"
+	for i in $(seq 50); do
+		grep -q 'listening on' "$LAB_DIR/lab-agent.log" 2> /dev/null && return 0
+		kill -0 "$a" 2> /dev/null || break
+		sleep 0.1
+	done
+	LAB_AGENT=agent-did-not-start
+	echo "   lab: the lab agent did not start ($(tail -n 1 "$LAB_DIR/lab-agent.log")): vxlan-interop will fail"
+}
+
 lab_down() {
 	[ -n "$LAB_NS" ] || return 0
-	local p f ns
+	local p f ns i
+	# the capture first, by SIGTERM, so dumpcap writes out what it holds
+	if [ -n "$LAB_CAP" ]; then
+		kill "$LAB_CAP" 2> /dev/null || true
+		for i in $(seq 30); do kill -0 "$LAB_CAP" 2> /dev/null || break; sleep 0.1; done
+	fi
 	for f in "$LAB_DIR"/iperf3*.pid; do [ -f "$f" ] && LAB_PIDS="$LAB_PIDS $(cat "$f")"; done
 	[ -n "$LAB_DHCPD" ] && kill -USR1 "$LAB_DHCPD" 2>/dev/null && sleep 0.2   # udhcpd: write the lease file
 	for f in "$LAB_DIR"/udhcpd*.leases; do
@@ -228,7 +317,7 @@ lab_down() {
 		for p in $(ip netns pids "$ns" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
 		ip netns del "$ns" 2>/dev/null || echo "   lab: could not delete namespace $ns" >&2
 	done
-	LAB_NS= LAB_PIDS= LAB_DHCPD=
+	LAB_NS= LAB_PIDS= LAB_DHCPD= LAB_CAP=
 }
 
 QEMU_PIDFILE=
@@ -277,10 +366,11 @@ lab_up() {
 	LAB_VLAN=1
 	lab_vlan_peer 10 10.77.30.1 10.77.30.100 10.77.30.149 && lab_vlan_peer 20 10.77.30.2 10.77.30.150 10.77.30.199 || {
 		echo "   lab: VLAN peers could not be set up (no 8021q and no python3?): VLAN tests will fail"; LAB_VLAN=0; }
+	lab_vxlan
 	sleep 0.3
 	kill -0 "$LAB_DHCPD" 2>/dev/null ||
 		{ echo "   no lab network (udhcpd died: $(tail -n 1 "$LAB_DIR/udhcpd.log")): running without NICs"; lab_down; return 1; }
-	echo "   lab network: namespace $LAB_NS, labbr 10.77.0.1/24 (DHCP .100-.199, iperf3), taps tap3-tap7$([ $LAB_VLAN = 1 ] && echo ", VLAN 10/20 peers 10.77.30.1/.2")"
+	echo "   lab network: namespace $LAB_NS, labbr 10.77.0.1/24 (DHCP .100-.199, iperf3), taps$(for n in $LAB_NICS; do printf ' tap%s' "${n##*:}"; done)$([ $LAB_VLAN = 1 ] && echo ", VLAN 10/20 peers 10.77.30.1/.2")$([ $LAB_VX = ok ] && echo ", VXLAN peer vx42 10.88.0.1")$([ $LAB_AGENT = ok ] && echo ", underlay capture, lab agent :7700")"
 	ip -n "$LAB_NS" -br link > "$LAB_DIR/links.txt" 2>&1
 	return 0
 }
@@ -299,7 +389,7 @@ lab_qemu_args() {
 lab_dom0_args() {
 	local n nics=
 	for n in $LAB_NICS; do nics="$nics+${n%%:*}@0000:00:0${n##*:}.0"; done
-	echo "banana.lab=1 banana.labvlan=$LAB_VLAN banana.nics=${nics#+}"
+	echo "banana.lab=1 banana.labvlan=$LAB_VLAN banana.labvx=$LAB_VX banana.labagent=$LAB_AGENT banana.nics=${nics#+}"
 }
 
 # boot LIST TIMEOUT LOGDIR: run the items in nested Xen (or on this real dom0)
@@ -326,6 +416,10 @@ boot() {
 		local xen="console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=1"
 		xen="$xen loglvl=all guest_loglvl=all noreboot smap=0 spec-ctrl=eager-fpu"
 		local dom0="console=hvc0 earlyprintk=xen banana.run=$list"
+		if [ -n "${BANANA_BENCH:-}" ]; then
+			[[ $BANANA_BENCH =~ ^[A-Za-z0-9_=.:\ -]+$ ]] || die "BANANA_BENCH='$BANANA_BENCH': K=V pairs of letters, digits, '.', '_', '-', ':' only"
+			dom0="$dom0 banana.bench=$(echo $BANANA_BENCH | tr ' ' '+')"
+		fi
 		wait_other_qemu
 		trap 'on_signal 130' INT
 		trap 'on_signal 143' TERM
@@ -489,7 +583,7 @@ cmd_bench() { # [figures|net|corm...] (default: figures net)
 	dir=$(new_logdir bench)
 	echo "logs: $dir"
 	build_all "$dir"
-	boot "$(echo $items | tr ' ' ',')" "${BANANA_QEMU_TIMEOUT:-3600}" "$dir"
+	boot "$(echo $items | tr ' ' ',')" "${BANANA_QEMU_TIMEOUT:-7200}" "$dir"
 	{
 		if [ -f "$elf" ] && [[ " $BUILD_FAILED " != *" selftest-domain "* ]]; then
 			echo "selftest_elf_bytes=$(stat -c %s "$elf")"
@@ -503,32 +597,68 @@ cmd_bench() { # [figures|net|corm...] (default: figures net)
 	awk -F= '{ printf "  %-38s %s\n", $1, $2 }' "$dir/figures.txt"
 	if grep -q '^net_ratio_' "$dir/figures.txt"; then
 		echo
-		echo "network: Spike-wire-Spike vs dom0 bridge + Linux netback (medians; ratio = spike/std):"
+		echo "network: Spike-wire-Spike vs dom0 bridge + Linux netback (interleaved slots; medians, RTT p50/p90 of all pings; ratio = spike/std):"
 		awk -F= '{ v[$1] = $2 } END {
 			printf "  %-10s %12s %12s %8s %16s %16s\n", "", "spike", "std", "ratio", "spike range", "std range"
 			n = split("tx_mbit rx_mbit rtt_ms", k, " ")
 			for (i = 1; i <= n; i++) { split(k[i], p, "_")
 				printf "  %-10s %12s %12s %8s %16s %16s\n", k[i], v["net_spike_" k[i] "_median"], v["net_std_" k[i] "_median"],
 					v["net_ratio_" p[1]], v["net_spike_" k[i] "_spread"], v["net_std_" k[i] "_spread"] }
+			printf "  %-10s %12s %12s %8s %16s %16s\n", "rtt_p90_ms", v["net_spike_rtt_ms_p90"], v["net_std_rtt_ms_p90"], v["net_ratio_rtt_p90"], "", ""
+			printf "  %-10s %12s %12s\n", "tx_retr", v["net_spike_tx_retr_total"], v["net_std_tx_retr_total"]
+			printf "  %-10s %12s %12s\n", "rx_retr", v["net_spike_rx_retr_total"], v["net_std_rx_retr_total"]
+			printf "  %-10s %12s %12s %8s   (CPU s per GB: dom0 + Spikes; guests %s / %s)\n", "cpu_s/GB", v["net_spike_cpu_s_per_gb_path"],
+				v["net_std_cpu_s_per_gb_path"], v["net_ratio_cpu"], v["net_spike_cpu_s_per_gb_guests"], v["net_std_cpu_s_per_gb_guests"]
 			printf "  %-10s %12s %12s %8s\n", "initwait_s", v["vif_initwait_spike_median_s"], v["vif_initwait_std_median_s"],
 				v["vif_initwait_ratio_spike_over_std"]
+			c = ""; for (key in v) if (key ~ /^net_spike_ctr_.*_total$/) { kk = substr(key, 15); sub(/_total$/, "", kk); c = c " " kk "=" v[key] }
+			if (c != "") printf "  Spike counters (deltas over spike slots):%s\n", c
 		}' "$dir/figures.txt"
 	fi
-	if grep -q '^corm_ratio_' "$dir/figures.txt"; then
+	if grep -q '^corm_.*ratio_' "$dir/figures.txt"; then
 		echo
-		echo "network to the lab peer: Linux reference paths and banana (medians; ranges min-max):"
+		echo "network to the lab peer, per NIC model: std (dom0), dd (Linux driver domain), banana (Spike + Corm)"
+		echo "(interleaved rounds; Mbit/s: medians of the rounds [min-max]; RTT: p50/p90 of all pings; retransmits: sum;"
+		echo " CPU s/GB: CPU seconds over GB moved, path = every domain but the guest, backend = dom0 | dd | Spike+Corm)"
 		awk -F= '{ v[$1] = $2 } END {
-			printf "  %-10s %10s %10s %10s %8s %8s %8s   %s\n", "", "std", "dd", "banana", "dd/std", "ban/std", "ban/dd", "std range / dd range"
-			n = split("tx_mbit rx_mbit rtt_ms", k, " ")
-			for (i = 1; i <= n; i++) { split(k[i], p, "_"); b = v["corm_banana_" k[i] "_median"]; if (b == "") b = "-"
-				r1 = v["corm_ratio_banana_over_std_" p[1]]; r2 = v["corm_ratio_banana_over_dd_" p[1]]
-				printf "  %-10s %10s %10s %10s %8s %8s %8s   %s / %s\n", k[i], v["corm_std_" k[i] "_median"], v["corm_dd_" k[i] "_median"],
-					b, v["corm_ratio_dd_over_std_" p[1]], r1 == "" ? "-" : r1, r2 == "" ? "-" : r2,
-					v["corm_std_" k[i] "_spread"], v["corm_dd_" k[i] "_spread"] }
-			if ("corm_banana" in v) printf "  banana path: %s\n", v["corm_banana"]
+			n = split("e1000 e1000e", ms, " ")
+			for (mi = 1; mi <= n; mi++) { m = ms[mi]; P = (m == "e1000" ? "corm_" : "corm_" m "_")
+				if (!((P "std_tx_mbit_median") in v) && !((P "banana_tx_mbit_median") in v) && !((P "dd_tx_mbit_median") in v)) continue
+				printf "\n  %-20s %18s %18s %18s %8s %8s\n", m " (" d(v[P "std_irq"]) "/" d(v[P "dd_irq"]) "/" d(v[P "banana_irq"]) ")", "std", "dd", "banana", "ban/std", "ban/dd"
+				row("tx Mbit/s", P, "tx_mbit_median", "tx_mbit_spread", "tx"); row("rx Mbit/s", P, "rx_mbit_median", "rx_mbit_spread", "rx")
+				row("RTT p50 ms", P, "rtt_ms_median", "rtt_ms_spread", "rtt"); row("RTT p90 ms", P, "rtt_ms_p90", "", "rtt_p90")
+				row("tx retransmits", P, "tx_retr_total", "", ""); row("rx retransmits", P, "rx_retr_total", "", "")
+				row("CPU s/GB path", P, "cpu_s_per_gb_path", "", "cpu"); row("CPU s/GB backend", P, "cpu_s_per_gb_backend", "", "")
+				row("CPU s/GB dom0", P, "cpu_s_per_gb_dom0", "", ""); row("CPU s/GB guest", P, "cpu_s_per_gb_guest", "", "")
+				c = ""; for (key in v) if (index(key, P "banana_ctr_") == 1 && key ~ /_total$/) {
+					kk = substr(key, length(P "banana_ctr_") + 1); sub(/_total$/, "", kk); c = c " " kk "=" v[key] }
+				c2 = ""; for (key in v) if (index(key, P "idle_cpu_pct_") == 1) c2 = c2 " " substr(key, length(P "idle_cpu_pct_") + 1) "=" v[key] "%"
+				if (c2 != "") printf "  idle window CPU:%s\n", c2
+				if (c != "") printf "  banana counters (deltas, all rounds):%s\n", c
+			}
+		}
+		function d(x) { return x == "" ? "-" : x }
+		function row(label, P, key, sp, rk,   i, s, o) {
+			o = sprintf("  %-20s", label); split("std dd banana", ps, " ")
+			for (i = 1; i <= 3; i++) { s = d(v[P ps[i] "_" key]); if (sp != "" && (P ps[i] "_" sp) in v) s = s " [" v[P ps[i] "_" sp] "]"; o = o sprintf(" %18s", s) }
+			if (rk != "") o = o sprintf(" %8s %8s", d(v[P "ratio_banana_over_std_" rk]), d(v[P "ratio_banana_over_dd_" rk]))
+			print o
 		}' "$dir/figures.txt"
 	fi
 	results "$dir" $items
+	[ $FAILED = 0 ] && [ -z "$DONE_MISSING" ]
+}
+
+cmd_soak() { # [MIN]: the soak (images/dom0/soak.sh), MIN minutes (30)
+	local dir min=${1:-30}
+	[[ $min =~ ^[1-9][0-9]*$ ]] || die "soak: minutes must be a positive number, not '$min'"
+	dir=$(new_logdir soak)
+	echo "logs: $dir"
+	build_all "$dir"
+	boot "soak-$min" "$((min * 60 + 2400))" "$dir"
+	echo
+	sed -n 's/^\[ *[0-9.]*\] \[soak-[0-9]*\] SOAK /  /p; s/^\[ *[0-9.]*\] BANANA-FIGURE \(soak_.*\)/  \1/p' "$dir/serial.log"
+	results "$dir" "soak-$min"
 	[ $FAILED = 0 ] && [ -z "$DONE_MISSING" ]
 }
 
@@ -543,6 +673,7 @@ case $cmd in
 demo) cmd_demo ;;
 test) cmd_test "$@" ;;
 bench) cmd_bench "$@" ;;
+soak) cmd_soak "$@" ;;
 build) cmd_build ;;
 clean) cmd_clean "$@" ;;
 *) usage >&2; exit 2 ;;

@@ -2,7 +2,7 @@
 # Build everything the lab boots into out/images/ (git-ignored, never committed):
 #   xen.elf          Debian's Xen 4.17, gunzipped (QEMU's multiboot loader takes the ELF)
 #   vmlinuz          Debian's kernel, used as dom0 kernel
-#   banana/          the payload the dom0 tests use: runner.sh lib.sh tests/ bench/ demo.sh
+#   banana/          the payload the dom0 tests use: runner.sh lib.sh tests/ bench/ demo.sh soak.sh
 #                    vif-banana (busybox vif hotplug script, also in dom0's /etc/xen/scripts)
 #                    xl/ (config templates), domains/ (our PV ELFs), guest/ (Linux PV guest:
 #                    ELF vmlinux + busybox ramdisk), dd/ (Linux network driver domain
@@ -22,8 +22,9 @@ XB=/usr/lib/xen-4.17/bin
 DOMAINS="selftest-domain corm-domain spike-domain"
 DOM0_MODULES="xen-evtchn xen-privcmd xenfs xen-gntdev xen-gntalloc bridge xen-netback xen-netfront xen-pciback"
 GUEST_MODULES="xen-netfront"
-# in dom0 but not loaded at boot: lib.sh std_up loads it for dom0's own NIC (00:06.0)
-DOM0_NIC_MODULES="e1000"
+# in dom0 but not loaded at boot: lib.sh std_up loads the one for dom0's own NIC
+# (std 00:06.0: e1000, std-e1000e 00:08.0: e1000e); lists nic-<module>.list
+DOM0_NIC_MODULES="e1000 e1000e"
 # the Linux network driver domain (images/dd/): toolstack modules, netback, bridge,
 # pcifront and the drivers of the lab NICs
 DD_MODULES="xen-evtchn xen-privcmd xenfs xen-gntdev xen-gntalloc bridge xen-netback xen-pcifront e1000 e1000e virtio_pci virtio_net"
@@ -124,7 +125,7 @@ payload() {
 	local b=$OUT/banana d f
 	rm -rf "$b"
 	mkdir -p "$b/domains" "$b/xl"
-	cp -r "$IMG/dom0/lib.sh" "$IMG/dom0/corm.sh" "$IMG/dom0/runner.sh" "$IMG/dom0/demo.sh" "$IMG/dom0/tests" "$IMG/dom0/bench" \
+	cp -r "$IMG/dom0/lib.sh" "$IMG/dom0/corm.sh" "$IMG/dom0/runner.sh" "$IMG/dom0/demo.sh" "$IMG/dom0/soak.sh" "$IMG/dom0/tests" "$IMG/dom0/bench" \
 		"$IMG/dom0/vif-banana" "$b/"
 	cp "$IMG"/xl/*.cfg "$b/xl/"
 	for d in $DOMAINS; do
@@ -164,6 +165,7 @@ dom0() {
 	fi
 	add_modules "$r" load.list $DOM0_MODULES
 	add_modules "$r" nic.list $DOM0_NIC_MODULES
+	for b in $DOM0_NIC_MODULES; do add_modules "$r" "nic-$b.list" "$b"; done
 	cp "$IMG/dom0/init" "$r/init"
 	chmod +x "$r/init"
 	# busybox vif hotplug script for dom0-backed vifs on a bridge (bench/spike-net.sh)

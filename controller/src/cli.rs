@@ -10,7 +10,9 @@ use anyhow::{bail, Context};
 use clap::{ArgAction, Parser, Subcommand};
 
 use crate::app::App;
+use crate::domain::CormSpec;
 use crate::endpoint::{check_name, Kind};
+use crate::gntdev::Gntdev;
 use crate::run::SystemRun;
 use crate::toolstack::Xl;
 use crate::xenstore::XenstoreRegistry;
@@ -62,7 +64,8 @@ pub enum Cmd {
     /// Spikes: netback domains, one per guest vif.
     #[command(subcommand)]
     Spike(SpikeCmd),
-    /// Wires between endpoints (spike:NAME, corm:NAME/INDEX).
+    /// Wires between endpoints (spike:NAME, corm:NAME/INDEX, and remote
+    /// VTEPs vxlan:VNI@IPv4[:PORT], geneve:VNI@IPv4[:PORT]).
     #[command(subcommand)]
     Wire(WireCmd),
     /// Endpoints and wires.
@@ -72,10 +75,37 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// The counters any domain publishes (its counter page; xenstore for
+    /// domains without one). Takes no lock and reads no records: one
+    /// xenstore read and the grant device.
+    Counters {
+        /// xl name or domid.
+        domain: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One counter's value (for scripts): `banana counter c0
+    /// switch/counters/forwarded` prints `1234`; an error (exit 1) if the
+    /// domain publishes no such counter.
+    Counter {
+        /// xl name or domid.
+        domain: String,
+        /// The counter's name, e.g. `nic/counters/rx_frames`, `vif/5/0/rx_bytes`.
+        name: String,
+    },
     /// Attach to a domain's console (xl console).
     Console { name: String },
     /// Print a domain's console log.
     Log { name: String },
+    /// Restart every Corm and Spike that crashed or went away, with the same
+    /// name and parameters; their wires and guests' vifs come back (one pass).
+    Repair,
+    /// Repair in a loop until SIGTERM or SIGINT (logs on stderr).
+    Supervise {
+        /// Seconds between passes (1..=3600).
+        #[arg(long, default_value_t = 5)]
+        interval: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -93,6 +123,24 @@ pub enum CormCmd {
         /// MiB (default: the template's).
         #[arg(long)]
         memory: Option<u32>,
+        /// Storm control: floods (broadcast, multicast, unknown unicast)
+        /// each port may cause, per second and back to back
+        /// (default 1000/256).
+        #[arg(long, value_name = "RATE/BURST")]
+        flood: Option<String>,
+        /// The Corm's own IPv4 address and prefix on the untagged segment
+        /// of its NIC, the source of its encap wires (VXLAN, Geneve).
+        #[arg(long, value_name = "IP/PREFIX")]
+        underlay: Option<String>,
+        /// Next hop to remote VTEPs outside the underlay's prefix (needs
+        /// --underlay).
+        #[arg(long, value_name = "IP")]
+        gateway: Option<String>,
+        /// Keep VLAN VID off the NIC: a segment of this Corm's endpoints
+        /// only, e.g. a guest and the encap wire relaying it to another
+        /// host (repeatable).
+        #[arg(long = "local-vlan", value_name = "VID")]
+        local_vlans: Vec<String>,
     },
     Destroy {
         name: String,
@@ -106,6 +154,15 @@ pub enum SpikeCmd {
         /// MiB (default: the template's).
         #[arg(long)]
         memory: Option<u32>,
+        /// A guest MAC this Spike serves (its vif's `mac=`; repeatable, at
+        /// most 4). A Corm wired to the Spike carries these MACs only.
+        #[arg(long = "mac", value_name = "MAC")]
+        macs: Vec<String>,
+        /// An IP address the guest owns (its vif's `ip=`; repeatable, at
+        /// most 8). A Corm wired to the Spike drops ARP and Neighbor
+        /// Discovery claiming it for any other MAC.
+        #[arg(long = "ip", value_name = "IP")]
+        ips: Vec<String>,
     },
     Destroy {
         name: String,
@@ -115,7 +172,14 @@ pub enum SpikeCmd {
 #[derive(Debug, Subcommand)]
 pub enum WireCmd {
     /// Wire two endpoints; prints the wire id.
-    Connect { first: String, second: String },
+    Connect {
+        first: String,
+        second: String,
+        /// Make it an encap wire between two Corm endpoints (each Corm
+        /// sends to the other's underlay address) instead of a local wire.
+        #[arg(long, value_name = "geneve|vxlan")]
+        encap: Option<String>,
+    },
     /// Remove a wire, named by id or by one of its endpoints.
     Disconnect { wire: String },
 }
@@ -134,25 +198,50 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             let path = cli.console_dir.join(format!("guest-{name}.log"));
             let text = std::fs::read(&path)
                 .with_context(|| format!("no console log for '{name}' ({})", path.display()))?;
-            out.write_all(&text)?;
+            out.write_all(crate::console::printable(&text).as_bytes())?;
             return Ok(());
         }
         _ => {}
     }
     let xs = XenstoreRegistry::new(SystemRun, cli.xenstore_bin.clone());
     let xl = Xl::new(SystemRun, cli.xl.clone());
+    let pages = Gntdev::default();
     let app = App {
         reg: &xs,
         local: &xs,
         xl: &xl,
+        pages: &pages,
         images: cli.images.clone(),
         run_dir: cli.run_dir.clone(),
+        timing: crate::app::Timing::default(),
     };
     dispatch(&app, cli.cmd, out)
 }
 
 /// Runs a command against any store and toolstack (tests pass fakes).
 pub fn dispatch(app: &App, cmd: Cmd, out: &mut dyn Write) -> anyhow::Result<()> {
+    match cmd {
+        Cmd::Supervise { interval } => {
+            // Takes the lock for each pass only.
+            return Ok(app.supervise(crate::supervise::interval(interval)?)?);
+        }
+        // Read-only and record-free: no lock, no reconcile (dom0's xenstored
+        // may be slow; counters must stay cheap to read).
+        Cmd::Counters { domain, json } => {
+            let c = app.counters(&domain)?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&c)?)?
+            } else {
+                write!(out, "{}", c.text())?
+            }
+            return Ok(());
+        }
+        Cmd::Counter { domain, name } => {
+            writeln!(out, "{}", app.counter(&domain, &name)?)?;
+            return Ok(());
+        }
+        _ => {}
+    }
     let _lock = app.begin()?;
     match cmd {
         Cmd::Corm(CormCmd::Create {
@@ -161,8 +250,15 @@ pub fn dispatch(app: &App, cmd: Cmd, out: &mut dyn Write) -> anyhow::Result<()> 
             endpoints,
             vlans,
             memory,
+            flood,
+            underlay,
+            gateway,
+            local_vlans,
         }) => {
-            let r = app.create_corm(&name, &bdf, endpoints, &vlans, memory)?;
+            let spec = CormSpec::parse(&name, &bdf, endpoints, &vlans, memory, flood.as_deref())?
+                .with_underlay(underlay.as_deref(), gateway.as_deref())?
+                .with_local_vlans(&local_vlans)?;
+            let r = app.create_corm(&spec)?;
             let last = r.endpoint(r.endpoints - 1);
             writeln!(
                 out,
@@ -176,22 +272,39 @@ pub fn dispatch(app: &App, cmd: Cmd, out: &mut dyn Write) -> anyhow::Result<()> 
             app.destroy(Kind::Corm, &name)?;
             writeln!(out, "corm {name}: destroyed")?;
         }
-        Cmd::Spike(SpikeCmd::Create { name, memory }) => {
-            let r = app.create_spike(&name, memory)?;
+        Cmd::Spike(SpikeCmd::Create {
+            name,
+            memory,
+            macs,
+            ips,
+        }) => {
+            let c = app.create_spike(&name, memory, &macs, &ips)?;
             writeln!(
                 out,
                 "spike {name}: domid {}, endpoint {}",
-                domid(&r),
-                r.endpoint(0)
+                domid(&c.rec),
+                c.rec.endpoint(0)
             )?;
+            for v in &c.vifs {
+                writeln!(out, "spike {name}: {v}")?;
+            }
         }
         Cmd::Spike(SpikeCmd::Destroy { name }) => {
             app.destroy(Kind::Spike, &name)?;
             writeln!(out, "spike {name}: destroyed")?;
         }
-        Cmd::Wire(WireCmd::Connect { first, second }) => {
-            let w = app.connect(&first, &second)?;
-            writeln!(out, "wire {}: {} <-> {} ({})", w.id, w.a, w.b, w.state)?;
+        Cmd::Wire(WireCmd::Connect {
+            first,
+            second,
+            encap,
+        }) => {
+            let w = app.connect(&first, &second, encap.as_deref())?;
+            let encap = w.encap.map_or(String::new(), |e| format!(", {e}"));
+            writeln!(
+                out,
+                "wire {}: {} <-> {} ({}{encap})",
+                w.id, w.a, w.b, w.state
+            )?;
         }
         Cmd::Wire(WireCmd::Disconnect { wire }) => {
             let w = app.disconnect(&wire)?;
@@ -202,7 +315,25 @@ pub fn dispatch(app: &App, cmd: Cmd, out: &mut dyn Write) -> anyhow::Result<()> 
             writeln!(out, "{}", serde_json::to_string_pretty(&app.status(true)?)?)?
         }
         Cmd::Status { json: false } => write!(out, "{}", app.status(true)?.text())?,
-        Cmd::Console { .. } | Cmd::Log { .. } => unreachable!("handled before the lock"),
+        Cmd::Repair => {
+            let done = app.repair(&|_| true)?;
+            for r in &done {
+                writeln!(out, "{r}")?;
+            }
+            if done.is_empty() {
+                writeln!(out, "nothing to repair")?;
+            }
+            if let Some(e) = crate::repair::incomplete(&done) {
+                return Err(e.into());
+            }
+        }
+        Cmd::Console { .. }
+        | Cmd::Log { .. }
+        | Cmd::Supervise { .. }
+        | Cmd::Counters { .. }
+        | Cmd::Counter { .. } => {
+            unreachable!("handled before the lock")
+        }
     }
     Ok(())
 }

@@ -8,6 +8,13 @@ use std::path::{Path, PathBuf};
 use crate::endpoint::{Bdf, Kind};
 use crate::error::{io, Error, Result};
 
+/// A Corm without `--memory` gets the template's 16 MiB plus this much per
+/// endpoint: each wired endpoint holds its wire's rings (1 + 2 × 64 pages,
+/// 516 KiB at the 256 KiB per direction a Corm offers) and its share of
+/// buffers, so every endpoint can be wired with room to spare.
+pub const CORM_BASE_MIB: u32 = 16;
+pub const CORM_MIB_PER_ENDPOINT: u32 = 1;
+
 /// What banana sets in a domain's xl config.
 #[derive(Debug, Clone)]
 pub struct DomainConfig {
@@ -28,8 +35,10 @@ impl DomainConfig {
         endpoints: u32,
     ) -> Self {
         let mut extra = format!("banana.role={kind} banana.name={name}");
+        let mut memory = memory;
         if kind == Kind::Corm {
             extra.push_str(&format!(" banana.endpoints={endpoints}"));
+            memory = memory.or(Some(CORM_BASE_MIB + endpoints * CORM_MIB_PER_ENDPOINT));
         }
         DomainConfig {
             kind,
@@ -152,5 +161,16 @@ mod tests {
         let text = render(CORM, Path::new("/i"), &c);
         assert!(text.contains("memory = 16\n"));
         assert!(!text.contains("\npci"));
+    }
+
+    /// A Corm's memory grows with its endpoints, so every wire's rings fit.
+    #[test]
+    fn corm_memory_follows_its_endpoints() {
+        for (n, mib) in [(1, 17), (4, 20), (64, 80)] {
+            let c = DomainConfig::new(Kind::Corm, "c0", None, None, n);
+            let text = render(CORM, Path::new("/i"), &c);
+            assert!(text.contains(&format!("memory = {mib}\n")), "{n}: {text}");
+            assert_eq!(text.matches("\nmemory").count(), 1);
+        }
     }
 }

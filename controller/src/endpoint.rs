@@ -1,10 +1,12 @@
-//! The names an operator types: endpoints (`spike:NAME`, `corm:NAME/INDEX`),
-//! domain names and PCI addresses, each parsed once into a checked form.
+//! The names an operator types: endpoints (`spike:NAME`, `corm:NAME/INDEX`,
+//! and remote VTEPs, [`crate::vtep`]), domain names and PCI addresses, each
+//! parsed once into a checked form.
 
 use std::fmt;
 use std::str::FromStr;
 
 use crate::error::Error;
+use crate::vtep::Vtep;
 
 /// A domain name banana accepts. Kept to a safe alphabet because it ends up
 /// in xl configs, xenstore paths, file names and endpoint strings.
@@ -47,25 +49,39 @@ impl fmt::Display for Kind {
 pub enum Endpoint {
     Spike(String),
     Corm(String, u32),
+    /// A remote VTEP: the far end of an encap wire, no domain's.
+    Vtep(Vtep),
 }
 
 impl Endpoint {
-    pub fn kind(&self) -> Kind {
+    /// The kind and name of the domain the endpoint belongs to; `None` for
+    /// a VTEP, which is outside this host.
+    pub fn owner(&self) -> Option<(Kind, &str)> {
         match self {
-            Endpoint::Spike(_) => Kind::Spike,
-            Endpoint::Corm(..) => Kind::Corm,
+            Endpoint::Spike(n) => Some((Kind::Spike, n)),
+            Endpoint::Corm(n, _) => Some((Kind::Corm, n)),
+            Endpoint::Vtep(_) => None,
         }
     }
-    pub fn domain(&self) -> &str {
-        match self {
-            Endpoint::Spike(n) | Endpoint::Corm(n, _) => n,
-        }
+
+    /// Whether the endpoint is one of this domain's.
+    pub fn is_of(&self, kind: Kind, name: &str) -> bool {
+        self.owner() == Some((kind, name))
     }
-    /// The endpoint's index within its domain (a Spike has one, index 0).
+
+    /// The endpoint's index within its domain (a Spike has one, index 0;
+    /// a VTEP is no domain's and has none: 0).
     pub fn index(&self) -> u32 {
         match self {
-            Endpoint::Spike(_) => 0,
             Endpoint::Corm(_, i) => *i,
+            Endpoint::Spike(_) | Endpoint::Vtep(_) => 0,
+        }
+    }
+
+    pub fn vtep(&self) -> Option<&Vtep> {
+        match self {
+            Endpoint::Vtep(v) => Some(v),
+            _ => None,
         }
     }
 }
@@ -74,6 +90,10 @@ impl FromStr for Endpoint {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self, Error> {
         let bad = || Error::BadEndpoint(s.to_string());
+        if Vtep::looks_like(s) {
+            let v = s.parse().map_err(|e| Error::BadVtep(s.to_string(), e))?;
+            return Ok(Endpoint::Vtep(v));
+        }
         let ep = if let Some(name) = s.strip_prefix("spike:") {
             Endpoint::Spike(name.to_string())
         } else if let Some(rest) = s.strip_prefix("corm:") {
@@ -83,7 +103,9 @@ impl FromStr for Endpoint {
         } else {
             return Err(bad());
         };
-        check_name(ep.domain()).map_err(|_| bad())?;
+        if let Some((_, name)) = ep.owner() {
+            check_name(name).map_err(|_| bad())?;
+        }
         Ok(ep)
     }
 }
@@ -93,6 +115,7 @@ impl fmt::Display for Endpoint {
         match self {
             Endpoint::Spike(n) => write!(f, "spike:{n}"),
             Endpoint::Corm(n, i) => write!(f, "corm:{n}/{i}"),
+            Endpoint::Vtep(v) => v.fmt(f),
         }
     }
 }
@@ -153,15 +176,170 @@ impl fmt::Display for Bdf {
     }
 }
 
+/// A guest's unicast MAC address (`aa:bb:cc:dd:ee:ff`), as in the `mac=`
+/// of its xl `vif` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Mac(pub [u8; 6]);
+
+/// MACs a Spike announces at most (wire-proto's `MAX_MACS`).
+pub const MAX_MACS: usize = 4;
+
+impl FromStr for Mac {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let bad = |why: &str| Error::BadMac(s.to_string(), why.to_string());
+        let mut mac = [0u8; 6];
+        let parts: Vec<&str> = s.split(':').collect();
+        if parts.len() != 6 {
+            return Err(bad("expected six hex octets like 00:16:3e:00:00:01"));
+        }
+        for (o, p) in mac.iter_mut().zip(parts) {
+            if p.len() != 2 || !p.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(bad("expected six hex octets like 00:16:3e:00:00:01"));
+            }
+            *o = u8::from_str_radix(p, 16).map_err(|_| bad("not hex"))?;
+        }
+        if mac[0] & 1 != 0 {
+            return Err(bad("a group (multicast) address"));
+        }
+        if mac == [0; 6] {
+            return Err(bad("all zeros"));
+        }
+        Ok(Mac(mac))
+    }
+}
+
+impl fmt::Display for Mac {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            m[0], m[1], m[2], m[3], m[4], m[5]
+        )
+    }
+}
+
+/// IP addresses a Spike's guest may be given at most (the Corm's
+/// `MAX_ENDPOINT_IPS`).
+pub const MAX_IPS: usize = 8;
+
+/// `--ip` values: each an IPv4 or IPv6 address a host can own (not
+/// unspecified, broadcast, multicast or loopback), duplicates folded, at most
+/// [`MAX_IPS`]. Written in canonical form, which the Corm parses strictly.
+pub fn parse_ips(args: &[String]) -> Result<Vec<std::net::IpAddr>, Error> {
+    use std::net::IpAddr;
+    let mut ips: Vec<IpAddr> = Vec::new();
+    for a in args {
+        let bad = |why: &str| Error::BadIp(a.clone(), why.to_string());
+        let ip: IpAddr = a
+            .parse()
+            .map_err(|_| bad("expected an IPv4 or IPv6 address like 10.0.0.2 or fe80::2"))?;
+        let unusable = match ip {
+            IpAddr::V4(v) => {
+                v.is_unspecified() || v.is_broadcast() || v.is_multicast() || v.is_loopback()
+            }
+            IpAddr::V6(v) => v.is_unspecified() || v.is_multicast() || v.is_loopback(),
+        };
+        if unusable {
+            return Err(bad(
+                "not a host's own address (unspecified, broadcast, multicast or loopback)",
+            ));
+        }
+        if !ips.contains(&ip) {
+            ips.push(ip);
+        }
+    }
+    if ips.len() > MAX_IPS {
+        return Err(Error::TooManyIps(ips.len()));
+    }
+    Ok(ips)
+}
+
+/// `--mac` values: each parsed, duplicates folded, at most [`MAX_MACS`].
+pub fn parse_macs(args: &[String]) -> Result<Vec<Mac>, Error> {
+    let mut macs: Vec<Mac> = Vec::new();
+    for a in args {
+        let m: Mac = a.parse()?;
+        if !macs.contains(&m) {
+            macs.push(m);
+        }
+    }
+    if macs.len() > MAX_MACS {
+        return Err(Error::TooManyMacs(macs.len()));
+    }
+    Ok(macs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
+    fn macs_are_strict_unicast() {
+        assert_eq!(
+            "00:16:3E:00:00:0a".parse::<Mac>().unwrap().to_string(),
+            "00:16:3e:00:00:0a"
+        );
+        for bad in [
+            "",
+            "00:16:3e:00:00",
+            "00:16:3e:00:00:01:02",
+            "0:16:3e:00:00:01",
+            "00-16-3e-00-00-01",
+            "zz:16:3e:00:00:01",
+            "01:00:5e:00:00:01",
+            "ff:ff:ff:ff:ff:ff",
+            "00:00:00:00:00:00",
+        ] {
+            assert!(bad.parse::<Mac>().is_err(), "{bad}");
+        }
+        let six: Vec<String> = (1..=5).map(|i| format!("00:16:3e:00:00:0{i}")).collect();
+        assert!(matches!(parse_macs(&six), Err(Error::TooManyMacs(5))));
+        let dup = vec![
+            "00:16:3e:00:00:01".to_string(),
+            "00:16:3E:00:00:01".to_string(),
+        ];
+        assert_eq!(parse_macs(&dup).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn ips_are_strict_host_addresses() {
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let ok = parse_ips(&args(&["10.0.0.2", "fe80::2", "10.0.0.2", "2001:db8::0:1"])).unwrap();
+        let text: Vec<String> = ok.iter().map(|i| i.to_string()).collect();
+        assert_eq!(text, ["10.0.0.2", "fe80::2", "2001:db8::1"]);
+        for bad in [
+            "",
+            "10.0.0",
+            "010.0.0.2",
+            "10.0.0.2/24",
+            "fe80::2%eth0",
+            "0.0.0.0",
+            "255.255.255.255",
+            "224.0.0.1",
+            "127.0.0.1",
+            "::",
+            "ff02::1",
+        ] {
+            assert!(
+                matches!(parse_ips(&args(&[bad])), Err(Error::BadIp(..))),
+                "{bad}"
+            );
+        }
+        let nine: Vec<String> = (1..=9).map(|i| format!("10.0.0.{i}")).collect();
+        assert!(matches!(parse_ips(&nine), Err(Error::TooManyIps(9))));
+    }
+
+    #[test]
     fn endpoints_round_trip_and_reject_junk() {
-        for s in ["spike:s1", "corm:c0/3"] {
+        for s in ["spike:s1", "corm:c0/3", "vxlan:42@10.77.0.1:4789"] {
             assert_eq!(s.parse::<Endpoint>().unwrap().to_string(), s);
         }
+        assert!(matches!(
+            "geneve:1@10.0.0.1:x".parse::<Endpoint>(),
+            Err(Error::BadVtep(..))
+        ));
         for s in [
             "s1",
             "spike:",

@@ -1,21 +1,30 @@
 //! `banana`: see `banana --help` and `controller/README.md`.
+#![forbid(unsafe_code)]
+
+use std::io::IsTerminal;
 
 use clap::Parser;
-use controller::cli::{self, Cli};
+use controller::cli::{self, Cli, Cmd};
 
 fn main() {
     let cli = Cli::parse();
-    let level = match cli.verbose {
-        0 => tracing::Level::WARN,
-        1 => tracing::Level::INFO,
+    // supervise is a daemon: what it repaired is its output, with the time.
+    let daemon = matches!(cli.cmd, Cmd::Supervise { .. });
+    let level = match (cli.verbose, daemon) {
+        (0, false) => tracing::Level::WARN,
+        (0, true) | (1, _) => tracing::Level::INFO,
         _ => tracing::Level::DEBUG,
     };
-    tracing_subscriber::fmt()
+    let log = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .without_time()
-        .init();
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false);
+    if daemon {
+        log.init();
+    } else {
+        log.without_time().init();
+    }
     if let Err(e) = cli::run(cli, &mut std::io::stdout().lock()) {
         let msg = format!("{e:#}")
             .split('\n')

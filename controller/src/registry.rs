@@ -22,12 +22,18 @@ pub enum RegistryError {
     },
 }
 
-/// Who may read a subtree besides its owner, dom0 (nobody may write it).
+/// Who owns a subtree and who else may read it (nobody else may write it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Access {
+    /// dom0's alone.
     #[default]
     Private,
+    /// dom0's, readable by one domain.
     ReadableBy(u32),
+    /// Another domain's, readable by one more: the two ends of a Xen device
+    /// (libxl gives a backend directory to the backend domain, readable by
+    /// the guest, and a device directory the other way round).
+    Shared { owner: u32, reader: u32 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

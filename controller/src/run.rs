@@ -35,7 +35,9 @@ pub struct SystemRun;
 impl Run for SystemRun {
     fn run(&self, program: &str, args: &[&str]) -> io::Result<Output> {
         tracing::debug!(program, ?args, "run");
+        let t0 = std::time::Instant::now();
         let out = Command::new(program).args(args).output()?;
+        tracing::debug!(program, ms = t0.elapsed().as_millis() as u64, "done");
         let out = Output {
             success: out.status.success(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

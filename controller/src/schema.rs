@@ -1,12 +1,15 @@
 //! The records under `/banana` and how they are read and written. The layout
 //! is documented in `controller/README.md`; this module is its only writer.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 
-use crate::endpoint::{Bdf, Endpoint, Kind};
+use crate::endpoint::{Bdf, Endpoint, Kind, Mac};
+use crate::flood::FloodLimit;
 use crate::registry::{join, Access, Batch, Registry, RegistryError};
+use crate::underlay::Underlay;
+use crate::vtep::{Encap, Vtep};
 
 pub const ROOT: &str = "/banana";
 pub const NEXT_WIRE: &str = "/banana/next-wire-id";
@@ -80,7 +83,28 @@ pub struct DomainRecord {
     pub pci_added: bool,
     pub endpoints: u32,
     pub vlans: BTreeMap<u32, u16>,
+    /// A Spike's guest MACs (`--mac`): what a Corm wired to it may carry.
+    pub macs: Vec<Mac>,
+    /// A Spike's guest IP addresses (`--ip`): a Corm wired to it drops ARP
+    /// and ND claiming them for any other MAC.
+    pub ips: Vec<std::net::IpAddr>,
+    /// `--memory` as given at create (`None`: the template's), so that a
+    /// restart makes the same domain.
+    pub memory: Option<u32>,
+    /// A Corm's `--flood` (`None`: its default).
+    pub flood: Option<FloodLimit>,
+    /// A Corm's `--underlay` and `--gateway` (`None`: it has no tunnels).
+    pub underlay: Option<Underlay>,
+    /// A Corm's `--local-vlan`s: VLANs it keeps off its NIC.
+    pub local_vlans: BTreeSet<u16>,
+    /// Domids this domain had before (newest last, at most
+    /// [`MAX_FORMER_DOMIDS`]): guests' vifs still naming one of them as
+    /// backend are moved to the current domid (`crate::reattach`).
+    pub former_domids: Vec<u32>,
 }
+
+/// How many former domids a record remembers.
+pub const MAX_FORMER_DOMIDS: usize = 8;
 
 impl DomainRecord {
     pub fn path(&self) -> String {
@@ -111,8 +135,46 @@ impl DomainRecord {
             for (i, v) in &self.vlans {
                 b.put(join(&p, format!("endpoint/{i}/vlan")), v);
             }
+            if let Some(f) = self.flood {
+                b.put(join(&p, "flood"), f);
+            }
+            if let Some(u) = self.underlay {
+                b.put(join(&p, "underlay"), u.cidr);
+                if let Some(g) = u.gateway {
+                    b.put(join(&p, "gateway"), g);
+                }
+            }
+            if !self.local_vlans.is_empty() {
+                b.put(join(&p, "local-vlans"), join_vids(&self.local_vlans));
+            }
+        }
+        if !self.macs.is_empty() {
+            b.put(join(&p, "macs"), join_macs(&self.macs));
+        }
+        if !self.ips.is_empty() {
+            b.put(join(&p, "ips"), join_ips(&self.ips));
+        }
+        if let Some(m) = self.memory {
+            b.put(join(&p, "memory"), m);
+        }
+        if !self.former_domids.is_empty() {
+            b.put(join(&p, "former-domids"), join_ids(&self.former_domids));
         }
         b
+    }
+
+    /// The former domids once `domid` is added to them (oldest dropped first).
+    pub fn former_with(&self, domid: u32) -> Vec<u32> {
+        let mut f: Vec<u32> = self
+            .former_domids
+            .iter()
+            .copied()
+            .filter(|&d| d != domid)
+            .collect();
+        f.push(domid);
+        let excess = f.len().saturating_sub(MAX_FORMER_DOMIDS);
+        f.drain(..excess);
+        f
     }
 
     /// Reads a record; missing or garbled leaves read as the safest value
@@ -130,10 +192,37 @@ impl DomainRecord {
         };
         let mut r = Self::blank(kind, name, state.parse().unwrap_or(DomState::Creating));
         r.domid = num("domid")?;
+        // Garbled MACs read as none: a Corm then refuses the Spike (fail closed).
+        r.macs = reg
+            .get(&join(&p, "macs"))?
+            .and_then(|v| v.split(',').map(|m| m.parse().ok()).collect())
+            .unwrap_or_default();
+        // Garbled addresses read as none: the Corm still snoops DHCP.
+        r.ips = reg
+            .get(&join(&p, "ips"))?
+            .and_then(|v| v.split(',').map(|m| m.parse().ok()).collect())
+            .unwrap_or_default();
+        r.memory = num("memory")?;
+        // Garbled former domids read as none: nothing is moved (fail closed).
+        r.former_domids = reg
+            .get(&join(&p, "former-domids"))?
+            .and_then(|v| v.split(',').map(|d| d.parse().ok()).collect())
+            .unwrap_or_default();
         if kind == Kind::Corm {
             r.endpoints = num("endpoints")?.unwrap_or(0);
             r.bdf = reg.get(&join(&p, "bdf"))?.and_then(|v| v.parse().ok());
             r.pci_added = num("pci-added")? == Some(1);
+            // A garbled limit reads as none: the Corm's default applies.
+            r.flood = reg.get(&join(&p, "flood"))?.and_then(|v| v.parse().ok());
+            // Garbled VIDs read as none: the Corm trunks every VLAN.
+            r.local_vlans = reg
+                .get(&join(&p, "local-vlans"))?
+                .and_then(|v| v.split(',').map(|x| x.parse().ok()).collect())
+                .unwrap_or_default();
+            r.underlay = Underlay::from_record(
+                reg.get(&join(&p, "underlay"))?.as_deref(),
+                reg.get(&join(&p, "gateway"))?.as_deref(),
+            );
             for i in reg.list(&join(&p, "endpoint"))? {
                 let vlan = reg.get(&join(&p, format!("endpoint/{i}/vlan")))?;
                 if let (Ok(i), Some(Ok(v))) = (i.parse(), vlan.map(|v| v.parse())) {
@@ -154,6 +243,13 @@ impl DomainRecord {
             pci_added: false,
             endpoints: if kind == Kind::Spike { 1 } else { 0 },
             vlans: BTreeMap::new(),
+            macs: Vec::new(),
+            ips: Vec::new(),
+            memory: None,
+            flood: None,
+            underlay: None,
+            local_vlans: BTreeSet::new(),
+            former_domids: Vec::new(),
         }
     }
 
@@ -178,11 +274,27 @@ impl DomainRecord {
         for (i, v) in &self.vlans {
             b.put(join(&p, format!("endpoint/{i}/vlan")), v);
         }
+        if let Some(f) = self.flood {
+            b.put(join(&p, "flood"), f);
+        }
+        if let Some(u) = self.underlay {
+            b.put(join(&p, "underlay"), u.cidr);
+            if let Some(g) = u.gateway {
+                b.put(join(&p, "underlay-gateway"), g);
+            }
+        }
+        if !self.local_vlans.is_empty() {
+            b.put(join(&p, "local-vlans"), join_vids(&self.local_vlans));
+        }
         for w in wires {
-            if let Some(side) = w.side_of(&self.kind, &self.name) {
-                let peer = w.end(side.other());
-                let peer_domid = find(domains, peer).and_then(|d| d.domid);
-                b.extend(w.config_entries(domid, side, peer_domid));
+            let Some(side) = w.side_of(&self.kind, &self.name) else {
+                continue;
+            };
+            if w.is_encap() {
+                b.extend(w.tunnel_entries(domid, side, domains));
+            } else {
+                let peer = find(domains, w.end(side.other()));
+                b.extend(w.config_entries(domid, side, peer));
             }
         }
         b.restrict(&p, Access::ReadableBy(domid));
@@ -190,11 +302,38 @@ impl DomainRecord {
     }
 }
 
-/// The record of the domain an endpoint belongs to.
+/// `VID,VID,…` in order.
+pub fn join_vids(vids: &BTreeSet<u16>) -> String {
+    vids.iter()
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `aa:bb:cc:dd:ee:ff,…`
+pub fn join_macs(macs: &[Mac]) -> String {
+    macs.iter()
+        .map(|m| m.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `10.0.0.2,fe80::2,…` (canonical forms).
+pub fn join_ips(ips: &[std::net::IpAddr]) -> String {
+    ips.iter()
+        .map(|m| m.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `3,7,…`
+pub fn join_ids(ids: &[u32]) -> String {
+    ids.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// The record of the domain an endpoint belongs to (none for a VTEP).
 pub fn find<'a>(domains: &'a [DomainRecord], ep: &Endpoint) -> Option<&'a DomainRecord> {
-    domains
-        .iter()
-        .find(|d| d.kind == ep.kind() && d.name == ep.domain())
+    domains.iter().find(|d| ep.is_of(d.kind, &d.name))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -219,13 +358,16 @@ impl Side {
     }
 }
 
-/// `/banana/wire/<id>/{a,b,state}`; `a` offers the shared ring.
+/// `/banana/wire/<id>/{a,b,state,encap}`; `a` offers the shared ring.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WireRecord {
     pub id: u32,
     pub a: Endpoint,
     pub b: Endpoint,
     pub state: String,
+    /// Set only on an encap wire between two Corms' endpoints (`--encap`):
+    /// a VTEP end says its own encapsulation, and a local wire has none.
+    pub encap: Option<Encap>,
 }
 
 impl WireRecord {
@@ -242,10 +384,9 @@ impl WireRecord {
 
     /// Which side of this wire the domain is on, if any.
     pub fn side_of(&self, kind: &Kind, name: &str) -> Option<Side> {
-        let on = |e: &Endpoint| e.kind() == *kind && e.domain() == name;
-        if on(&self.a) {
+        if self.a.is_of(*kind, name) {
             Some(Side::A)
-        } else if on(&self.b) {
+        } else if self.b.is_of(*kind, name) {
             Some(Side::B)
         } else {
             None
@@ -258,28 +399,117 @@ impl WireRecord {
         b.put(join(&p, "a"), &self.a)
             .put(join(&p, "b"), &self.b)
             .put(join(&p, "state"), &self.state);
+        if let Some(e) = self.encap {
+            b.put(join(&p, "encap"), e);
+        }
         b
     }
 
-    /// `wire/<id>/…` in the config of the domain on `side`.
-    pub fn config_entries(&self, domid: u32, side: Side, peer_domid: Option<u32>) -> Batch {
+    /// `wire/<id>/…` in the config of the domain on `side`. A Corm's end
+    /// also gets `peer-macs`, the Spike's guest MACs: the only ones the Corm
+    /// lets the Spike announce (the controller, not the Spike, owns them),
+    /// and `peer-ips` when the Spike has `--ip` addresses: the guest's, which
+    /// the Corm's switch guards against ARP/ND spoofing.
+    pub fn config_entries(&self, domid: u32, side: Side, peer: Option<&DomainRecord>) -> Batch {
         let p = join(&config_path(domid), format!("wire/{}", self.id));
         let mut b = Batch::new();
         b.put(join(&p, "side"), side.as_str())
             .put(join(&p, "endpoint"), self.end(side).index())
             .put(join(&p, "peer-endpoint"), self.end(side.other()).index());
-        if let Some(d) = peer_domid {
+        if let Some(d) = peer.and_then(|p| p.domid) {
             b.put(join(&p, "peer-domid"), d);
+        }
+        if matches!(self.end(side), Endpoint::Corm(..)) {
+            let macs = peer.map_or(&[][..], |p| &p.macs[..]);
+            b.put(join(&p, "peer-macs"), join_macs(macs));
+            let ips = peer.map_or(&[][..], |p| &p.ips[..]);
+            if !ips.is_empty() {
+                b.put(join(&p, "peer-ips"), join_ips(ips));
+            }
         }
         b
     }
 
-    /// Removes the wire and its entries in both domains' configs.
+    /// An encap wire's Corm end and remote VTEP; `None` for a local wire.
+    /// The controller writes the Corm end as `a`, but either order is read.
+    pub fn tunnel(&self) -> Option<(&Endpoint, &Vtep)> {
+        match (&self.a, &self.b) {
+            (c @ Endpoint::Corm(..), Endpoint::Vtep(v))
+            | (Endpoint::Vtep(v), c @ Endpoint::Corm(..)) => Some((c, v)),
+            _ => None,
+        }
+    }
+
+    /// The encapsulation of a wire between two Corms' endpoints; `None`
+    /// for any other wire.
+    pub fn corm_encap(&self) -> Option<Encap> {
+        let corm = |e: &Endpoint| matches!(e, Endpoint::Corm(..));
+        self.encap.filter(|_| corm(&self.a) && corm(&self.b))
+    }
+
+    /// Whether the wire is carried over an underlay (to a VTEP, or between
+    /// two Corms) rather than by a shared ring.
+    pub fn is_encap(&self) -> bool {
+        self.tunnel().is_some() || self.corm_encap().is_some()
+    }
+
+    /// Where the Corm on `side` encapsulates the wire's frames to: the
+    /// VTEP end, or, between two Corms, the other Corm's underlay address
+    /// with the wire id as VNI (unique, since ids are never reused) and the
+    /// IANA port. `None` if that side is no Corm of an encap wire, or the
+    /// other Corm has no underlay on record (then no tunnel: fail closed).
+    pub fn remote_of(&self, side: Side, domains: &[DomainRecord]) -> Option<Vtep> {
+        if !matches!(self.end(side), Endpoint::Corm(..)) {
+            return None;
+        }
+        if let Endpoint::Vtep(v) = self.end(side.other()) {
+            return Some(*v);
+        }
+        let encap = self.corm_encap()?;
+        let peer = find(domains, self.end(side.other()))?.underlay?;
+        Some(Vtep {
+            encap,
+            vni: Some(self.id).filter(|&id| id <= Vtep::MAX_VNI)?,
+            remote: peer.cidr.addr,
+            port: encap.default_port(),
+        })
+    }
+
+    /// `tunnel/<id>/…` in the config of the Corm on `side`: its endpoint
+    /// and where to encapsulate its frames to (the Corm's `tunnel` config
+    /// parser). A wire to another Corm also gets `control` = `1`: the peer
+    /// speaks Banana's in-band control, which a standard VTEP does not (its
+    /// wires have no `control` key).
+    pub fn tunnel_entries(&self, domid: u32, side: Side, domains: &[DomainRecord]) -> Batch {
+        let mut b = Batch::new();
+        let Some(v) = self.remote_of(side, domains) else {
+            return b;
+        };
+        let p = join(&config_path(domid), self.config_dir());
+        b.put(join(&p, "endpoint"), self.end(side).index())
+            .put(join(&p, "encap"), v.encap)
+            .put(join(&p, "vni"), v.vni)
+            .put(join(&p, "remote"), v.remote)
+            .put(join(&p, "port"), v.port);
+        if self.corm_encap().is_some() {
+            b.put(join(&p, "control"), 1);
+        }
+        b
+    }
+
+    /// Where the wire lives in a domain's config: `tunnel/<id>` for an
+    /// encap wire, `wire/<id>` for a local one.
+    pub fn config_dir(&self) -> String {
+        let dir = if self.is_encap() { "tunnel" } else { "wire" };
+        format!("{dir}/{}", self.id)
+    }
+
+    /// Removes the wire and its entries in its domains' configs.
     pub fn unwire(&self, domains: &[DomainRecord]) -> Batch {
         let mut b = Batch::new();
         for side in [Side::A, Side::B] {
             if let Some(d) = find(domains, self.end(side)).and_then(|d| d.domid) {
-                b.rm(join(&config_path(d), format!("wire/{}", self.id)));
+                b.rm(join(&config_path(d), self.config_dir()));
             }
         }
         b.rm(wire_path(self.id));
@@ -294,11 +524,26 @@ impl WireRecord {
             let ep = |leaf: &str| -> Result<Option<Endpoint>, RegistryError> {
                 Ok(reg.get(&join(&p, leaf))?.and_then(|v| v.parse().ok()))
             };
+            // A garbled `encap` makes the record unreadable, not a local
+            // wire: reconciliation then removes it (fail closed).
+            let encap = match reg.get(&join(&p, "encap"))? {
+                None => None,
+                Some(e) => match e.parse() {
+                    Ok(e) => Some(e),
+                    Err(()) => continue,
+                },
+            };
             if let (Some(a), Some(b)) = (ep("a")?, ep("b")?) {
                 let state = reg
                     .get(&join(&p, "state"))?
                     .unwrap_or_else(|| "connecting".into());
-                all.push(WireRecord { id, a, b, state });
+                all.push(WireRecord {
+                    id,
+                    a,
+                    b,
+                    state,
+                    encap,
+                });
             }
         }
         all.sort_by_key(|w| w.id);

@@ -27,6 +27,15 @@ pub struct DomainInfo {
     pub state: String,
 }
 
+impl DomainInfo {
+    /// Xen says the domain crashed (xl's `c` flag). With `on_crash =
+    /// "preserve"` (images/xl/*.cfg) a crashed domain stays listed, so its
+    /// console and memory can be looked at, until someone destroys it.
+    pub fn crashed(&self) -> bool {
+        self.state.contains('c')
+    }
+}
+
 pub trait Toolstack {
     /// Creates a domain from an xl config file, paused: the controller writes
     /// its configuration before it runs.
@@ -42,7 +51,19 @@ pub trait Toolstack {
     fn find(&self, name: &str) -> Result<Option<DomainInfo>, ToolError> {
         Ok(self.list()?.into_iter().find(|d| d.name == name))
     }
+
+    /// Stops a domain that owns a device: asks it to shut down (a Corm then
+    /// stops its NIC's DMA and interrupts), waits up to [`STOP_GRACE`], and
+    /// destroys what is left. A plain `xl destroy` leaves a level-triggered
+    /// INTx asserted by a device nobody services: dom0 then disables that
+    /// IRQ line ("nobody cared") and the next owner of the line hangs.
+    fn stop(&self, name: &str) -> Result<(), ToolError> {
+        self.destroy(name)
+    }
 }
+
+/// How long [`Toolstack::stop`] waits for a clean shutdown.
+pub const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The real toolstack: the `xl` program.
 pub struct Xl<R> {
@@ -88,6 +109,23 @@ impl<R: Run> Toolstack for Xl<R> {
     }
     fn destroy(&self, name: &str) -> Result<(), ToolError> {
         self.xl(&["destroy", name]).map(drop)
+    }
+    fn stop(&self, name: &str) -> Result<(), ToolError> {
+        if self.xl(&["shutdown", name]).is_ok() {
+            let t0 = std::time::Instant::now();
+            while t0.elapsed() < STOP_GRACE {
+                if self.find(name)?.is_none() {
+                    return Ok(());
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            tracing::warn!("{name}: no clean shutdown within {STOP_GRACE:?}, destroying it");
+        }
+        match self.destroy(name) {
+            // Gone between the last look and the destroy: stopped all the same.
+            Err(_) if self.find(name)?.is_none() => Ok(()),
+            r => r,
+        }
     }
     fn list(&self) -> Result<Vec<DomainInfo>, ToolError> {
         Ok(parse_list(&self.xl(&["list"])?))

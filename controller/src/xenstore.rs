@@ -63,8 +63,6 @@ impl<R: Run> XenstoreRegistry<R> {
     }
 }
 
-/// xenstore permission strings: owner dom0 with no access for others (`n0`),
-/// plus read access for one domain.
 /// Leaves of `xenstore-ls -f` output (`/full/path = "value"` per node,
 /// parents before children), relative to `base`.
 fn parse_ls(text: &str, base: &str, max_depth: usize, max_count: usize) -> Vec<(String, String)> {
@@ -90,10 +88,13 @@ fn parse_ls(text: &str, base: &str, max_depth: usize, max_count: usize) -> Vec<(
         .collect()
 }
 
+/// xenstore permission strings (`xenstore-chmod`): the first names the owner
+/// and what everyone else may do (`n`: nothing), the next one more domain.
 fn perms(access: Access) -> Vec<String> {
     match access {
         Access::Private => vec!["n0".into()],
         Access::ReadableBy(d) => vec!["n0".into(), format!("r{d}")],
+        Access::Shared { owner, reader } => vec![format!("n{owner}"), format!("r{reader}")],
     }
 }
 

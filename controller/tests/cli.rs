@@ -58,7 +58,8 @@ impl Lab {
             .env("BANANA_CONSOLE_DIR", self.path("console"))
             .env("XS_ROOT", self.path("xs"))
             .env("XL_STATE", self.path("xl"))
-            .env_remove("FAKE_XL_FAIL");
+            .env_remove("FAKE_XL_FAIL")
+            .env_remove("FAKE_XL_STUBBORN");
         c
     }
 
@@ -140,21 +141,42 @@ fn an_operator_session() {
             "--bdf",
             "0000:00:03.0",
             "--vlan",
-            "1=10"
+            "1=10",
+            "--underlay",
+            "10.77.0.40/24"
         ]),
         "corm c0: domid 1, 0000:00:03.0, endpoints corm:c0/0 .. corm:c0/3\n"
     );
     assert_eq!(
-        lab.ok(&["spike", "create", "s1", "--memory", "24"]),
+        lab.ok(&[
+            "spike",
+            "create",
+            "s1",
+            "--memory",
+            "24",
+            "--mac",
+            "00:16:3e:00:00:01"
+        ]),
         "spike s1: domid 2, endpoint spike:s1\n"
     );
     assert_eq!(
         lab.ok(&["wire", "connect", "spike:s1", "corm:c0/1"]),
         "wire 1: corm:c0/1 <-> spike:s1 (connecting)\n"
     );
+    assert_eq!(
+        lab.ok(&["wire", "connect", "corm:c0/2", "vxlan:42@10.77.0.1"]),
+        "wire 2: corm:c0/2 <-> vxlan:42@10.77.0.1:4789 (configured)\n"
+    );
     let state = lab.state();
     for line in [
         "/banana/corm/c0/state=running",
+        "/banana/config/1/underlay=10.77.0.40/24",
+        "/banana/config/1/tunnel/2/endpoint=2",
+        "/banana/config/1/tunnel/2/encap=vxlan",
+        "/banana/config/1/tunnel/2/vni=42",
+        "/banana/config/1/tunnel/2/remote=10.77.0.1",
+        "/banana/config/1/tunnel/2/port=4789",
+        "/banana/wire/2/b=vxlan:42@10.77.0.1:4789",
         "/banana/config/1/wire/1/side=a",
         "/banana/config/2/wire/1/peer-domid=1",
         "/banana/wire/1/a=corm:c0/1",
@@ -186,10 +208,15 @@ fn an_operator_session() {
         "wire 1: corm:c0/1 <-> spike:s1 disconnected\n"
     );
     assert_eq!(lab.ok(&["spike", "destroy", "s1"]), "spike s1: destroyed\n");
+    // A Corm is asked to shut down first (it quiesces its NIC), not destroyed.
     assert_eq!(lab.ok(&["corm", "destroy", "c0"]), "corm c0: destroyed\n");
     assert_eq!(
+        std::fs::read_to_string(lab.path("xl/log")).unwrap_or_default(),
+        "shutdown\n"
+    );
+    assert_eq!(
         lab.state(),
-        "/banana/next-wire-id=2\n",
+        "/banana/next-wire-id=3\n",
         "only the wire counter stays"
     );
 }
@@ -198,7 +225,7 @@ fn an_operator_session() {
 fn every_mistake_is_one_line_and_changes_nothing() {
     let lab = Lab::new();
     lab.ok(&["corm", "create", "c0", "--bdf", "00:03.0"]);
-    lab.ok(&["spike", "create", "s1"]);
+    lab.ok(&["spike", "create", "s1", "--mac", "00:16:3e:00:00:01"]);
     lab.ok(&["spike", "create", "s2"]);
     lab.ok(&["wire", "connect", "corm:c0/0", "spike:s1"]);
     let before = lab.state();
@@ -209,7 +236,7 @@ fn every_mistake_is_one_line_and_changes_nothing() {
         (&["wire", "connect", "corm:c0/9", "spike:s2"], "banana: error: unknown endpoint corm:c0/9: corm 'c0' has endpoints 0..=3"),
         (&["wire", "connect", "corm:c0/1", "spike:s1"], "banana: error: endpoint spike:s1 is already wired (wire 1)"),
         (&["wire", "connect", "spike:s2", "spike:s2"], "banana: error: cannot wire spike:s2 to itself"),
-        (&["wire", "connect", "spike:s2", "eth0"], "banana: error: bad endpoint 'eth0': expected spike:NAME or corm:NAME/INDEX"),
+        (&["wire", "connect", "spike:s2", "eth0"], "banana: error: bad endpoint 'eth0': expected spike:NAME, corm:NAME/INDEX, vxlan:VNI@IPv4[:PORT] or geneve:VNI@IPv4[:PORT]"),
         (&["wire", "disconnect", "42"], "banana: error: unknown wire '42'"),
     ];
     for (args, want) in cases {
@@ -246,10 +273,90 @@ fn log_prints_the_console_file() {
     let lab = Lab::new();
     std::fs::write(lab.path("console/guest-c0.log"), "CORM-BOOT domid=1\n").unwrap();
     assert_eq!(lab.ok(&["log", "c0"]), "CORM-BOOT domid=1\n");
+    // A domain's console cannot drive the operator's terminal.
+    std::fs::write(
+        lab.path("console/guest-c1.log"),
+        b"ok\x1b]0;pwned\x07 \x1b[2K\x1b[1Ahidden\r\n",
+    )
+    .unwrap();
+    assert_eq!(lab.ok(&["log", "c1"]), "ok hidden\n");
     let e = lab.err(&["log", "c9"]);
     assert!(
         e.starts_with("banana: error: no console log for 'c9' ("),
         "{e}"
     );
     assert_eq!(lab.ok(&["console", "c0"]), "fake console of c0\n");
+}
+
+/// Xen's view of a domain that crashed under `on_crash = "preserve"`.
+fn crash(lab: &Lab, name: &str) {
+    let path = lab.path("xl/domains");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text: String = text
+        .lines()
+        .map(|l| match l.split_whitespace().collect::<Vec<_>>()[..] {
+            [n, id, _] if n == name => format!("{n} {id} ---sc-\n"),
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn repair_and_supervise_restart_a_crashed_spike() {
+    let lab = Lab::new();
+    lab.ok(&["spike", "create", "s1"]);
+    lab.ok(&["spike", "create", "s2"]);
+    lab.ok(&["wire", "connect", "spike:s1", "spike:s2"]);
+    crash(&lab, "s2");
+    let o = lab.run(&["status"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("spike 's2': crashed (xl state ---sc-): `banana repair` restarts it"),
+        "{stderr}"
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("s2      spike  2      crashed  ---sc-"),
+        "{o:?}"
+    );
+    assert_eq!(
+        lab.ok(&["repair"]),
+        "spike s2: crashed (xl state ---sc-), restarted as domid 3\n"
+    );
+    assert_eq!(lab.ok(&["repair"]), "nothing to repair\n");
+    assert!(lab
+        .state()
+        .contains("/banana/config/1/wire/1/peer-domid=3\n"));
+
+    // supervise repairs by itself and stops cleanly on SIGTERM.
+    crash(&lab, "s2");
+    let child = lab
+        .cmd(&["supervise", "--interval", "1"])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let domains = lab.path("xl/domains");
+    let t0 = std::time::Instant::now();
+    while !std::fs::read_to_string(&domains)
+        .unwrap()
+        .contains("s2 4 -b----")
+    {
+        assert!(t0.elapsed().as_secs() < 20, "supervise did not restart s2");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let o = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("spike s2: crashed (xl state ---sc-), restarted as domid 4"),
+        "{stderr}"
+    );
+    assert!(stderr.trim_end().ends_with("stopped"), "{stderr}");
+    assert!(o.stdout.is_empty());
 }

@@ -1,7 +1,7 @@
 //! The Corm's configuration from the controller (controller/README.md):
 //! `banana.endpoints=N` on the command line, and under
 //! `/banana/config/<domid>/` (dom0-owned, readable by us only)
-//! `endpoint/<i>/vlan` and `wire/<id>/{side,peer-domid,endpoint}`.
+//! `flood`, `local-vlans`, `underlay`, `underlay-gateway`, `tunnel/<id>/…`, `endpoint/<i>/vlan` and `wire/<id>/{side,peer-domid,endpoint,peer-macs,peer-ips}`.
 //! Every value is hostile text, parsed strictly; a bad one is reported and
 //! ignored, never half-applied.
 
@@ -9,15 +9,17 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use corm_domain::switch::flood::FloodLimit;
 use corm_domain::switch::MAX_VID;
+use corm_domain::tunnel::{TunnelConfig, UnderlayConfig};
 use local_wire::domain::{configured_wires, ConfiguredWire};
 use local_wire::RingPages;
 use pv_runtime::println;
 use pv_runtime::runtime::Runtime;
-use pv_runtime::xenstore::parse_decimal;
+use pv_runtime::xenstore::{parse_decimal, Errno, XsError};
 
 /// Endpoints a Corm offers at most (each costs a wire's ring when wired).
-pub const MAX_ENDPOINTS: u16 = 64;
+pub const MAX_ENDPOINTS: u16 = corm_domain::dataplane::MAX_ENDPOINTS as u16;
 
 pub fn config_dir(rt: &Runtime) -> String {
     format!("/banana/config/{}", rt.domid())
@@ -35,13 +37,89 @@ pub fn endpoints(rt: &Runtime) -> u16 {
     }
 }
 
-/// Endpoint `i`'s VLAN: `Ok(None)` (untagged) when absent. A malformed value
-/// is `Err(value)`: the endpoint is not served, so a typo can never put a
-/// guest on the untagged segment.
+/// The flood limit (storm control) the operator chose with `banana corm
+/// create --flood RATE/BURST`, from the `flood` key: `Ok(None)` when absent
+/// (the switch's default). A malformed value or a failed read is `Err(why)`;
+/// the caller keeps the default rather than run unlimited.
+pub fn flood(rt: &mut Runtime) -> Result<Option<FloodLimit>, String> {
+    let path = format!("{}/flood", config_dir(rt));
+    match rt.xs.read(&path) {
+        Err(XsError::Xenstored(Errno::ENOENT)) => Ok(None),
+        Err(e) => Err(format!("cannot read {path}: {e}")),
+        Ok(v) => FloodLimit::parse(&v)
+            .map(Some)
+            .ok_or_else(|| format!("{path} = {v:?}")),
+    }
+}
+
+/// A key of our config that may be absent: `Ok(None)` then.
+fn optional(rt: &mut Runtime, key: &str) -> Result<Option<String>, String> {
+    let path = format!("{}/{key}", config_dir(rt));
+    match rt.xs.read(&path) {
+        Err(XsError::Xenstored(Errno::ENOENT)) => Ok(None),
+        Err(e) => Err(format!("cannot read {path}: {e}")),
+        Ok(v) => Ok(Some(v)),
+    }
+}
+
+/// The VLANs kept off the uplink (`local-vlans` = `VID,VID,…`, from
+/// `banana corm create --local-vlan`): segments of our endpoints only.
+/// Absent: none. Malformed: `Err(why)` and none.
+pub fn local_vlans(rt: &mut Runtime) -> Result<Vec<u16>, String> {
+    let Some(text) = optional(rt, "local-vlans")? else {
+        return Ok(Vec::new());
+    };
+    let vids: Option<Vec<u16>> = text
+        .split(',')
+        .map(|v| {
+            parse_decimal(v)
+                .filter(|v| (1..=u32::from(MAX_VID)).contains(v))
+                .map(|v| v as u16)
+        })
+        .collect();
+    vids.filter(|v| v.len() <= usize::from(MAX_ENDPOINTS))
+        .ok_or_else(|| format!("local-vlans = {text:?}"))
+}
+
+/// Our underlay address (`underlay` = `A.B.C.D/P`, `underlay-gateway`),
+/// from `banana corm create --underlay`: `Ok(None)` without one (no
+/// tunnels then). Malformed: `Err(why)`, and no underlay.
+pub fn underlay(rt: &mut Runtime) -> Result<Option<UnderlayConfig>, String> {
+    let Some(addr) = optional(rt, "underlay")? else {
+        return Ok(None);
+    };
+    let gateway = optional(rt, "underlay-gateway")?;
+    UnderlayConfig::parse(&addr, gateway.as_deref())
+        .map(Some)
+        .ok_or_else(|| format!("underlay = {addr:?}, underlay-gateway = {gateway:?}"))
+}
+
+/// The configured encap wires (`tunnel/<id>/…`), each parsed strictly; a
+/// malformed one is `Err(why)` (reported, not served).
+pub fn tunnels(rt: &mut Runtime) -> Vec<Result<TunnelConfig, String>> {
+    let dir = format!("{}/tunnel", config_dir(rt));
+    let ids = match rt.xs.directory(&dir) {
+        Ok(ids) => ids,
+        Err(XsError::Xenstored(Errno::ENOENT)) => return Vec::new(),
+        Err(e) => return alloc::vec![Err(format!("cannot list {dir}: {e}"))],
+    };
+    ids.iter()
+        .map(|id| {
+            let wire = parse_decimal(id).ok_or_else(|| format!("{dir}/{id}: not a wire id"))?;
+            TunnelConfig::from_keys(wire, |k| rt.xs.read(&format!("{dir}/{id}/{k}")).ok())
+        })
+        .collect()
+}
+
+/// Endpoint `i`'s VLAN: `Ok(None)` (untagged) only when the key is absent.
+/// A malformed value, or any other read error (a timeout, a permission
+/// error), is `Err(why)`: the endpoint is not served, so neither a typo nor
+/// a flaky read can ever put a guest on the untagged segment (fail closed).
 pub fn vlan(rt: &mut Runtime, i: u16) -> Result<Option<u16>, String> {
     let path = format!("{}/endpoint/{i}/vlan", config_dir(rt));
     match rt.xs.read(&path) {
-        Err(_) => Ok(None),
+        Err(XsError::Xenstored(Errno::ENOENT)) => Ok(None),
+        Err(e) => Err(format!("cannot read {path}: {e}")),
         Ok(v) => match parse_decimal(&v) {
             Some(id) if (1..=u32::from(MAX_VID)).contains(&id) => Ok(Some(id as u16)),
             _ => Err(v),
@@ -49,9 +127,58 @@ pub fn vlan(rt: &mut Runtime, i: u16) -> Result<Option<u16>, String> {
     }
 }
 
+/// The guest MACs the controller lets wire `wire`'s Spike announce
+/// (`wire/<id>/peer-macs`, comma-separated; the controller owns them, not
+/// the Spike). Absent means none: every hello is refused, so a wire the
+/// controller did not describe fully carries nothing (fail closed). A
+/// malformed list is `Err(why)` and also allows none.
+pub fn peer_macs(rt: &mut Runtime, wire: u32) -> Result<Vec<netframe::Mac>, String> {
+    let path = format!("{}/wire/{wire}/peer-macs", config_dir(rt));
+    let text = match rt.xs.read(&path) {
+        Err(XsError::Xenstored(Errno::ENOENT)) => return Ok(Vec::new()),
+        Err(e) => return Err(format!("cannot read {path}: {e}")),
+        Ok(v) => v,
+    };
+    let macs: Option<Vec<_>> = text.split(',').map(netframe::parse_mac).collect();
+    match macs {
+        Some(m)
+            if m.len() <= wire_proto::MAX_MACS && m.iter().all(netframe::eth::is_valid_source) =>
+        {
+            Ok(m)
+        }
+        _ => Err(format!("{path} = {text:?}")),
+    }
+}
+
+/// The IP addresses the controller says wire `wire`'s guest owns
+/// (`wire/<id>/peer-ips`, comma-separated IPv4 or IPv6 addresses; from
+/// `banana spike create --ip`, as a vif's `ip=`). The switch then drops ARP
+/// and ND claiming them for any other MAC (`switch::ipguard`). Absent or
+/// empty means none configured (DHCP snooping and first claims still
+/// apply); a malformed list is `Err(why)`.
+pub fn peer_ips(rt: &mut Runtime, wire: u32) -> Result<Vec<core::net::IpAddr>, String> {
+    let path = format!("{}/wire/{wire}/peer-ips", config_dir(rt));
+    let text = match rt.xs.read(&path) {
+        Err(XsError::Xenstored(Errno::ENOENT)) => return Ok(Vec::new()),
+        Err(e) => return Err(format!("cannot read {path}: {e}")),
+        Ok(v) => v,
+    };
+    parse_ips(&text).ok_or_else(|| format!("{path} = {text:?}"))
+}
+
+/// `a,b,…` of IP addresses in their canonical text forms; `""` is none.
+fn parse_ips(text: &str) -> Option<Vec<core::net::IpAddr>> {
+    if text.is_empty() {
+        return Some(Vec::new());
+    }
+    let ips: Option<Vec<_>> = text.split(',').map(|s| s.parse().ok()).collect();
+    ips.filter(|v| v.len() <= corm_domain::switch::MAX_ENDPOINT_IPS)
+}
+
 /// The configured wires, each with the endpoint it serves.
 pub fn wires(rt: &mut Runtime) -> Vec<ConfiguredWire> {
-    // The Corm is always side A: it offers rings that hold any legal frame.
+    // The Corm is always side A: it offers rings that hold any legal frame,
+    // as large as the acceptor maps (up to 256 KiB per direction).
     let dir = config_dir(rt);
-    configured_wires(rt, &dir, RingPages::FOR_FRAMES, "CORM")
+    configured_wires(rt, &dir, RingPages::PREFERRED, "CORM")
 }

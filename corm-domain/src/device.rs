@@ -1,6 +1,6 @@
 //! The passed-through NIC as the drivers see it: pcifront config space,
 //! BARs mapped from `DOMID_IO`, DMA pages whose bus address is the machine
-//! address (PV with an IOMMU maps our pages 1:1 by MFN: XEN-FACTS "PCI
+//! address (PV with an IOMMU maps our pages 1:1 by MFN: docs/xen-interfaces.md "PCI
 //! passthrough"), and the interrupt bound to an event channel.
 //!
 //! Interrupt choice per device: MSI-X (one vector) when the function has the
@@ -12,7 +12,9 @@ use core::ptr::NonNull;
 
 use corm_domain::nic::e1000::{Model, E1000};
 use corm_domain::nic::virtio_net::{is_virtio_net, VirtioNet};
-use corm_domain::nic::{BarMapper, ConfigSpace, Dma, DmaPage, IrqMode, Mmio, Nic, NicError, Width};
+use corm_domain::nic::{
+    find_capability, BarMapper, ConfigSpace, Dma, DmaPage, IrqMode, Mmio, Nic, NicError, Width,
+};
 use pv_runtime::event::Events;
 use pv_runtime::mm::heap::alloc_page;
 use pv_runtime::pci::frontend::{Function, PciError, PciFront};
@@ -37,28 +39,9 @@ impl PciDev<'_> {
         }
     }
 
-    fn read8(&mut self, off: u16) -> Result<u8, NicError> {
-        self.read(off, Width::U8).map(|v| v as u8)
-    }
-
-    /// Offset of capability `id`, walking the list with a bound (a cyclic
-    /// list must not hang us).
+    /// Offset of capability `id` ([`find_capability`]: a bounded walk).
     pub fn find_capability(&mut self, id: u8) -> Result<Option<u8>, NicError> {
-        let status = self.read(config::STATUS, Width::U16)?;
-        if status & config::STATUS_CAP_LIST == 0 {
-            return Ok(None);
-        }
-        let mut at = self.read8(config::CAPABILITIES)? & !3;
-        for _ in 0..48 {
-            if at < 0x40 {
-                return Ok(None);
-            }
-            if self.read8(u16::from(at))? == id {
-                return Ok(Some(at));
-            }
-            at = self.read8(u16::from(at) + 1)? & !3;
-        }
-        Ok(None)
+        find_capability(self, id)
     }
 }
 

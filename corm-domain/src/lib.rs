@@ -5,5 +5,8 @@
 
 extern crate alloc;
 
+pub mod counters;
+pub mod dataplane;
 pub mod nic;
 pub mod switch;
+pub mod tunnel;

@@ -30,8 +30,8 @@ if lab_net_ok && nic_bdf corm-e1000 > /dev/null 2>&1; then
 	. "$BANANA_ROOT/corm.sh"
 	say "4. banana corm create c0 (owns the lab's e1000 by passthrough), Spikes cs1/cs2 wired to corm:c0/0 and corm:c0/1"
 	corm_up c0 corm-e1000 2
-	corm_spike c0 cs1 0
-	corm_spike c0 cs2 1
+	corm_spike c0 cs1 0 00:16:3e:00:0c:01
+	corm_spike c0 cs2 1 00:16:3e:00:0c:02
 	lab_guest cg1 backend=cs1 00:16:3e:00:0c:01 'banana.iperf=1 banana.iperf_s=3 banana.probe=10.77.0.43'
 	net_guest cg2 cs2 10.77.0.43 "$LAB_PEER" 00:16:3e:00:0c:02
 	wait_console cg1 'GUEST-RTT ' 240

@@ -19,6 +19,13 @@ if [ -n "$missing" ]; then
 	[ -z "$SUDO" ] || command -v sudo > /dev/null || die "missing packages:$missing; run as root or install sudo"
 	echo "install-deps: apt-get install$missing"
 	$SUDO apt-get update -q
+	# wireshark-common (tshark) asks whether non-root users may capture: no (the lab
+	# captures as root); preseeded so that a fresh system installs without a question
+	case " $missing " in
+	*" tshark "*)
+		echo 'wireshark-common wireshark-common/install-setuid boolean false' | $SUDO debconf-set-selections ||
+			die "debconf-set-selections failed (preseeding wireshark-common for tshark)" ;;
+	esac
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
 fi
 

@@ -18,13 +18,15 @@ impl Socket {
         // SAFETY: `name` is a valid NUL-terminated string for the call.
         let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
         if ifindex == 0 {
-            return Err(io::Error::last_os_error()).with_context(|| format!("no interface {iface}"));
+            return Err(io::Error::last_os_error())
+                .with_context(|| format!("no interface {iface}"));
         }
         let proto = (libc::ETH_P_ALL as u16).to_be() as i32;
         // SAFETY: plain socket(2) call; the result is checked before use.
         let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, proto) };
         if fd < 0 {
-            return Err(io::Error::last_os_error()).context("socket(AF_PACKET) (needs CAP_NET_RAW)");
+            return Err(io::Error::last_os_error())
+                .context("socket(AF_PACKET) (needs CAP_NET_RAW)");
         }
         // SAFETY: `fd` is a fresh descriptor owned by nobody else.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };

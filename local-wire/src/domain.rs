@@ -1,8 +1,20 @@
 //! A local wire end inside a domain: carries out the [`setup`](crate::setup)
 //! machines' [`Action`]s with pv-runtime's xenstore, grant table, event
-//! channels and pages, and owns what they produce (granted or mapped pages, the
-//! port, the [`WireEnd`]). Domain target only; the logic it runs is the
-//! host-tested machines'.
+//! channels and pages, and owns what they produce (granted or mapped pages,
+//! the port). Domain target only; the logic it runs is the host-tested
+//! machines'.
+//!
+//! Pages: the offerer allocates a control page and 2K data pages, grants the
+//! control page and the b→a pages read-write, and the a→b pages *read-only*
+//! (the acceptor reads them and grant-copies from them, never writes them),
+//! so the offerer may build frames in place in its own ring. Each direction
+//! is mapped contiguously: the offerer aliases its own pages side by side
+//! in its foreign window, the acceptor maps the grants side by side.
+//!
+//! The connected [`WireEnd`] is lent to its owner (a
+//! [`Channel`](crate::channel::Channel)) with [`Link::take_end`]; before the
+//! pages can be unmapped the owner gives it back ([`Link::wants_end_back`],
+//! [`Link::give_back`]), so no view of them outlives the mapping.
 
 use alloc::collections::VecDeque;
 use alloc::format;
@@ -10,14 +22,18 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::ptr::NonNull;
 
-use pv_runtime::abi::{DomId, GrantRef, Port};
-use pv_runtime::grant_table::{self, GrantError, Mapping};
-use pv_runtime::mm::heap::{alloc_page, free_page};
+use pv_runtime::abi::{DomId, GrantRef, Mfn, Port};
+use pv_runtime::grant_table::{self, GrantError, MappedRange, Mapping};
+use pv_runtime::mm::heap::{alias, alloc_page, free_page, unalias};
 use pv_runtime::println;
 use pv_runtime::runtime::Runtime;
 use pv_runtime::xenstore::{Access, Perm, WatchEvent, XsError};
 
-use crate::setup::{key_path, wire_dir, Acceptor, Offer, Offerer, WireId, KEY_REQUEST, KEY_STATE};
+use crate::page_ref::{PageRef, RingRefs};
+use crate::setup::{
+    key_path, wire_dir, Acceptor, Backoff, Offer, Offerer, WireId, KEY_MAX_PAGES, KEY_REQUEST,
+    KEY_STATE,
+};
 use crate::{Action, RawMemory, RingPages, Side, WireEnd};
 
 /// Which end of which wire, from the controller's configuration.
@@ -38,17 +54,28 @@ enum Machine {
     Acceptor(Acceptor),
 }
 
+/// A page of ours, granted to the peer.
+#[derive(Clone, Copy)]
+struct OwnPage {
+    va: u64,
+    mfn: Mfn,
+    gref: GrantRef,
+}
+
 /// What this side holds for the current offer.
 enum Held {
     Nothing,
-    /// Our pages (va, granted ref), the unbound port.
+    /// Our pages (control, then a→b, then b→a), their contiguous views, the
+    /// unbound port.
     Offered {
-        pages: Vec<(u64, GrantRef)>,
+        pages: Vec<OwnPage>,
+        views: [u64; 2],
         port: Port,
     },
     /// The peer's pages mapped here, our bound port.
     Accepted {
-        maps: Vec<Mapping>,
+        control: Mapping,
+        views: [MappedRange; 2],
         port: Port,
     },
 }
@@ -59,13 +86,38 @@ pub struct Link {
     pub config: WireConfig,
     machine: Machine,
     held: Held,
-    end: Option<WireEnd<RawMemory>>,
-    /// Pages granted for an earlier offer whose peer still maps them: freed
-    /// once the grant can be ended (the peer unmapped or died).
-    retired: Vec<(u64, GrantRef)>,
+    /// The end and the ring pages, from connection until the owner takes them.
+    ready: Option<(WireEnd<RawMemory>, RingRefs)>,
+    /// The owner holds the end.
+    lent: bool,
+    /// A teardown waits for the owner to give the end back.
+    waiting: bool,
     peer_dir: String,
     token: String,
     connected: bool,
+    backoff: Backoff,
+    /// When the machine's `retry` is due ([`Action::RetryLater`]).
+    retry_at: Option<u64>,
+}
+
+/// Pages of offers whose wire is gone (link shut down, or torn down while
+/// the peer still mapped them): freed once their grants can be ended. Kept
+/// for the whole domain, so a link that goes away never leaks them; the
+/// domain calls [`retry_retired`] from its housekeeping.
+static RETIRED: spin::Mutex<Vec<(u64, GrantRef)>> = spin::Mutex::new(Vec::new());
+
+/// Ends the grants of retired pages whose peer has let go and frees them;
+/// returns how many are still waiting.
+pub fn retry_retired(rt: &mut Runtime) -> usize {
+    let mut r = RETIRED.lock();
+    r.retain(|&(va, gref)| match rt.grants.end_access(gref) {
+        Ok(()) | Err(GrantError::NotGranted(_)) => {
+            let _ = free_page(va);
+            false
+        }
+        Err(_) => true,
+    });
+    r.len()
 }
 
 fn absent_ok(r: Result<String, XsError>) -> Option<String> {
@@ -97,11 +149,14 @@ impl Link {
             config,
             machine,
             held: Held::Nothing,
-            end: None,
-            retired: Vec::new(),
+            ready: None,
+            lent: false,
+            waiting: false,
             peer_dir,
             token,
             connected: false,
+            backoff: Backoff::new(),
+            retry_at: None,
         };
         let _ = rt.xs.watch(&link.peer_dir.clone(), &link.token.clone());
         actions.extend(link.peer_update(rt));
@@ -117,12 +172,35 @@ impl Link {
         }
     }
 
-    /// The connected wire end, if the wire is up.
-    pub fn end(&mut self) -> Option<&mut WireEnd<RawMemory>> {
-        if self.connected {
-            self.end.as_mut()
-        } else {
-            None
+    /// The connected end and where its ring pages are, once: hand them to a
+    /// channel.
+    pub fn take_end(&mut self) -> Option<(WireEnd<RawMemory>, RingRefs)> {
+        let r = self.ready.take();
+        self.lent |= r.is_some();
+        r
+    }
+
+    /// A teardown is waiting for the lent end: detach it from its channel
+    /// and [`give_back`](Self::give_back).
+    pub fn wants_end_back(&self) -> bool {
+        self.waiting
+    }
+
+    /// The end is back from its owner (`None` if it was lost): the waiting
+    /// teardown goes on.
+    pub fn give_back(&mut self, rt: &mut Runtime, end: Option<WireEnd<RawMemory>>) {
+        self.lent = false;
+        if let Some(mut end) = end {
+            if end.close() {
+                if let Some(p) = self.port() {
+                    let _ = rt.events.notify(p);
+                }
+            }
+        }
+        if self.waiting {
+            self.waiting = false;
+            let more = self.release(rt);
+            self.run(rt, more);
         }
     }
 
@@ -141,18 +219,22 @@ impl Link {
         // the restart): no new watch event would come. Read the peer again
         // until the machine has nothing more to do (bounded).
         for _ in 0..4 {
+            if self.waiting {
+                break;
+            }
             let actions = self.peer_update(rt);
             if actions.is_empty() {
                 break;
             }
             self.run(rt, actions);
         }
-        self.retry_retired(rt);
+        retry_retired(rt);
         true
     }
 
-    /// The connected wire end failed (the peer corrupted the ring or closed
-    /// it): tear down and set the wire up again.
+    /// The connected wire failed (the peer corrupted the ring, closed it,
+    /// went silent, or negotiation failed): tear down and set the wire up
+    /// again. Give the end back first.
     pub fn link_failed(&mut self, rt: &mut Runtime) {
         let actions = match &mut self.machine {
             Machine::Offerer(m) => m.link_failed(),
@@ -161,15 +243,35 @@ impl Link {
         self.run(rt, actions);
     }
 
+    /// When [`poll`](Self::poll) has work: the end of a backoff.
+    pub fn deadline(&self) -> Option<u64> {
+        self.retry_at
+    }
+
+    /// Sets the wire up again once its backoff is over. Call on every
+    /// wake-up (cheap), and wake up by [`deadline`](Self::deadline).
+    pub fn poll(&mut self, rt: &mut Runtime) {
+        let now = pv_runtime::time::now_ns();
+        if self.retry_at.is_some_and(|t| t <= now) {
+            self.retry_at = None;
+            let actions = match &mut self.machine {
+                Machine::Offerer(m) => m.retry(),
+                Machine::Acceptor(m) => m.retry(),
+            };
+            self.run(rt, actions);
+        }
+    }
+
     /// Leaves the wire for good (domain shutdown or wire removed).
     pub fn shutdown(&mut self, rt: &mut Runtime) {
+        self.retry_at = None;
         let actions = match &mut self.machine {
             Machine::Offerer(m) => m.shutdown(),
             Machine::Acceptor(m) => m.shutdown(),
         };
         self.run(rt, actions);
         let _ = rt.xs.unwatch(&self.peer_dir.clone(), &self.token.clone());
-        self.retry_retired(rt);
+        retry_retired(rt);
     }
 
     fn peer_key(&self, rt: &mut Runtime, key: &str) -> Option<String> {
@@ -182,9 +284,11 @@ impl Link {
         match &mut self.machine {
             Machine::Offerer(_) => {
                 let request = self.peer_key(rt, KEY_REQUEST);
+                let max = self.peer_key(rt, KEY_MAX_PAGES);
                 let Machine::Offerer(m) = &mut self.machine else {
                     return Vec::new();
                 };
+                m.peer_max_pages(max.as_deref());
                 let before = m.state();
                 let actions = m.peer_changed(state.as_deref(), request.as_deref());
                 if m.state() != before {
@@ -215,7 +319,9 @@ impl Link {
         }
     }
 
-    /// Runs actions in order; each may answer with more.
+    /// Runs actions in order; each may answer with more. A teardown that
+    /// must wait for the lent end stops the run; [`give_back`](Self::give_back)
+    /// resumes it.
     fn run(&mut self, rt: &mut Runtime, actions: Vec<Action>) {
         let mut queue: VecDeque<Action> = actions.into();
         // Each machine step is finite; the bound only guards against a bug looping.
@@ -224,6 +330,13 @@ impl Link {
             budget -= 1;
             if budget == 0 {
                 break;
+            }
+            if matches!(action, Action::TearDown) && self.lent {
+                // Resumed by `give_back`; the actions after it are the
+                // machine's answer to `torn_down`, which `release` produces.
+                self.connected = false;
+                self.waiting = true;
+                return;
             }
             queue.extend(self.execute(rt, action));
         }
@@ -274,120 +387,185 @@ impl Link {
             Action::Map(offer) => self.map(rt, &offer),
             Action::Connect => {
                 self.connected = true;
+                self.backoff.connected(pv_runtime::time::now_ns());
                 Vec::new()
             }
-            Action::TearDown => self.tear_down(rt),
+            Action::RetryLater => {
+                let now = pv_runtime::time::now_ns();
+                let wait = self.backoff.failed(now);
+                println!(
+                    "LOCAL-WIRE wire={} retry in {} ms",
+                    self.config.wire,
+                    wait / 1_000_000
+                );
+                self.retry_at = Some(now + wait);
+                Vec::new()
+            }
+            Action::TearDown => {
+                self.connected = false;
+                if let Some((mut end, _)) = self.ready.take() {
+                    if end.close() {
+                        if let Some(p) = self.port() {
+                            let _ = rt.events.notify(p);
+                        }
+                    }
+                }
+                self.release(rt)
+            }
         }
     }
 
+    /// Allocates, aliases and grants the pages of a fresh offer.
     fn allocate(&mut self, rt: &mut Runtime, pages: RingPages, peer: DomId) -> Vec<Action> {
-        let mut held: Vec<(u64, GrantRef)> = Vec::new();
+        let k = pages.get() as usize;
+        let mut own: Vec<OwnPage> = Vec::new();
         let mut ok = true;
-        for _ in 0..pages.total_pages() {
-            let granted =
-                alloc_page()
-                    .ok()
-                    .and_then(|(va, mfn)| match rt.grants.grant(peer, mfn, false) {
-                        Ok(r) => Some((va, r)),
-                        Err(_) => {
-                            let _ = free_page(va);
-                            None
-                        }
-                    });
+        for i in 0..pages.total_pages() {
+            // a→b pages (1..=K) are read-only to the peer.
+            let readonly = (1..=k).contains(&i);
+            let granted = alloc_page().ok().and_then(|(va, mfn)| {
+                match rt.grants.grant(peer, mfn, readonly) {
+                    Ok(gref) => Some(OwnPage { va, mfn, gref }),
+                    Err(_) => {
+                        let _ = free_page(va);
+                        None
+                    }
+                }
+            });
             match granted {
-                Some(p) => held.push(p),
+                Some(p) => own.push(p),
                 None => {
                     ok = false;
                     break;
                 }
             }
         }
-        let port = if ok {
-            rt.events.alloc_unbound(peer).ok()
+        let mfns =
+            |r: core::ops::Range<usize>| -> Vec<Mfn> { own[r].iter().map(|p| p.mfn).collect() };
+        let views = if ok {
+            let ab = alias(&mfns(1..1 + k)).ok();
+            let ba = alias(&mfns(1 + k..1 + 2 * k)).ok();
+            match (ab, ba) {
+                (Some(ab), Some(ba)) => Some([ab, ba]),
+                (ab, ba) => {
+                    ab.into_iter().chain(ba).for_each(|v| unalias(v, k));
+                    None
+                }
+            }
         } else {
             None
         };
-        let end = port.and_then(|_| {
-            let k = pages.get() as usize;
-            let ptr = |va: u64| NonNull::new(va as *mut u8);
-            let control = ptr(held[0].0)?;
-            let a_to_b: Option<Vec<_>> = held[1..1 + k].iter().map(|p| ptr(p.0)).collect();
-            let b_to_a: Option<Vec<_>> = held[1 + k..].iter().map(|p| ptr(p.0)).collect();
-            // SAFETY: the pages are ours, zeroed, page-sized and stay allocated
-            // until teardown, after the end is dropped.
-            let mem = unsafe { RawMemory::new(control, &a_to_b?, &b_to_a?) }.ok()?;
-            WireEnd::offer(mem, 0).ok()
-        });
-        let (Some(port), Some(end)) = (port, end) else {
+        let port = views.and_then(|_| rt.events.alloc_unbound(peer).ok());
+        let end = match (views, port) {
+            (Some([ab, ba]), Some(_)) => {
+                let ptr = |va: u64| NonNull::new(va as *mut u8);
+                // SAFETY: our own zeroed pages, the two views mapped just
+                // above; all stay until `release`, after the end is dropped
+                // or given back.
+                ptr(own[0].va)
+                    .zip(ptr(ab).zip(ptr(ba)))
+                    .and_then(|(c, (ab, ba))| unsafe { RawMemory::new(c, ab, ba, k) }.ok())
+                    .and_then(|mem| WireEnd::offer(mem, 0).ok())
+            }
+            _ => None,
+        };
+        let (Some(views), Some(port), Some(end)) = (views, port, end) else {
             if let Some(p) = port {
                 let _ = rt.events.close(p);
             }
-            for (va, r) in held {
-                let _ = rt.grants.end_access(r);
-                let _ = free_page(va);
+            if let Some([ab, ba]) = views {
+                unalias(ab, k);
+                unalias(ba, k);
+            }
+            for p in own {
+                let _ = rt.grants.end_access(p.gref);
+                let _ = free_page(p.va);
             }
             let Machine::Offerer(m) = &mut self.machine else {
                 return Vec::new();
             };
             return m.local_error();
         };
-        let refs: Vec<GrantRef> = held.iter().map(|p| p.1).collect();
-        self.end = Some(end);
-        self.held = Held::Offered { pages: held, port };
+        let refs: Vec<GrantRef> = own.iter().map(|p| p.gref).collect();
+        let ring = RingRefs {
+            a_to_b: own[1..1 + k]
+                .iter()
+                .map(|p| PageRef::Local(p.mfn))
+                .collect(),
+            b_to_a: own[1 + k..].iter().map(|p| PageRef::Local(p.mfn)).collect(),
+        };
+        self.ready = Some((end, ring));
+        self.held = Held::Offered {
+            pages: own,
+            views,
+            port,
+        };
         let Machine::Offerer(m) = &mut self.machine else {
             return Vec::new();
         };
         m.offer_ready(refs[0], &refs[1..], port)
     }
 
+    /// Maps an offer: the control page and the b→a pages read-write, the
+    /// a→b pages read-only, each direction side by side.
     fn map(&mut self, rt: &mut Runtime, offer: &Offer) -> Vec<Action> {
         let peer = self.config.peer;
-        let mut maps = Vec::new();
-        let refs = core::iter::once(offer.control_ref).chain(offer.data_refs.iter().copied());
-        let mut failed: Option<GrantError> = None;
-        for r in refs {
-            match grant_table::map(peer, r, false) {
-                Ok(m) => maps.push(m),
-                Err(e) => {
-                    failed = Some(e);
-                    break;
-                }
+        let k = offer.pages.get() as usize;
+        let (ab_refs, ba_refs) = offer.data_refs.split_at(k.min(offer.data_refs.len()));
+        let control = grant_table::map(peer, offer.control_ref, false);
+        let ab = control
+            .as_ref()
+            .ok()
+            .and_then(|_| grant_table::map_range(peer, ab_refs, true).ok());
+        let ba = ab
+            .as_ref()
+            .and_then(|_| grant_table::map_range(peer, ba_refs, false).ok());
+        let port = ba
+            .as_ref()
+            .and_then(|_| rt.events.bind_interdomain(peer, offer.event_channel).ok());
+        let end = match (&control, &ab, &ba, port) {
+            (Ok(c), Some(ab), Some(ba), Some(_)) => {
+                let ptr = |va: u64| NonNull::new(va as *mut u8);
+                // SAFETY: the peer's pages are mapped here until `release`,
+                // after the end is dropped or given back.
+                ptr(c.va)
+                    .zip(ptr(ab.va).zip(ptr(ba.va)))
+                    .and_then(|(c, (a, b))| unsafe { RawMemory::new(c, a, b, k) }.ok())
+                    .and_then(|mem| WireEnd::accept(mem).ok())
             }
-        }
-        let port = if failed.is_none() {
-            rt.events.bind_interdomain(peer, offer.event_channel).ok()
-        } else {
-            None
+            _ => None,
         };
-        let end = port.and_then(|_| {
-            let k = offer.pages.get() as usize;
-            let ptr = |m: &Mapping| NonNull::new(m.va as *mut u8);
-            let control = ptr(&maps[0])?;
-            let a_to_b: Option<Vec<_>> = maps[1..1 + k].iter().map(ptr).collect();
-            let b_to_a: Option<Vec<_>> = maps[1 + k..].iter().map(ptr).collect();
-            // SAFETY: the peer's pages are mapped here until teardown, after the end is dropped.
-            let mem = unsafe { RawMemory::new(control, &a_to_b?, &b_to_a?) }.ok()?;
-            WireEnd::accept(mem).ok()
-        });
-        let Machine::Acceptor(_) = &self.machine else {
-            return Vec::new();
-        };
-        match (port, end) {
-            (Some(port), Some(end)) => {
-                self.end = Some(end);
-                self.held = Held::Accepted { maps, port };
+        match (control, ab, ba, port, end) {
+            (Ok(control), Some(ab), Some(ba), Some(port), Some(end)) => {
+                let granted = |r: &GrantRef| PageRef::Granted {
+                    domid: peer,
+                    gref: *r,
+                };
+                let ring = RingRefs {
+                    a_to_b: ab_refs.iter().map(granted).collect(),
+                    b_to_a: ba_refs.iter().map(granted).collect(),
+                };
+                self.ready = Some((end, ring));
+                self.held = Held::Accepted {
+                    control,
+                    views: [ab, ba],
+                    port,
+                };
                 let Machine::Acceptor(m) = &mut self.machine else {
                     return Vec::new();
                 };
                 m.mapped()
             }
-            (port, _) => {
+            (control, ab, ba, port, _) => {
                 if let Some(p) = port {
                     let _ = rt.events.close(p);
                 }
-                for m in maps {
-                    let _ = grant_table::unmap(m);
+                if let Ok(c) = control {
+                    let _ = grant_table::unmap(c);
                 }
+                ab.into_iter().chain(ba).for_each(|r| {
+                    let _ = grant_table::unmap_range(r);
+                });
                 let Machine::Acceptor(m) = &mut self.machine else {
                     return Vec::new();
                 };
@@ -396,50 +574,38 @@ impl Link {
         }
     }
 
-    fn tear_down(&mut self, rt: &mut Runtime) -> Vec<Action> {
+    /// Unmaps or retires what the current offer holds (no view of it is
+    /// left: the end was given back or never lent), and tells the machine.
+    fn release(&mut self, rt: &mut Runtime) -> Vec<Action> {
         self.connected = false;
-        if let Some(mut end) = self.end.take() {
-            let kick = end.close();
-            if let (true, Some(p)) = (kick, self.port()) {
-                let _ = rt.events.notify(p);
-            }
-        }
+        self.ready = None;
+        let k = self.config.pages.get() as usize;
         match core::mem::replace(&mut self.held, Held::Nothing) {
             Held::Nothing => {}
-            Held::Offered { pages, port } => {
+            Held::Offered { pages, views, port } => {
                 let _ = rt.events.close(port);
-                self.retired.extend(pages);
-                self.retry_retired(rt);
+                // The views go now; the pages once the peer has let go.
+                unalias(views[0], k);
+                unalias(views[1], k);
+                RETIRED.lock().extend(pages.iter().map(|p| (p.va, p.gref)));
+                retry_retired(rt);
             }
-            Held::Accepted { maps, port } => {
+            Held::Accepted {
+                control,
+                views,
+                port,
+            } => {
                 let _ = rt.events.close(port);
-                for m in maps {
-                    let _ = grant_table::unmap(m);
-                }
+                let _ = grant_table::unmap(control);
+                let [ab, ba] = views;
+                let _ = grant_table::unmap_range(ab);
+                let _ = grant_table::unmap_range(ba);
             }
         }
         match &mut self.machine {
             Machine::Offerer(m) => m.torn_down(),
             Machine::Acceptor(m) => m.torn_down(),
         }
-    }
-
-    /// Ends the grants of pages from earlier offers whose peer has let go;
-    /// called on every event of this link (a dead peer's mappings vanish with it).
-    pub fn retry_retired(&mut self, rt: &mut Runtime) {
-        self.retired
-            .retain(|&(va, r)| match rt.grants.end_access(r) {
-                Ok(()) | Err(GrantError::NotGranted(_)) => {
-                    let _ = free_page(va);
-                    false
-                }
-                Err(_) => true,
-            });
-    }
-
-    /// Grant refs still waiting for the peer to unmap.
-    pub fn retired(&self) -> usize {
-        self.retired.len()
     }
 }
 

@@ -31,10 +31,12 @@ impl<M: WireMemory> WireEnd<M> {
     /// control page (both rings empty at free-running index `start`, the
     /// consumer of each asking for a kick on the first byte), magic last.
     ///
-    /// Call this before granting the pages. `start` is arbitrary; a value
-    /// just below 2^32 exercises index wrap-around early.
+    /// Call this before granting the pages. `start` is arbitrary (rounded
+    /// down to a record boundary); a value just below 2^32 exercises index
+    /// wrap-around early.
     pub fn offer(mem: M, start: u32) -> Result<WireEnd<M>, WireError> {
         let pages = geometry(&mem)?;
+        let start = start & !(wire_proto::RECORD_ALIGN as u32 - 1);
         for off in (0..PAGE_SIZE).step_by(4) {
             store(&mem, off, 0);
         }
@@ -84,6 +86,13 @@ impl<M: WireMemory> WireEnd<M> {
         if load(&mem, tx.cons()) != tx_prod {
             return Err(Corruption::NotFresh.into());
         }
+        let align = wire_proto::RECORD_ALIGN as u32;
+        if tx_prod % align != 0 || rx_cons % align != 0 {
+            return Err(Corruption::HeaderTruncated {
+                available: tx_prod % align,
+            }
+            .into());
+        }
         Ok(Self::at(mem, Side::B, pages, tx_prod, rx_cons))
     }
 
@@ -102,6 +111,7 @@ impl<M: WireMemory> WireEnd<M> {
             rx: RxState {
                 cons_pvt: cons,
                 cons_pub: cons,
+                cursor: cons,
                 closed: false,
                 poison: None,
                 counters: Counters::default(),

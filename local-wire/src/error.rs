@@ -37,7 +37,8 @@ pub enum Corruption {
         /// Unread bytes.
         available: u32,
     },
-    /// A record header announces a body that could never fit the ring.
+    /// A record header announces an empty body, or one that could never fit
+    /// the ring.
     #[error("record of {len} bytes in a ring whose largest record is {max}")]
     RecordTooLong {
         /// The announced body length.
@@ -52,6 +53,13 @@ pub enum Corruption {
         len: u32,
         /// Published bytes after the header.
         available: u32,
+    },
+    /// A record runs past the end of the ring (records never wrap: the
+    /// producer pads the tail instead).
+    #[error("record of {len} bytes runs past the end of the ring")]
+    RecordWraps {
+        /// The announced body length.
+        len: u32,
     },
     /// At attach, the acceptor's own ring already holds data.
     #[error("acceptor's ring is not empty at attach")]

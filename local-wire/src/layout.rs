@@ -13,8 +13,10 @@ pub const PAGE_SIZE: usize = pv_runtime::abi::PAGE_SIZE;
 /// `"BnLw"` read as a little-endian `u32`: the first word of a control page.
 pub const MAGIC: u32 = u32::from_le_bytes(*b"BnLw");
 
-/// The layout version this crate reads and writes.
-pub const VERSION: u32 = 1;
+/// The layout version this crate reads and writes: 2, records aligned to 8
+/// bytes that never wrap (wire-proto 2's byte-ring framing), each direction's
+/// pages mapped contiguously.
+pub const VERSION: u32 = 2;
 
 /// The largest K (data pages per direction) an acceptor maps: 256 KiB per
 /// direction.
@@ -84,7 +86,7 @@ impl Direction {
         }
     }
 
-    /// Index of this direction's first page in the `data-ref-<i>` numbering.
+    /// Index of this direction's first page in `data-refs`.
     pub const fn first_ref(self, pages: RingPages) -> usize {
         self as usize * pages.get() as usize
     }
@@ -137,6 +139,13 @@ impl RingPages {
     /// the wire, with room for a second one behind it.
     pub const FOR_FRAMES: RingPages = RingPages(32);
 
+    /// What a Corm offers when the acceptor can map it: 256 KiB per
+    /// direction, four of the largest frames (a full GRO merge each) in
+    /// flight, so a burst from the NIC or a guest's GSO train does not stall
+    /// on the ring. An acceptor that says it maps less gets less
+    /// ([`Offerer::peer_max_pages`](crate::setup::Offerer::peer_max_pages)).
+    pub const PREFERRED: RingPages = RingPages(64);
+
     /// `k` if it is a power of two no larger than [`MAX_PAGES_PER_DIR`].
     pub const fn new(k: u32) -> Option<RingPages> {
         if k.is_power_of_two() && k <= MAX_PAGES_PER_DIR {
@@ -159,7 +168,8 @@ impl RingPages {
         }
     }
 
-    /// The longest record body that fits: the ring minus one header.
+    /// The longest record body that fits: the ring minus one header (such a
+    /// record fills the whole ring).
     pub const fn max_record(self) -> usize {
         self.0 as usize * PAGE_SIZE - RECORD_HEADER_LEN
     }

@@ -1,19 +1,22 @@
 //! The Banana *local wire*: two domains on one host joined by a pair of
 //! shared-memory byte rings of length-prefixed records, one event channel,
-//! set up through xenstore and grant tables (DESIGN.md §1, §4).
+//! set up through xenstore and grant tables (docs/architecture.md).
 //!
 //! Sans-IO: this crate never maps, grants, notifies or talks to xenstore. The
 //! domain maps pages and hands them over behind [`WireMemory`], kicks the
 //! event channel when a call returns `true`, and executes the [`setup`]
 //! state machines' [`Action`]s.
 //!
-//! # Shared memory layout (version 1)
+//! # Shared memory layout (version 2)
 //!
 //! The offerer (side A) allocates `1 + 2K` pages, K a power of two in
-//! `1..=64` ([`RingPages`]): a control page, then K data pages for the a→b
-//! ring and K for the b→a ring. Each ring is `K × 4096` bytes addressed
-//! through the pages in order; the pages need not be contiguous in either
-//! domain ([`WireMemory::data_page`]).
+//! `1..=64` ([`RingPages`]; a Corm offers [`RingPages::PREFERRED`], 256 KiB
+//! a direction, or less if the acceptor maps less): a control page, then K data pages for the a→b ring and
+//! K for the b→a ring. Each ring is `K × 4096` bytes, its pages mapped side
+//! by side in both domains ([`WireMemory::data`]), so a record is one
+//! contiguous run of bytes. The a→b pages are granted read-only: the
+//! acceptor only reads them (or grant-copies from them), which lets the
+//! offerer build records in place there ([`Producer::body_mut`]).
 //!
 //! Control page (all words `u32`, little-endian, naturally aligned; each
 //! 64-byte line is written by one side only):
@@ -34,12 +37,14 @@
 //! | 256    | b→a `cons`       | A | |
 //! | 260    | b→a `prod_event` | A | |
 //!
-//! A ring's content is a sequence of records, each a `u32` LE body length
-//! then the body, packed with no padding and wrapping at the ring end (the
-//! same framing as `wire-proto`'s stream, so the bytes of a ring are a
-//! valid wire-proto stream). A body is at most `K × 4096 − 4` bytes. `prod`
-//! only moves by whole records, so a consumer never waits for the rest of a
-//! record: a partial one is [`Corruption`].
+//! A ring's content is a sequence of records, each a `u32` LE body length,
+//! the body, and zeros to the next multiple of 8 (`wire-proto`'s byte-ring
+//! framing, so the bytes of a ring are a valid wire-proto stream). A record
+//! never wraps: a producer that would run past the ring's end first fills
+//! the tail with a padding record (body kind byte 0), which consumers skip.
+//! A body is at most `K × 4096 − 4` bytes. `prod` only moves by whole
+//! records, so a consumer never waits for the rest of a record: a partial,
+//! misaligned or wrapping one is [`Corruption`].
 //!
 //! Memory ordering is `io/ring.h`'s: write data, release fence, store
 //! `prod`, full fence, read `prod_event`; read `prod`, acquire fence, read
@@ -48,13 +53,17 @@
 //!
 //! # Using an end
 //!
-//! On every event (and once right after connecting, since kicks sent
-//! before the acceptor bound the port are lost): receive until `Ok(None)`,
-//! call [`Consumer::rx_done`] and kick if `notify`, loop while `more`;
-//! send queued records until [`SendError::Full`] (keep the rest, the
-//! queue is the caller's, bounded as it sees fit), call
-//! [`Producer::flush`] once and kick if it says so. Corruption poisons the
-//! half; tear the wire down.
+//! Records move in place ([`ring`]): a producer [`reserve`](Producer::reserve)s
+//! a body, fills it (a copy, a grant copy, or in place) and
+//! [`commit`](Producer::commit)s it; a consumer takes records with
+//! [`next`](Consumer::next), reads or grant-copies them where they are, and
+//! [`release`](Consumer::release)s them. On every event (and once right
+//! after connecting, since kicks sent before the acceptor bound the port are
+//! lost): receive until `Ok(None)`, call [`Consumer::rx_done`] and kick if
+//! `notify`, loop while `more`; send until [`SendError::Full`] (keep the
+//! rest: backpressure), call [`Producer::flush`] once and kick if it says
+//! so. Corruption poisons the half; tear the wire down. [`channel`] does all
+//! this for wire-proto messages.
 //!
 //! # Lifecycle
 //!
@@ -79,7 +88,7 @@
 //! |-----|-------|
 //! | `ring-pages`    | K |
 //! | `control-ref`   | grant ref of the control page |
-//! | `data-ref-<i>`  | `i` in `0..2K`: a→b pages `0..K`, b→a pages `K..2K` |
+//! | `data-refs`     | the 2K data grants, decimal, single spaces: a→b pages `0..K`, then b→a pages `K..2K` |
 //! | `event-channel` | port allocated unbound for b |
 //! | `offer-for`     | the acceptor `request` this offer answers |
 //! | `offer-id`      | unique per offer, so the acceptor notices a re-offer |
@@ -87,8 +96,9 @@
 //!
 //! Acceptor, under `/local/domain/<b>/data/banana/wire/<id>/` (owner b,
 //! readable by a): `request` (a nonce, unique per incarnation and per
-//! re-request, e.g. Xen system time in ns) and `state` (1 requesting, 4
-//! Connected, 5 Closing, 6 Closed).
+//! re-request, e.g. Xen system time in ns), `max-ring-pages` (the largest K
+//! it maps; the offer's K is at most that, 32 when absent or malformed) and
+//! `state` (1 requesting, 4 Connected, 5 Closing, 6 Closed).
 //!
 //! Handshake: B writes `request` = n and `state` = 1. A, seeing B at 1 with a
 //! request it has not offered for, allocates fresh pages, grants them,
@@ -105,7 +115,6 @@
 
 extern crate alloc;
 
-#[cfg(target_os = "none")]
 pub mod channel;
 #[cfg(target_os = "none")]
 pub mod domain;
@@ -113,6 +122,7 @@ mod end;
 mod error;
 mod layout;
 mod memory;
+pub mod page_ref;
 pub mod ring;
 pub mod setup;
 
@@ -122,5 +132,6 @@ pub use layout::{
     Direction, RingPages, Side, MAGIC, MAX_PAGES_PER_DIR, PAGE_SIZE, RECORD_HEADER_LEN, VERSION,
 };
 pub use memory::{GeometryError, HeapMemory, RawMemory, WireMemory};
-pub use ring::{Consumer, Counters, Producer, RxDone};
+pub use page_ref::{CopyEnd, PageRef, RingRefs};
+pub use ring::{Consumer, Counters, Producer, Record, RingBytes, RxDone, Slot};
 pub use setup::Action;

@@ -17,26 +17,33 @@ use core::cell::UnsafeCell;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use crate::layout::{Direction, RingPages, MAX_PAGES_PER_DIR, PAGE_SIZE};
+use crate::layout::{Direction, RingPages, PAGE_SIZE};
 
 /// Where a wire's shared pages are mapped in this domain.
+///
+/// Each direction's K data pages are mapped *contiguously* (the domain maps
+/// granted pages, or aliases its own, side by side in its address space), so
+/// every record, which never wraps, is one contiguous run of bytes: a NIC
+/// driver, a receive coalescer or a checksum routine can work on it in place.
 ///
 /// # Safety
 ///
 /// An implementation promises, for as long as the value lives:
 /// * `control()` points to `PAGE_SIZE` bytes, aligned to at least 64, valid
 ///   for reads and writes;
-/// * `pages_per_dir()` returns the same value every time, and for every
-///   `i < pages_per_dir()`, `data_page(dir, i)` returns the same pointer
-///   every time, to `PAGE_SIZE` bytes aligned to at least 8, valid for reads
-///   and writes;
-/// * none of these pages overlap, and nothing else in this domain forms a
-///   Rust reference to them (the peer domain may write them at any time).
+/// * `pages_per_dir()` returns the same value every time, and for each
+///   direction `data(dir)` returns the same pointer every time, to
+///   `pages_per_dir() * PAGE_SIZE` bytes aligned to `PAGE_SIZE`, valid for
+///   reads (and for writes by the side that produces into `dir`);
+/// * none of these areas overlap, and nothing else in this domain forms a
+///   Rust reference to them (the peer domain may write them at any time,
+///   unless the producer's pages are granted to it read-only, which lets the
+///   producer lend out its unpublished bytes: [`Producer::body_mut`](crate::Producer::body_mut)).
 pub unsafe trait WireMemory {
     /// The control page.
     fn control(&self) -> NonNull<u8>;
-    /// Data page `i` (`0..pages_per_dir()`) of direction `dir`.
-    fn data_page(&self, dir: Direction, i: usize) -> NonNull<u8>;
+    /// The data area of direction `dir`: K contiguous pages.
+    fn data(&self, dir: Direction) -> NonNull<u8>;
     /// K, as mapped.
     fn pages_per_dir(&self) -> usize;
 }
@@ -52,23 +59,19 @@ struct Page(UnsafeCell<[u8; PAGE_SIZE]>);
 unsafe impl Sync for Page {}
 
 impl Page {
-    fn new() -> Box<Page> {
-        Box::new(Page(UnsafeCell::new([0; PAGE_SIZE])))
-    }
-
-    fn ptr(&self) -> NonNull<u8> {
-        NonNull::from(&self.0).cast::<u8>()
+    fn zeroed() -> Page {
+        Page(UnsafeCell::new([0; PAGE_SIZE]))
     }
 }
 
 struct HeapPages {
     control: Box<Page>,
-    data: [Vec<Box<Page>>; 2],
+    /// K pages per direction, one allocation each (contiguous).
+    data: [Box<[Page]>; 2],
 }
 
 /// Pages on the heap, shared by cloning: one clone per side, e.g. one per
-/// thread in tests. Each page is its own allocation, so the data of one
-/// direction is not contiguous, as with granted pages.
+/// thread in tests.
 #[derive(Clone)]
 pub struct HeapMemory(Arc<HeapPages>);
 
@@ -76,29 +79,29 @@ impl HeapMemory {
     /// A zeroed control page and `2 * pages` data pages.
     pub fn new(pages: RingPages) -> HeapMemory {
         let k = pages.get() as usize;
-        let mut data = [Vec::with_capacity(k), Vec::with_capacity(k)];
-        for _ in 0..k {
-            for dir in &mut data {
-                dir.push(Page::new());
-            }
-        }
+        let dir = || {
+            (0..k)
+                .map(|_| Page::zeroed())
+                .collect::<Vec<_>>()
+                .into_boxed_slice()
+        };
         HeapMemory(Arc::new(HeapPages {
-            control: Page::new(),
-            data,
+            control: Box::new(Page::zeroed()),
+            data: [dir(), dir()],
         }))
     }
 }
 
-// SAFETY: every page is a separate live, 4096-aligned allocation owned by the
-// `Arc`, never referenced except through these pointers, and the vectors are
-// never resized after `new`.
+// SAFETY: every area is a live, 4096-aligned allocation owned by the `Arc`
+// (a direction's pages are one boxed slice), never referenced except through
+// these pointers, and never resized after `new`.
 unsafe impl WireMemory for HeapMemory {
     fn control(&self) -> NonNull<u8> {
-        self.0.control.ptr()
+        NonNull::from(&self.0.control.0).cast::<u8>()
     }
 
-    fn data_page(&self, dir: Direction, i: usize) -> NonNull<u8> {
-        self.0.data[dir as usize][i].ptr()
+    fn data(&self, dir: Direction) -> NonNull<u8> {
+        NonNull::from(&*self.0.data[dir as usize]).cast::<u8>()
     }
 
     fn pages_per_dir(&self) -> usize {
@@ -112,16 +115,8 @@ pub enum GeometryError {
     /// K is not a power of two in `1..=MAX_PAGES_PER_DIR`.
     #[error("{0} data pages per direction is not a power of two in 1..=64")]
     PagesPerDir(usize),
-    /// The two directions were given different page counts.
-    #[error("directions have {a_to_b} and {b_to_a} pages")]
-    Unequal {
-        /// Pages given for a→b.
-        a_to_b: usize,
-        /// Pages given for b→a.
-        b_to_a: usize,
-    },
-    /// A page pointer is not aligned as [`WireMemory`] requires.
-    #[error("a shared page is misaligned")]
+    /// A pointer is not page-aligned.
+    #[error("a shared area is not page-aligned")]
     Misaligned,
 }
 
@@ -129,45 +124,40 @@ pub enum GeometryError {
 /// described by their addresses in this domain.
 pub struct RawMemory {
     control: NonNull<u8>,
-    data: [heapless::Vec<NonNull<u8>, { MAX_PAGES_PER_DIR as usize }>; 2],
+    data: [NonNull<u8>; 2],
+    pages: RingPages,
 }
 
 impl RawMemory {
-    /// Describes pages at these addresses; `a_to_b[i]` is data page `i` of
-    /// the a→b ring (grant `data-ref-<i>`), `b_to_a[i]` of the b→a ring
-    /// (grant `data-ref-<K+i>`).
+    /// Describes a control page and each direction's `k` data pages, mapped
+    /// contiguously from `a_to_b` (the first K grants of `data-refs`) and `b_to_a`
+    /// (the last K).
     ///
     /// # Safety
     ///
-    /// Every pointer must satisfy the [`WireMemory`] contract (mapped, page
-    /// sized, writable, not overlapping, not referenced elsewhere) until the
-    /// returned value and every `WireEnd` built on it are dropped; the
-    /// acceptor must not unmap the grants before then.
+    /// Every pointer must satisfy the [`WireMemory`] contract (mapped, sized,
+    /// not overlapping, not referenced elsewhere) until the returned value and
+    /// every `WireEnd` built on it are dropped; the acceptor must not unmap the
+    /// grants before then.
     pub unsafe fn new(
         control: NonNull<u8>,
-        a_to_b: &[NonNull<u8>],
-        b_to_a: &[NonNull<u8>],
+        a_to_b: NonNull<u8>,
+        b_to_a: NonNull<u8>,
+        k: usize,
     ) -> Result<RawMemory, GeometryError> {
-        if a_to_b.len() != b_to_a.len() {
-            return Err(GeometryError::Unequal {
-                a_to_b: a_to_b.len(),
-                b_to_a: b_to_a.len(),
-            });
-        }
-        let k = a_to_b.len();
-        if u32::try_from(k).ok().and_then(RingPages::new).is_none() {
-            return Err(GeometryError::PagesPerDir(k));
-        }
+        let pages = u32::try_from(k)
+            .ok()
+            .and_then(RingPages::new)
+            .ok_or(GeometryError::PagesPerDir(k))?;
         let aligned = |p: &NonNull<u8>| (p.as_ptr() as usize).is_multiple_of(PAGE_SIZE);
-        if !aligned(&control) || !a_to_b.iter().chain(b_to_a).all(aligned) {
+        if ![control, a_to_b, b_to_a].iter().all(aligned) {
             return Err(GeometryError::Misaligned);
         }
-        let mut data = [heapless::Vec::new(), heapless::Vec::new()];
-        for (dst, src) in data.iter_mut().zip([a_to_b, b_to_a]) {
-            dst.extend_from_slice(src)
-                .map_err(|()| GeometryError::PagesPerDir(k))?;
-        }
-        Ok(RawMemory { control, data })
+        Ok(RawMemory {
+            control,
+            data: [a_to_b, b_to_a],
+            pages,
+        })
     }
 }
 
@@ -178,12 +168,12 @@ unsafe impl WireMemory for RawMemory {
         self.control
     }
 
-    fn data_page(&self, dir: Direction, i: usize) -> NonNull<u8> {
-        self.data[dir as usize][i]
+    fn data(&self, dir: Direction) -> NonNull<u8> {
+        self.data[dir as usize]
     }
 
     fn pages_per_dir(&self) -> usize {
-        self.data[0].len()
+        self.pages.get() as usize
     }
 }
 
@@ -204,50 +194,61 @@ pub(crate) fn store<M: WireMemory>(mem: &M, off: usize, v: u32) {
     word(mem, off).store(v, Ordering::Relaxed)
 }
 
-/// Calls `f(page pointer, bytes)` for each page-bounded piece of
-/// `len` bytes starting at ring byte offset `pos` (which, with `len`, stays
-/// inside the ring: the caller splits at the ring end).
-fn for_each_piece<M: WireMemory>(
+/// A pointer to byte `pos` of direction `dir`'s data area, valid for `len`
+/// bytes (checked: the caller's range lies inside the area).
+fn at<M: WireMemory>(mem: &M, dir: Direction, pos: usize, len: usize) -> *mut u8 {
+    let size = mem.pages_per_dir() * PAGE_SIZE;
+    assert!(
+        pos.checked_add(len).is_some_and(|end| end <= size),
+        "ring range beyond the data area"
+    );
+    // SAFETY: `pos + len <= size`, so the pointer stays inside the area
+    // (WireMemory contract).
+    unsafe { mem.data(dir).as_ptr().add(pos) }
+}
+
+/// A pointer to ring bytes `pos..pos + len` of `dir` (checked), not read.
+pub(crate) fn data_ptr<M: WireMemory>(
     mem: &M,
     dir: Direction,
-    mut pos: usize,
+    pos: usize,
     len: usize,
-    mut f: impl FnMut(*mut u8, core::ops::Range<usize>),
-) {
-    let mut done = 0;
-    while done < len {
-        let page = pos / PAGE_SIZE;
-        let at = pos % PAGE_SIZE;
-        let n = (PAGE_SIZE - at).min(len - done);
-        assert!(
-            page < mem.pages_per_dir(),
-            "ring offset beyond the data area"
-        );
-        // SAFETY: `page < pages_per_dir()` and `at < PAGE_SIZE`, so the
-        // pointer stays inside data page `page` (WireMemory contract).
-        let p = unsafe { mem.data_page(dir, page).as_ptr().add(at) };
-        f(p, done..done + n);
-        done += n;
-        pos += n;
-    }
+) -> core::ptr::NonNull<u8> {
+    let p = at(mem, dir, pos, len);
+    // SAFETY: `at` offsets the area's non-null base within the area.
+    unsafe { core::ptr::NonNull::new_unchecked(p) }
 }
 
 /// Copies ring bytes `pos..pos + dst.len()` of `dir` into private memory.
 pub(crate) fn read_data<M: WireMemory>(mem: &M, dir: Direction, pos: usize, dst: &mut [u8]) {
-    for_each_piece(mem, dir, pos, dst.len(), |src, range| {
-        // SAFETY: `src` is valid for `range.len()` bytes inside one shared
-        // page (for_each_piece) and `dst[range]` is private memory.
-        unsafe { copy_from_shared(src, &mut dst[range]) }
-    });
+    let src = at(mem, dir, pos, dst.len());
+    // SAFETY: `src` is valid for `dst.len()` bytes (`at`), `dst` is private.
+    unsafe { copy_from_shared(src, dst) }
 }
 
 /// Copies `src` into ring bytes `pos..pos + src.len()` of `dir`.
 pub(crate) fn write_data<M: WireMemory>(mem: &M, dir: Direction, pos: usize, src: &[u8]) {
-    for_each_piece(mem, dir, pos, src.len(), |dst, range| {
-        // SAFETY: `dst` is valid for `range.len()` bytes inside one shared
-        // page (for_each_piece) and `src[range]` is private memory.
-        unsafe { copy_to_shared(&src[range], dst) }
-    });
+    let dst = at(mem, dir, pos, src.len());
+    // SAFETY: `dst` is valid for `src.len()` bytes (`at`), `src` is private.
+    unsafe { copy_to_shared(src, dst) }
+}
+
+/// Ring bytes `pos..pos + len` of `dir` as a mutable slice.
+///
+/// # Safety
+/// The peer cannot write these bytes (this side produces into `dir` and
+/// granted its pages read-only), nothing else reads or writes them while the
+/// slice lives, and the producer has not yet published them.
+#[allow(clippy::mut_from_ref)] // exclusivity is the documented contract
+pub(crate) unsafe fn data_mut<M: WireMemory>(
+    mem: &M,
+    dir: Direction,
+    pos: usize,
+    len: usize,
+) -> &mut [u8] {
+    let p = at(mem, dir, pos, len);
+    // SAFETY: in bounds (`at`); exclusivity is the caller's contract.
+    unsafe { core::slice::from_raw_parts_mut(p, len) }
 }
 
 /// Volatile copy out of shared memory, 8 bytes at a time where the shared
@@ -310,7 +311,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pieces_cross_pages_and_roundtrip() {
+    fn copies_roundtrip_at_any_alignment() {
         let k = RingPages::new(4).unwrap();
         let mem = HeapMemory::new(k);
         let src: Vec<u8> = (0..9000u32).map(|i| (i * 7 + 3) as u8).collect();
@@ -326,12 +327,21 @@ mod tests {
     }
 
     #[test]
-    fn heap_pages_are_separate_and_aligned() {
+    #[should_panic(expected = "beyond the data area")]
+    fn a_range_past_the_area_is_caught() {
+        let mem = HeapMemory::new(RingPages::new(1).unwrap());
+        let mut dst = [0u8; 8];
+        read_data(&mem, Direction::AtoB, PAGE_SIZE - 4, &mut dst);
+    }
+
+    #[test]
+    fn heap_directions_are_contiguous_and_aligned() {
         let mem = HeapMemory::new(RingPages::new(2).unwrap());
-        let a = mem.data_page(Direction::AtoB, 0).as_ptr() as usize;
-        let b = mem.data_page(Direction::AtoB, 1).as_ptr() as usize;
+        let a = mem.data(Direction::AtoB).as_ptr() as usize;
+        let b = mem.data(Direction::BtoA).as_ptr() as usize;
         assert_eq!(a % PAGE_SIZE, 0);
-        assert_ne!(a + PAGE_SIZE, b);
+        assert_eq!(b % PAGE_SIZE, 0);
+        assert!(a + 2 * PAGE_SIZE <= b || b + 2 * PAGE_SIZE <= a);
         assert_eq!(mem.pages_per_dir(), 2);
     }
 
@@ -339,25 +349,20 @@ mod tests {
     fn raw_memory_checks_geometry() {
         let mem = HeapMemory::new(RingPages::new(2).unwrap());
         let c = mem.control();
-        let p = |d, i| mem.data_page(d, i);
-        let ab = [p(Direction::AtoB, 0), p(Direction::AtoB, 1)];
-        let ba = [p(Direction::BtoA, 0), p(Direction::BtoA, 1)];
+        let (ab, ba) = (mem.data(Direction::AtoB), mem.data(Direction::BtoA));
         // SAFETY: the pointers come from `mem`, which outlives `raw`.
-        let raw = unsafe { RawMemory::new(c, &ab, &ba) }.unwrap();
-        assert_eq!(raw.data_page(Direction::BtoA, 1), ba[1]);
+        let raw = unsafe { RawMemory::new(c, ab, ba, 2) }.unwrap();
+        assert_eq!(raw.data(Direction::BtoA), ba);
+        assert_eq!(raw.pages_per_dir(), 2);
         // SAFETY: as above; these calls fail before storing anything.
         unsafe {
-            assert!(matches!(
-                RawMemory::new(c, &ab, &ba[..1]),
-                Err(GeometryError::Unequal { .. })
-            ));
             assert_eq!(
-                RawMemory::new(c, &[ab[0]; 3], &[ba[0]; 3]).err(),
+                RawMemory::new(c, ab, ba, 3).err(),
                 Some(GeometryError::PagesPerDir(3))
             );
             let odd = NonNull::new(c.as_ptr().add(1)).unwrap();
             assert_eq!(
-                RawMemory::new(odd, &ab, &ba).err(),
+                RawMemory::new(odd, ab, ba, 2).err(),
                 Some(GeometryError::Misaligned)
             );
         }

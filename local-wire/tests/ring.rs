@@ -43,22 +43,32 @@ fn pair(k: u32, start: u32) -> (WireEnd<HeapMemory>, WireEnd<HeapMemory>, HeapMe
     (a, b, mem)
 }
 
+/// A record body: its first byte (the message kind) is never 0, which
+/// would make it padding.
 fn record(seed: u32, len: usize) -> Vec<u8> {
     (0..len)
-        .map(|i| (seed as usize * 31 + i * 7) as u8)
+        .map(|i| (seed as usize * 31 + i * 7) as u8 | u8::from(i == 0))
         .collect()
+}
+
+/// The length of the next record, put back for `next` to hand out again.
+fn peek_len(end: &mut WireEnd<HeapMemory>) -> Result<Option<usize>, RecvError> {
+    let r = end.rx().next().map(|r| r.map(|r| r.len()));
+    end.rx().rewind();
+    r
 }
 
 #[test]
 fn layout_words_as_documented() {
     let (_a, _b, mem) = pair(2, 77);
     assert_eq!(peek(&mem, MAGIC_OFF).to_le_bytes(), *b"BnLw");
-    assert_eq!(peek(&mem, VERSION_OFF), 1);
+    assert_eq!(peek(&mem, VERSION_OFF), 2);
     assert_eq!(peek(&mem, PAGES_OFF), 2);
-    assert_eq!(peek(&mem, AB_PROD), 77);
-    assert_eq!(peek(&mem, AB_CONS), 77);
-    assert_eq!(peek(&mem, AB_PROD_EVENT), 78);
-    assert_eq!(peek(&mem, BA_PROD), 77);
+    // Indices start on a record boundary (77 rounded down to 8).
+    assert_eq!(peek(&mem, AB_PROD), 72);
+    assert_eq!(peek(&mem, AB_CONS), 72);
+    assert_eq!(peek(&mem, AB_PROD_EVENT), 73);
+    assert_eq!(peek(&mem, BA_PROD), 72);
 }
 
 #[test]
@@ -74,7 +84,7 @@ fn records_cross_u32_wrap_and_ring_end() {
             let batch = 1 + round % 5;
             let mut sent = Vec::new();
             for j in 0..batch {
-                let len = (round * 977 + j * 131) % (max / 3 + 1);
+                let len = 1 + (round * 977 + j * 131) % (max / 3);
                 let r = record(seed, len);
                 match a.tx().send_record(&r) {
                     Ok(()) => {
@@ -106,15 +116,19 @@ fn records_cross_u32_wrap_and_ring_end() {
 
 #[test]
 fn largest_record_fits_and_larger_is_refused() {
-    let (mut a, mut b, _mem) = pair(1, u32::MAX - 1);
+    let (mut a, mut b, _mem) = pair(1, 0);
     let max = 4096 - 4;
     assert_eq!(a.tx().max_record(), max);
     assert_eq!(
         a.tx().send_record(&vec![1; max + 1]),
         Err(SendError::TooLarge { len: max + 1, max })
     );
+    assert_eq!(
+        a.tx().send_record(&[]),
+        Err(SendError::TooLarge { len: 0, max })
+    );
     a.tx().send_record(&record(3, max)).unwrap();
-    assert_eq!(a.tx().send_record(&[]), Err(SendError::Full));
+    assert_eq!(a.tx().send_record(&[1]), Err(SendError::Full));
     assert!(a.tx().flush());
     let mut buf = vec![0; max];
     assert_eq!(b.rx().recv_record(&mut buf), Ok(Some(max)));
@@ -122,7 +136,81 @@ fn largest_record_fits_and_larger_is_refused() {
     let done = b.rx().rx_done();
     assert!(done.notify, "the full sender asked for a kick");
     assert!(!done.more);
-    a.tx().send_record(&[]).unwrap();
+    a.tx().send_record(&[1]).unwrap();
+}
+
+#[test]
+fn a_record_never_wraps_the_tail_is_padding() {
+    // 16 bytes before the ring's end: a 100-byte record goes to its start.
+    let (mut a, mut b, mem) = pair(1, 4096 - 16);
+    let slot = a.tx().reserve(100).unwrap();
+    assert_eq!(a.tx().body_offset(&slot), 4, "the body starts the ring");
+    a.tx().write(&slot, 0, &record(5, 100));
+    a.tx().commit(slot, 100);
+    assert_eq!(a.tx().unflushed(), 16 + 104);
+    let _ = a.tx().flush();
+    let rec = b.rx().next().unwrap().unwrap();
+    assert_eq!((rec.len(), b.rx().body_offset(&rec)), (100, 4));
+    let mut got = vec![0; 100];
+    b.rx().read(&rec, 0, &mut got);
+    assert_eq!(got, record(5, 100));
+    b.rx().release(&rec);
+    let _ = b.rx().rx_done();
+    assert_eq!(peek(&mem, AB_CONS), 4096 + 104);
+    // A record as large as the ring waits for the padding to drain first.
+    let (mut a, mut b, _mem) = pair(1, 4096 - 16);
+    assert_eq!(a.tx().send_record(&record(1, 4092)), Err(SendError::Full));
+    assert!(a.tx().flush(), "the tail padding is published");
+    assert_eq!(b.rx().next(), Ok(None), "padding only");
+    assert!(b.rx().rx_done().notify, "its room reaches the sender");
+    a.tx().send_record(&record(1, 4092)).unwrap();
+}
+
+#[test]
+fn commit_shrinks_the_latest_reservation_and_pads_an_earlier_one() {
+    let (mut a, mut b, _mem) = pair(1, 0);
+    let first = a.tx().reserve(1000).unwrap();
+    let second = a.tx().reserve(500).unwrap();
+    a.tx().write(&first, 0, &record(1, 10));
+    a.tx().write(&second, 0, &record(2, 20));
+    a.tx().commit(first, 10); // not the latest: the rest becomes padding
+    a.tx().commit(second, 20); // the latest: its room is given back
+    assert_eq!(a.tx().unflushed(), 1008 + 24);
+    let third = a.tx().reserve(64).unwrap();
+    a.tx().cancel(third);
+    assert_eq!(a.tx().unflushed(), 1008 + 24);
+    // Reserved and never committed: published as padding, never seen.
+    let _fourth = a.tx().reserve(64).unwrap();
+    let _ = a.tx().flush();
+    let mut buf = [0u8; 64];
+    assert_eq!(b.rx().recv_record(&mut buf), Ok(Some(10)));
+    assert_eq!(&buf[..10], &record(1, 10)[..]);
+    assert_eq!(b.rx().recv_record(&mut buf), Ok(Some(20)));
+    assert_eq!(b.rx().recv_record(&mut buf), Ok(None));
+}
+
+#[test]
+fn records_in_hand_stay_in_the_ring_until_released() {
+    let (mut a, mut b, mem) = pair(1, 0);
+    for i in 0..3 {
+        a.tx().send_record(&record(i, 50)).unwrap();
+    }
+    let _ = a.tx().flush();
+    let r0 = b.rx().next().unwrap().unwrap();
+    let r1 = b.rx().next().unwrap().unwrap();
+    b.rx().release(&r0);
+    let done = b.rx().rx_done();
+    assert!(done.more, "r2 is still to be handed out");
+    assert_eq!(peek(&mem, AB_CONS), 56);
+    // Put r1 back: it comes out again, then r2.
+    b.rx().rewind();
+    assert_eq!(b.rx().next().unwrap(), Some(r1));
+    let r2 = b.rx().next().unwrap().unwrap();
+    assert_eq!(b.rx().next(), Ok(None));
+    b.rx().release(&r0); // backwards: ignored
+    b.rx().release(&r2);
+    let _ = b.rx().rx_done();
+    assert_eq!(peek(&mem, AB_CONS), 3 * 56);
 }
 
 #[test]
@@ -162,15 +250,18 @@ fn final_check_sees_data_published_before_rearming() {
 
 #[test]
 fn full_sender_is_kicked_only_once_enough_is_free() {
-    let (mut a, mut b, mem) = pair(1, u32::MAX - 3000);
+    let start = u32::MAX - 4095;
+    let (mut a, mut b, mem) = pair(1, start);
     for i in 0..4 {
         a.tx().send_record(&record(i, 1000)).unwrap();
     }
-    // 4016 used, 80 free: a 3000-byte record needs three records consumed.
+    // 4 x 1008 used, 64 free: the 64-byte tail becomes padding, and the
+    // 3000-byte record (3008 with header and padding) then needs three
+    // records consumed.
     assert_eq!(a.tx().send_record(&record(9, 3000)), Err(SendError::Full));
     assert_eq!(a.counters().full_events, 1);
     let mark = peek(&mem, AB_CONS_EVENT);
-    assert_eq!(mark, (u32::MAX - 3000).wrapping_add(4016 + 3004 - 4096));
+    assert_eq!(mark, start.wrapping_add(4096 + 3008 - 4096));
     let _ = a.tx().flush();
     let mut buf = vec![0; 4096];
     let mut kicks = Vec::new();
@@ -192,7 +283,7 @@ fn recv_buffer_too_small_keeps_the_record() {
         b.rx().recv_record(&mut small),
         Err(RecvError::BufferTooSmall { need: 100 })
     );
-    assert_eq!(b.rx().peek_len(), Ok(Some(100)));
+    assert_eq!(peek_len(&mut b), Ok(Some(100)));
     let mut buf = [0u8; 100];
     assert_eq!(b.rx().recv_record(&mut buf), Ok(Some(100)));
     assert_eq!(buf.to_vec(), record(1, 100));
@@ -227,12 +318,37 @@ fn corrupt(c: Corruption) -> Result<Option<usize>, RecvError> {
     Err(RecvError::Wire(WireError::Corrupt(c)))
 }
 
+/// Found by the `ring_race` fuzz target: a producer that moved `prod` back
+/// behind records the consumer had taken (but not released) made the
+/// distance from the cursor wrap: the consumer went on handing out records
+/// past `prod`, and a ring of padding would have been walked for 4 GiB.
+#[test]
+fn prod_moved_back_behind_the_cursor_is_corrupt() {
+    let (mut a, mut b, mem) = pair(1, 64);
+    for i in 0..3 {
+        a.tx().send_record(&record(i, 4)).unwrap();
+    }
+    assert!(a.tx().flush());
+    let first = b.rx().next().unwrap().unwrap();
+    b.rx().next().unwrap().unwrap();
+    // Back to just after the first record: at or ahead of `cons`, behind the cursor.
+    poke(&mem, AB_PROD, 64 + 8);
+    assert!(matches!(
+        b.rx().next(),
+        Err(RecvError::Wire(WireError::Corrupt(
+            Corruption::ProdOverflow(_)
+        )))
+    ));
+    b.rx().release(&first);
+    assert!(b.rx().next().is_err(), "poisoned for good");
+}
+
 #[test]
 fn hostile_indices_and_lengths_are_corrupt() {
     let mut buf = vec![0u8; 8192];
     // prod claims more than the ring.
-    let (_a, mut b, mem) = pair(1, 100);
-    poke(&mem, AB_PROD, 100 + 4097);
+    let (_a, mut b, mem) = pair(1, 96);
+    poke(&mem, AB_PROD, 96 + 4104);
     assert!(matches!(
         b.rx().recv_record(&mut buf),
         Err(RecvError::Wire(WireError::Corrupt(
@@ -240,17 +356,17 @@ fn hostile_indices_and_lengths_are_corrupt() {
         )))
     ));
     // Poisoned: stays corrupt even after the index is repaired.
-    poke(&mem, AB_PROD, 100);
+    poke(&mem, AB_PROD, 96);
     assert!(b.rx().recv_record(&mut buf).is_err());
     assert_eq!(b.counters().corrupt, 1);
     assert!(b.error().is_some());
 
     // prod behind cons.
-    let (_a, mut b, mem) = pair(1, 100);
-    poke(&mem, AB_PROD, 99);
+    let (_a, mut b, mem) = pair(1, 96);
+    poke(&mem, AB_PROD, 95);
     assert!(b.rx().recv_record(&mut buf).is_err());
 
-    // Fewer bytes than a header.
+    // Fewer bytes than a record.
     let (_a, mut b, mem) = pair(1, 0);
     poke(&mem, AB_PROD, 3);
     assert_eq!(
@@ -276,6 +392,7 @@ fn hostile_indices_and_lengths_are_corrupt() {
                 max: 4092,
             },
         ),
+        (0, 8, Corruption::RecordTooLong { len: 0, max: 4092 }),
         (
             5,
             8,
@@ -284,22 +401,38 @@ fn hostile_indices_and_lengths_are_corrupt() {
                 available: 4,
             },
         ),
+        (4, 12, Corruption::HeaderTruncated { available: 12 }),
     ] {
         let (mut a, mut b, mem) = pair(1, 0);
-        a.tx().send_record(&[0; 4]).unwrap();
+        a.tx().send_record(&[1; 4]).unwrap();
         let _ = a.tx().flush();
-        let page = mem.data_page(local_wire::Direction::AtoB, 0).as_ptr();
+        let page = mem.data(local_wire::Direction::AtoB).as_ptr();
         // SAFETY: the data page is live and nothing else touches it now.
         unsafe { page.cast::<[u8; 4]>().write_volatile(len.to_le_bytes()) };
         poke(&mem, AB_PROD, published);
         assert_eq!(b.rx().recv_record(&mut buf), corrupt(want));
-        assert_eq!(b.rx().peek_len(), corrupt(want));
+        assert_eq!(peek_len(&mut b), corrupt(want));
     }
+
+    // A record running past the ring's end (producers pad instead).
+    let (_a, mut b, mem) = pair(1, 4096 - 8);
+    let page = mem.data(local_wire::Direction::AtoB).as_ptr();
+    // SAFETY: as above; offset 4088 + 8 is inside the page.
+    unsafe {
+        page.add(4088)
+            .cast::<[u8; 4]>()
+            .write_volatile(20u32.to_le_bytes())
+    };
+    poke(&mem, AB_PROD, 4096 - 8 + 32);
+    assert_eq!(
+        b.rx().recv_record(&mut buf),
+        corrupt(Corruption::RecordWraps { len: 20 })
+    );
 
     // The consumer claims to have consumed what was never published.
     let (mut a, _b, mem) = pair(1, 0);
     a.tx().send_record(b"abc").unwrap();
-    poke(&mem, AB_CONS, 7);
+    poke(&mem, AB_CONS, 8);
     assert!(matches!(
         a.tx().send_record(b"d"),
         Err(SendError::Wire(WireError::Corrupt(
@@ -321,7 +454,7 @@ fn hostile_indices_and_lengths_are_corrupt() {
 fn accept_refuses_bad_control_pages() {
     let cases: [(usize, u32, Corruption); 4] = [
         (MAGIC_OFF, 0x1234, Corruption::BadMagic(0x1234)),
-        (VERSION_OFF, 2, Corruption::BadVersion(2)),
+        (VERSION_OFF, 1, Corruption::BadVersion(1)),
         (
             PAGES_OFF,
             4,
@@ -358,9 +491,9 @@ fn accept_refuses_bad_control_pages() {
 fn exercise(end: &mut WireEnd<HeapMemory>, sends: &[u16]) -> usize {
     let mut buf = vec![0u8; 1 << 16];
     let mut got = 0;
-    // Each record consumes at least 4 bytes, so a ring of K pages can yield
-    // at most K*1024 records before it must report empty or an error.
-    let bound = end.pages().get() as usize * 1024 + 1;
+    // Each record takes at least 8 bytes, so a ring of K pages can yield
+    // at most K*512 records before it must report empty or an error.
+    let bound = end.pages().get() as usize * 512 + 1;
     for _ in 0..=bound {
         match end.rx().recv_record(&mut buf) {
             Ok(Some(_)) => got += 1,
@@ -371,7 +504,7 @@ fn exercise(end: &mut WireEnd<HeapMemory>, sends: &[u16]) -> usize {
 }
 
 fn finish(end: &mut WireEnd<HeapMemory>, sends: &[u16]) -> usize {
-    let _ = end.rx().peek_len();
+    let _ = peek_len(end);
     let _ = end.rx().rx_done();
     for &len in sends {
         let _ = end.tx().send_record(&vec![0xa5; len as usize]);
@@ -407,7 +540,7 @@ proptest! {
         for (w, v) in words {
             poke(&mem, w * 4, v);
         }
-        let page = mem.data_page(local_wire::Direction::AtoB, 0).as_ptr();
+        let page = mem.data(local_wire::Direction::AtoB).as_ptr();
         for (i, b) in data.iter().enumerate() {
             // SAFETY: i < 256 < PAGE_SIZE, the page is live, single thread.
             unsafe { page.add(i).write_volatile(*b) };
@@ -443,8 +576,8 @@ unsafe impl WireMemory for Hooked {
         self.inner.control()
     }
 
-    fn data_page(&self, dir: local_wire::Direction, i: usize) -> std::ptr::NonNull<u8> {
-        self.inner.data_page(dir, i)
+    fn data(&self, dir: local_wire::Direction) -> std::ptr::NonNull<u8> {
+        self.inner.data(dir)
     }
 
     fn pages_per_dir(&self) -> usize {

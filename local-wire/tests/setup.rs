@@ -32,6 +32,9 @@ struct World {
     a_dead: bool,
     b_dead: bool,
     hostile: Option<(String, String)>,
+    /// A machine asked for `retry` after a backoff.
+    a_retry: bool,
+    b_retry: bool,
 }
 
 fn a_dir() -> String {
@@ -62,6 +65,8 @@ impl World {
             a_dead: false,
             b_dead: false,
             hostile: None,
+            a_retry: false,
+            b_retry: false,
         }
     }
 
@@ -102,6 +107,7 @@ impl World {
                     assert!(self.a_end.is_some());
                     self.a_connects += 1;
                 }
+                Action::RetryLater => self.a_retry = true,
                 Action::TearDown => {
                     if let Some(mut end) = self.a_end.take() {
                         let _ = end.close();
@@ -159,6 +165,7 @@ impl World {
                     assert!(self.b_end.is_some());
                     self.b_connects += 1;
                 }
+                Action::RetryLater => self.b_retry = true,
                 Action::TearDown => {
                     if let Some(mut end) = self.b_end.take() {
                         let _ = end.close();
@@ -198,8 +205,12 @@ impl World {
     fn settle(&mut self) {
         for _ in 0..50 {
             let (s, r) = (self.get(&b_dir(), "state"), self.get(&b_dir(), "request"));
+            let max = self.get(&b_dir(), "max-ring-pages");
             let acts_a = match self.a_dead {
-                false => self.a.peer_changed(s.as_deref(), r.as_deref()),
+                false => {
+                    self.a.peer_max_pages(max.as_deref());
+                    self.a.peer_changed(s.as_deref(), r.as_deref())
+                }
                 true => Vec::new(),
             };
             let busy_a = !acts_a.is_empty();
@@ -227,6 +238,19 @@ impl World {
             self.a.state(),
             self.b.state()
         );
+    }
+
+    /// The domains' backoffs end: each machine that asked retries.
+    fn backoff_over(&mut self) {
+        if std::mem::take(&mut self.a_retry) {
+            let next = self.a.retry();
+            self.exec_a(next);
+        }
+        if std::mem::take(&mut self.b_retry) {
+            let next = self.b.retry();
+            self.exec_b(next);
+        }
+        self.settle();
     }
 
     fn start(&mut self, nonce: u64) {
@@ -267,7 +291,10 @@ fn normal_connect() {
     assert_eq!((w.offers, w.a_connects, w.b_connects), (1, 1, 1));
     assert_eq!(w.get(&a_dir(), "ring-pages").as_deref(), Some("2"));
     assert_eq!(w.get(&a_dir(), "offer-for").as_deref(), Some("500"));
-    assert_eq!(w.get(&a_dir(), "data-ref-3").as_deref(), Some("12"));
+    assert_eq!(
+        w.get(&a_dir(), "data-refs").map(|v| v.split(' ').count()),
+        Some(4)
+    );
     assert_eq!(w.get(&a_dir(), "event-channel").as_deref(), Some("40"));
     assert_eq!(w.get(&b_dir(), "request").as_deref(), Some("500"));
     w.exchange();
@@ -293,7 +320,9 @@ fn acceptor_starting_first_is_fine() {
 fn acceptor_restart_in_place_gets_fresh_pages() {
     let mut w = World::new(1);
     w.start(500);
-    let old = w.a_end.as_ref().unwrap().memory().control();
+    // Keep the old pages alive, so a new allocation cannot reuse their address.
+    let old_mem = w.a_end.as_ref().unwrap().memory().clone();
+    let old = old_mem.control();
     // The acceptor's wire logic restarts: its old mapping is gone, a new
     // machine requests with a new nonce.
     w.b_end = None;
@@ -301,6 +330,9 @@ fn acceptor_restart_in_place_gets_fresh_pages() {
     let b = w.b.start(900);
     w.exec_b(b);
     w.settle();
+    // The offerer tore the old offer down: its next one waits for the backoff.
+    assert!(w.a_retry && !w.connected());
+    w.backoff_over();
     assert!(w.connected());
     assert_eq!(w.offers, 2);
     assert_ne!(w.a_end.as_ref().unwrap().memory().control(), old);
@@ -323,6 +355,7 @@ fn acceptor_domain_destroyed_then_recreated() {
     let b = w.b.start(501);
     w.exec_b(b);
     w.settle();
+    w.backoff_over();
     assert!(w.connected());
     w.exchange();
 }
@@ -407,7 +440,7 @@ fn hostile_offers_are_refused() {
         ("ring-pages", "3", Refusal::RingPages(3)),
         ("ring-pages", "128", Refusal::RingPages(128)),
         ("control-ref", "eight", Refusal::NotNumeric(Key::ControlRef)),
-        ("data-ref-0", "", Refusal::NotNumeric(Key::DataRef(0))),
+        ("data-refs", "", Refusal::NotNumeric(Key::DataRefs)),
         (
             "event-channel",
             "99999999999",
@@ -418,18 +451,35 @@ fn hostile_offers_are_refused() {
         let mut w = World::new(1);
         w.hostile = Some((key.into(), value.into()));
         w.start(500);
-        assert_eq!(w.b.state(), AcceptorState::Failed, "{key}={value}");
+        assert!(
+            matches!(w.b.state(), AcceptorState::Waiting { nonce: 500 }),
+            "{key}={value}"
+        );
+        assert!(w.b_retry, "a new request only after the backoff");
         assert_eq!(w.b.refusal(), Some(want));
         assert_eq!(w.get(&b_dir(), "state").as_deref(), Some("6"));
         assert!(w.b_end.is_none());
         // The offerer saw the acceptor leave and released its pages.
         assert_eq!(w.a.state(), OffererState::AwaitRequest);
         assert!(w.a_end.is_none());
+        // A fixed offerer (the hostile value gone) heals the wire.
+        w.hostile = None;
+        w.backoff_over();
+        w.backoff_over();
+        assert!(
+            w.connected(),
+            "{key}={value}: {:?} / {:?}",
+            w.a.state(),
+            w.b.state()
+        );
     }
 }
 
+/// A broken offer (or a failed map) never makes the acceptor give up: it
+/// tears down and asks again, each time after the domain's backoff, and
+/// connects once the offerer is sane.
 #[test]
-fn garbage_magic_makes_accept_fail_and_acceptor_retries_then_gives_up() {
+fn garbage_magic_makes_accept_fail_and_acceptor_retries_after_backoff() {
     let mut w = World::new(1);
     w.hold_alloc = true;
     let a = w.a.start();
@@ -437,8 +487,9 @@ fn garbage_magic_makes_accept_fail_and_acceptor_retries_then_gives_up() {
     let b = w.b.start(500);
     w.exec_b(b);
     w.settle();
-    for attempt in 0..3 {
+    for attempt in 0..5 {
         w.hold_alloc = false;
+        w.pending_alloc = false;
         w.allocate(RingPages::ONE);
         // Scribble on the magic before the acceptor maps.
         let mem = w.a_end.as_ref().unwrap().memory().clone();
@@ -447,15 +498,51 @@ fn garbage_magic_makes_accept_fail_and_acceptor_retries_then_gives_up() {
         unsafe { mem.control().cast::<u32>().write_volatile(0xdead_beef) };
         w.hold_alloc = true;
         w.settle();
-        if attempt < 2 {
-            assert!(
-                matches!(w.a.state(), OffererState::Allocating { .. }),
-                "{attempt}"
-            );
-        }
+        assert!(
+            matches!(w.b.state(), AcceptorState::Waiting { .. }),
+            "{attempt}: {:?}",
+            w.b.state()
+        );
+        assert!(
+            w.b_retry && w.a_retry,
+            "{attempt}: both wait for their backoff"
+        );
+        assert!(
+            !w.pending_alloc,
+            "{attempt}: no new offer before the backoff"
+        );
+        w.backoff_over();
+        assert!(w.pending_alloc, "{attempt}: the next request is answered");
     }
-    assert_eq!(w.b.state(), AcceptorState::Failed);
-    assert_eq!(w.get(&b_dir(), "state").as_deref(), Some("6"));
+    w.hold_alloc = false;
+    w.allocate(RingPages::ONE);
+    w.settle();
+    assert!(w.connected());
+}
+
+/// The offerer offers its preferred K, or less when the acceptor says it
+/// maps less; hostile or missing text reads as the size every acceptor maps.
+#[test]
+fn ring_size_is_negotiated() {
+    let mut w = World::new(64);
+    w.start(500);
+    assert!(w.connected());
+    assert_eq!(w.get(&b_dir(), "max-ring-pages").as_deref(), Some("64"));
+    assert_eq!(w.get(&a_dir(), "ring-pages").as_deref(), Some("64"));
+    let mut a = Offerer::new(WIRE, A, B, RingPages::new(64).unwrap(), 1);
+    for (said, k) in [
+        (Some("16"), 16),
+        (Some("64"), 64),
+        (None, 32),
+        (Some("48"), 32),
+        (Some("128"), 32),
+        (Some("0"), 32),
+        (Some("-1"), 32),
+        (Some("064"), 32),
+    ] {
+        a.peer_max_pages(said);
+        assert_eq!(a.offered_pages().get(), k, "{said:?}");
+    }
 }
 
 #[test]

@@ -59,16 +59,18 @@ impl Records {
     fn next(&mut self, out: &mut Vec<u8>) {
         let r = self.rng.next();
         // Mostly frame-sized, sometimes tiny or as large as allowed.
-        let len = match r % 16 {
+        // At least one byte, the first never 0 (a message kind; 0 is padding).
+        let len = 1 + match r % 16 {
             0 => (r >> 8) as usize % 16,
-            1 => self.max,
-            _ => (r >> 8) as usize % (self.max.min(1600) + 1),
+            1 => self.max - 1,
+            _ => (r >> 8) as usize % self.max.min(1600),
         };
         out.clear();
         while out.len() < len {
             out.extend_from_slice(&self.rng.next().to_le_bytes());
         }
         out.truncate(len);
+        out[0] |= 1;
     }
 }
 

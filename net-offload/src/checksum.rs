@@ -101,6 +101,13 @@ fn be16(b: &[u8], at: usize) -> Result<u16, CsumError> {
 /// routing, destination-options and AH headers skipped; fragments refused),
 /// and a TCP or UDP header that must be complete.
 pub fn locate(frame: &[u8]) -> Result<L4Location, CsumError> {
+    locate_in(frame, frame.len())
+}
+
+/// [`locate`] for a frame of `len` bytes of which `frame` holds the first
+/// ones (at least every header): a private copy of a frame's headers whose
+/// rest is elsewhere.
+pub fn locate_in(frame: &[u8], len: usize) -> Result<L4Location, CsumError> {
     let mut l3 = ETH_HLEN;
     let mut ethertype = be16(frame, 12)?;
     if ethertype == ETHERTYPE_VLAN {
@@ -112,7 +119,7 @@ pub fn locate(frame: &[u8]) -> Result<L4Location, CsumError> {
             let h = frame.get(l3..l3 + 20).ok_or(CsumError::Truncated)?;
             let ihl = usize::from(h[0] & 0x0F) * 4;
             let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
-            if h[0] >> 4 != 4 || ihl < 20 || total < ihl || l3 + total > frame.len() {
+            if h[0] >> 4 != 4 || ihl < 20 || total < ihl || l3 + total > len {
                 return Err(CsumError::BadIpHeader);
             }
             if u16::from_be_bytes([h[6], h[7]]) & 0x3FFF != 0 {
@@ -126,7 +133,7 @@ pub fn locate(frame: &[u8]) -> Result<L4Location, CsumError> {
                 return Err(CsumError::BadIpHeader);
             }
             let end = l3 + 40 + usize::from(u16::from_be_bytes([h[4], h[5]]));
-            if end > frame.len() {
+            if end > len {
                 return Err(CsumError::BadIpHeader);
             }
             let (proto, l4) = skip_ipv6_ext(frame, h[6], l3 + 40, end)?;
@@ -139,7 +146,7 @@ pub fn locate(frame: &[u8]) -> Result<L4Location, CsumError> {
         IPPROTO_UDP => (6, 8),
         p => return Err(CsumError::Unsupported(p)),
     };
-    if (l4_len as usize) < min_len || l4 + min_len > frame.len() {
+    if (l4_len as usize) < min_len || l4 + min_len > frame.len().min(len) {
         return Err(CsumError::Truncated);
     }
     let pseudo = match ip {

@@ -28,6 +28,11 @@
 //!   one per segment (Linux's `flush_id` check); with DF they are ignored.
 //! * The frame ends where the IP packet ends: Ethernet padding makes Linux
 //!   flush (`tot_len` ≠ `skb_gro_len`), and so does it here.
+//! * The frame is no longer than a 1500-byte-MTU frame ([`MAX_FRAME`], or
+//!   [`MAX_FRAME_VLAN`] tagged): the merge's MSS is the first segment's
+//!   payload, and every frame re-cut from the merge (software GSO, or the
+//!   guest forwarding it) must be one the network carries. A giant passes
+//!   through unmerged.
 //! * Its TCP checksum verifies in software (the same sum as
 //!   [`checksum::verify_l4`]); a segment that does not is passed through
 //!   unmerged with `validated: false`, for the guest's stack to drop.
@@ -60,7 +65,7 @@
 use crate::checksum::{
     self, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN, ETH_HLEN, IPPROTO_TCP,
 };
-use crate::segment::Kind;
+use crate::segment::{Kind, MAX_FRAME, MAX_FRAME_VLAN};
 
 /// The most segments merged into one frame. Linux bounds a GRO packet by
 /// `gro_max_size` (64 KiB) and its skb's fragment slots; this cap keeps the
@@ -103,10 +108,11 @@ pub struct Merged<'a> {
     pub validated: bool,
 }
 
-/// Where a parsed TCP segment's headers are (offsets from the Ethernet
-/// header) and what it carries.
+/// A received TCP segment as the coalescer parsed it: where its headers are
+/// (offsets from the Ethernet header) and what it carries. From
+/// [`TcpSegment::parse`]; opaque to callers.
 #[derive(Clone, Copy, Debug)]
-struct Seg {
+pub struct TcpSegment {
     v6: bool,
     l3: usize,
     l4: usize,
@@ -121,164 +127,140 @@ struct Seg {
     verified: bool,
 }
 
-impl Seg {
+impl TcpSegment {
+    /// Parses a received frame: `Some` for a TCP segment over IPv4 or IPv6
+    /// (whatever its flags or checksum), `None` for anything else.
+    pub fn parse(frame: &[u8]) -> Option<TcpSegment> {
+        parse(frame)
+    }
+
+    /// Whether its TCP checksum verified.
+    pub fn verified(&self) -> bool {
+        self.verified
+    }
+
+    /// The GSO kind a merge of it would be.
+    pub fn kind(&self) -> Kind {
+        if self.v6 {
+            Kind::TcpV6
+        } else {
+            Kind::TcpV4
+        }
+    }
+
     fn payload_len(&self) -> usize {
         self.end - self.hdr
     }
 
-    /// Whether this segment may take part in a merge at all.
-    fn mergeable(&self, frame_len: usize) -> bool {
+    /// Whether this segment may take part in a merge at all (`frame_len`:
+    /// the received frame's length).
+    pub fn mergeable(&self, frame_len: usize) -> bool {
+        let max = if self.l3 > ETH_HLEN {
+            MAX_FRAME_VLAN
+        } else {
+            MAX_FRAME
+        };
         self.verified
             && frame_len == self.end
+            && frame_len <= max
             && (self.flags == TCP_ACK || self.flags == TCP_ACK | TCP_PSH)
             && self.end > self.hdr
     }
+
+    /// Whether it carries PSH: it would end a merge it started.
+    pub fn push_flag(&self) -> bool {
+        self.flags & TCP_PSH != 0
+    }
 }
 
-/// A GRO engine for one receive queue, holding at most one pending merge in
-/// an `N`-byte buffer ([`MAX_MERGED`] merges up to 64 KiB; a smaller `N`
-/// just merges less). Keep it in a `static` or a long-lived struct: it is
-/// `N` bytes large.
-#[derive(Clone, Debug)]
-pub struct Coalescer<const N: usize> {
-    buf: [u8; N],
-    /// Bytes of `buf` in use.
+/// One pending merge. Its bytes live in a buffer the caller owns and hands
+/// to every call (a wire ring's slot the merge is built in, or the
+/// [`Coalescer`]'s own buffer): the first segment's headers, then every
+/// segment's payload.
+#[derive(Clone, Copy, Debug)]
+pub struct Merge {
+    /// Bytes of the buffer in use.
     len: usize,
-    /// The longest merged frame allowed (at most `N` and [`MAX_FRAME_LEN`]).
-    limit: usize,
-    /// Segments in the pending merge; 0 when nothing is pending.
+    /// Segments merged (at least 1).
     count: u8,
     /// The first segment's layout (its `end` is not updated).
-    first: Option<Seg>,
+    first: TcpSegment,
     next_seq: u32,
     mss: u16,
     psh: bool,
-    /// The payload sum of the pending merge, folded.
+    /// The payload sum of the merge, folded.
     psum: u16,
 }
 
-impl<const N: usize> Default for Coalescer<N> {
-    fn default() -> Self {
-        Self::new()
-    }
+/// What [`Merge::push`] did with a segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pushed {
+    /// Appended; more may follow.
+    Merged,
+    /// Appended, and the merge is complete (a short or PSH segment, or the
+    /// segment limit): finish it now.
+    Complete,
+    /// It cannot join (another flow, out of order, no room): finish the
+    /// merge, then start a new one with it.
+    Refused,
 }
 
-impl<const N: usize> Coalescer<N> {
-    pub const fn new() -> Self {
-        Self {
-            buf: [0; N],
-            len: 0,
-            limit: if N < MAX_FRAME_LEN { N } else { MAX_FRAME_LEN },
-            count: 0,
-            first: None,
-            next_seq: 0,
-            mss: 0,
+impl Merge {
+    /// Starts a merge with `frame`, a [`mergeable`](TcpSegment::mergeable)
+    /// segment without PSH, copying it to the front of `buf` (which must hold
+    /// it: `None` otherwise).
+    pub fn start(frame: &[u8], seg: &TcpSegment, buf: &mut [u8]) -> Option<Merge> {
+        buf.get_mut(..frame.len())?.copy_from_slice(frame);
+        Some(Merge {
+            len: frame.len(),
+            count: 1,
+            first: *seg,
+            next_seq: seg.seq.wrapping_add(seg.payload_len() as u32),
+            mss: seg.payload_len() as u16,
             psh: false,
-            psum: 0,
-        }
+            psum: seg.psum,
+        })
     }
 
-    /// Caps merged frames at `max_frame` bytes (Ethernet header included),
-    /// e.g. the largest frame the receiver's record can carry; the cap never
-    /// exceeds `N` or [`MAX_FRAME_LEN`]. Takes effect from the next merge.
-    pub fn set_limit(&mut self, max_frame: usize) {
-        self.limit = max_frame.min(N).min(MAX_FRAME_LEN);
-    }
-
-    /// The longest frame a merge may become.
-    pub fn limit(&self) -> usize {
-        self.limit
-    }
-
-    /// How many segments the pending merge holds (0: none pending).
-    pub fn pending(&self) -> usize {
+    /// Segments in the merge.
+    pub fn count(&self) -> usize {
         usize::from(self.count)
     }
 
-    /// Offers one received frame. `out` is called zero, one or two times, in
-    /// arrival order: with the pending merge if this frame cannot join it,
-    /// with the frame itself if it cannot be held (not a mergeable segment,
-    /// PSH on a first segment, larger than `N`), and with the merge it
-    /// completes (a short or PSH segment, the segment limit). Otherwise the
-    /// frame is copied into the pending merge and `out` is not called.
-    pub fn push(&mut self, frame: &[u8], out: &mut dyn FnMut(Merged<'_>)) {
-        let seg = parse(frame);
-        let seg = match seg {
-            Some(s) if s.mergeable(frame.len()) => s,
-            _ => {
-                self.flush(out);
-                let validated = seg.is_some_and(|s| s.verified);
-                out(Merged {
-                    frame,
-                    gso: None,
-                    validated,
-                });
-                return;
-            }
-        };
-        if self.count > 0 {
-            if self.fits(frame, &seg) {
-                self.append(frame, &seg);
-                if seg.payload_len() < usize::from(self.mss)
-                    || seg.flags & TCP_PSH != 0
-                    || self.count >= MAX_SEGMENTS
-                {
-                    self.flush(out);
-                }
-                return;
-            }
-            self.flush(out);
-        }
-        // A PSH segment would be flushed right after it; a frame larger than
-        // the limit cannot be held (nor grown).
-        if seg.flags & TCP_PSH != 0 || frame.len() > self.limit {
-            out(Merged {
-                frame,
-                gso: None,
-                validated: true,
-            });
-            return;
-        }
-        self.buf[..frame.len()].copy_from_slice(frame);
-        self.len = frame.len();
-        self.count = 1;
-        self.first = Some(seg);
-        self.mss = seg.payload_len() as u16;
-        self.next_seq = seg.seq.wrapping_add(u32::from(self.mss));
-        self.psh = false;
-        self.psum = seg.psum;
+    /// Its length so far.
+    pub fn len(&self) -> usize {
+        self.len
     }
 
-    /// Emits the pending merge, if any: call it at the end of each receive
-    /// batch, so that no segment waits for the next interrupt.
-    pub fn flush(&mut self, out: &mut dyn FnMut(Merged<'_>)) {
-        let count = self.count;
-        self.count = 0;
-        let Some(f) = self.first.take() else {
-            return;
-        };
-        let len = self.len;
-        let gso = if count >= 2 {
-            self.finish(&f);
-            let kind = if f.v6 { Kind::TcpV6 } else { Kind::TcpV4 };
-            Some((kind, self.mss))
+    /// Never: a merge holds its first segment.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends `frame` (a mergeable segment) if it continues the merge in
+    /// `buf` (the merge's buffer, whose length bounds it) within `limit`
+    /// bytes.
+    pub fn push(&mut self, buf: &mut [u8], frame: &[u8], seg: &TcpSegment, limit: usize) -> Pushed {
+        if !self.fits(buf, frame, seg, limit) {
+            return Pushed::Refused;
+        }
+        self.append(buf, frame, seg);
+        if seg.payload_len() < usize::from(self.mss)
+            || seg.flags & TCP_PSH != 0
+            || self.count >= MAX_SEGMENTS
+        {
+            Pushed::Complete
         } else {
-            None
-        };
-        self.len = 0;
-        out(Merged {
-            frame: &self.buf[..len],
-            gso,
-            validated: true,
-        });
+            Pushed::Merged
+        }
     }
 
-    /// Whether `seg` continues the pending merge and fits in it.
-    fn fits(&self, frame: &[u8], seg: &Seg) -> bool {
-        let Some(f) = self.first else {
+    /// Whether `seg` continues the merge and fits in it.
+    fn fits(&self, buf: &[u8], frame: &[u8], seg: &TcpSegment, limit: usize) -> bool {
+        let f = self.first;
+        let Some(b) = buf.get(..self.len) else {
             return false;
         };
-        let b = &self.buf[..self.len];
         let plen = seg.payload_len();
         let new_len = self.len + plen;
         if seg.v6 != f.v6
@@ -286,7 +268,8 @@ impl<const N: usize> Coalescer<N> {
             || seg.hdr != f.hdr
             || seg.seq != self.next_seq
             || plen > usize::from(self.mss)
-            || new_len > self.limit
+            || new_len > buf.len()
+            || new_len > limit.min(MAX_FRAME_LEN)
             || new_len - f.l3 > MAX_IP_LEN
             || self.count >= MAX_SEGMENTS
         {
@@ -316,7 +299,7 @@ impl<const N: usize> Coalescer<N> {
             && same(l4 + TCP_MIN_HLEN, f.hdr)
     }
 
-    fn append(&mut self, frame: &[u8], seg: &Seg) {
+    fn append(&mut self, buf: &mut [u8], frame: &[u8], seg: &TcpSegment) {
         let plen = seg.payload_len();
         // A sum over bytes that start at an odd offset is the byte-swapped
         // sum (RFC 1071 §2(B)).
@@ -326,17 +309,23 @@ impl<const N: usize> Coalescer<N> {
             seg.psum
         };
         self.psum = checksum::fold(u64::from(self.psum) + u64::from(psum));
-        self.buf[self.len..self.len + plen].copy_from_slice(&frame[seg.hdr..seg.end]);
+        buf[self.len..self.len + plen].copy_from_slice(&frame[seg.hdr..seg.end]);
         self.len += plen;
         self.count += 1;
         self.next_seq = self.next_seq.wrapping_add(plen as u32);
         self.psh |= seg.flags & TCP_PSH != 0;
     }
 
-    /// Rewrites the merged frame's lengths, flags and checksums.
-    fn finish(&mut self, f: &Seg) {
+    /// Ends the merge: for 2 or more segments, rewrites the lengths, flags
+    /// and checksums in `buf` and returns the GSO kind and MSS; the frame is
+    /// `buf[..len]` ([`len`](Self::len)).
+    pub fn finish(self, buf: &mut [u8]) -> Option<(Kind, u16)> {
+        if self.count < 2 {
+            return None;
+        }
+        let f = self.first;
         let len = self.len;
-        let b = &mut self.buf[..len];
+        let b = &mut buf[..len];
         let ip_len = len - f.l3;
         let tcp_len = (len - f.l4) as u32;
         let pseudo = if f.v6 {
@@ -358,6 +347,110 @@ impl<const N: usize> Coalescer<N> {
         let hsum = checksum::sum(&b[f.l4..f.hdr], pseudo);
         let c = !checksum::fold(hsum + u64::from(self.psum));
         put16(b, f.l4 + 16, c);
+        let kind = if f.v6 { Kind::TcpV6 } else { Kind::TcpV4 };
+        Some((kind, self.mss))
+    }
+}
+
+/// A GRO engine for one receive queue, holding at most one pending merge in
+/// an `N`-byte buffer ([`MAX_MERGED`] merges up to 64 KiB; a smaller `N`
+/// just merges less). Keep it in a `static` or a long-lived struct: it is
+/// `N` bytes large. (A domain that builds merges in place, in the ring they
+/// leave by, drives [`Merge`] itself.)
+#[derive(Clone, Debug)]
+pub struct Coalescer<const N: usize> {
+    buf: [u8; N],
+    /// The longest merged frame allowed (at most `N` and [`MAX_FRAME_LEN`]).
+    limit: usize,
+    merge: Option<Merge>,
+}
+
+impl<const N: usize> Default for Coalescer<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> Coalescer<N> {
+    pub const fn new() -> Self {
+        Self {
+            buf: [0; N],
+            limit: if N < MAX_FRAME_LEN { N } else { MAX_FRAME_LEN },
+            merge: None,
+        }
+    }
+
+    /// Caps merged frames at `max_frame` bytes (Ethernet header included),
+    /// e.g. the largest frame the receiver's record can carry; the cap never
+    /// exceeds `N` or [`MAX_FRAME_LEN`]. Takes effect from the next merge.
+    pub fn set_limit(&mut self, max_frame: usize) {
+        self.limit = max_frame.min(N).min(MAX_FRAME_LEN);
+    }
+
+    /// The longest frame a merge may become.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// How many segments the pending merge holds (0: none pending).
+    pub fn pending(&self) -> usize {
+        self.merge.map_or(0, |m| m.count())
+    }
+
+    /// Offers one received frame. `out` is called zero, one or two times, in
+    /// arrival order: with the pending merge if this frame cannot join it,
+    /// with the frame itself if it cannot be held (not a mergeable segment,
+    /// PSH on a first segment, larger than the limit), and with the merge it
+    /// completes (a short or PSH segment, the segment limit). Otherwise the
+    /// frame is copied into the pending merge and `out` is not called.
+    pub fn push(&mut self, frame: &[u8], out: &mut dyn FnMut(Merged<'_>)) {
+        let seg = parse(frame);
+        let seg = match seg {
+            Some(s) if s.mergeable(frame.len()) => s,
+            _ => {
+                self.flush(out);
+                let validated = seg.is_some_and(|s| s.verified);
+                out(Merged {
+                    frame,
+                    gso: None,
+                    validated,
+                });
+                return;
+            }
+        };
+        if let Some(m) = self.merge.as_mut() {
+            match m.push(&mut self.buf, frame, &seg, self.limit) {
+                Pushed::Merged => return,
+                Pushed::Complete => return self.flush(out),
+                Pushed::Refused => self.flush(out),
+            }
+        }
+        // A PSH segment would be flushed right after it; a frame larger than
+        // the limit cannot be held (nor grown).
+        if seg.flags & TCP_PSH != 0 || frame.len() > self.limit {
+            out(Merged {
+                frame,
+                gso: None,
+                validated: true,
+            });
+            return;
+        }
+        self.merge = Merge::start(frame, &seg, &mut self.buf);
+    }
+
+    /// Emits the pending merge, if any: call it at the end of each receive
+    /// batch, so that no segment waits for the next interrupt.
+    pub fn flush(&mut self, out: &mut dyn FnMut(Merged<'_>)) {
+        let Some(m) = self.merge.take() else {
+            return;
+        };
+        let len = m.len();
+        let gso = m.finish(&mut self.buf);
+        out(Merged {
+            frame: &self.buf[..len],
+            gso,
+            validated: true,
+        });
     }
 }
 
@@ -365,7 +458,7 @@ impl<const N: usize> Coalescer<N> {
 /// checksum, not a fragment) or IPv6 (TCP as next header) and TCP, and
 /// verifies the TCP checksum over the IP packet (any bytes after it are
 /// ignored). `None` for anything else, malformed or not TCP.
-fn parse(frame: &[u8]) -> Option<Seg> {
+fn parse(frame: &[u8]) -> Option<TcpSegment> {
     let mut l3 = ETH_HLEN;
     let mut ethertype = get16(frame, 12)?;
     if ethertype == ETHERTYPE_VLAN {
@@ -414,7 +507,7 @@ fn parse(frame: &[u8]) -> Option<Seg> {
     };
     let psum = checksum::fold(checksum::sum(&packet[hdr..], 0));
     let total = checksum::sum(&packet[l4..hdr], pseudo) + u64::from(psum);
-    Some(Seg {
+    Some(TcpSegment {
         v6,
         l3,
         l4,

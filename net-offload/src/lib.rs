@@ -26,8 +26,10 @@ pub mod segment;
 #[cfg(test)]
 mod test_frames;
 
-pub use coalesce::{Coalescer, Merged, MAX_FRAME_LEN, MAX_MERGED};
-pub use segment::{complete_checksum, segment, Kind, MAX_FRAME, MAX_FRAME_VLAN};
+pub use coalesce::{Coalescer, Merge, Merged, Pushed, TcpSegment, MAX_FRAME_LEN, MAX_MERGED};
+pub use segment::{
+    complete_checksum, segment, Kind, Segment, Segmenter, MAX_FRAME, MAX_FRAME_VLAN,
+};
 
 use checksum::CsumError;
 use thiserror::Error;
@@ -70,6 +72,9 @@ pub enum OffloadError {
     /// the largest frame; `max` is the largest MSS the headers leave room for.
     #[error("MSS {mss} too large: at most {max} with these headers")]
     MssTooLarge { mss: u16, max: usize },
+    /// The header block is longer than [`segment::MAX_HEADERS`].
+    #[error("headers of {0} bytes are longer than a private header copy")]
+    HeadersTooLong(usize),
     /// A partial checksum's start/offset is unusable.
     #[error("partial checksum: {0}")]
     Checksum(#[from] CsumError),

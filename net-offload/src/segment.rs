@@ -67,13 +67,9 @@ const IPV6_FRAGMENT: u8 = 44;
 /// without a routing header allows no more.
 const MAX_IPV6_EXT_HEADERS: usize = 2;
 
-/// What kind of GSO super-frame to segment (`wire_proto::GsoKind`,
-/// Linux `SKB_GSO_TCPV4`/`SKB_GSO_TCPV6`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    TcpV4,
-    TcpV6,
-}
+/// What kind of GSO super-frame to segment: the one GSO vocabulary
+/// (`netframe::GsoKind`, Linux `SKB_GSO_TCPV4`/`SKB_GSO_TCPV6`).
+pub use netframe::GsoKind as Kind;
 
 /// Where a super-frame's headers are; all offsets from the Ethernet header.
 #[derive(Clone, Copy, Debug)]
@@ -101,16 +97,156 @@ pub fn complete_checksum(
     checksum::complete(frame, start, offset).map_err(OffloadError::from)
 }
 
+/// The longest header block a segment may carry (Ethernet, one tag, IP with
+/// options or extension headers, TCP with options): what a Banana domain
+/// copies privately from a frame and acts on (`netframe::HEADER_COPY_LEN`).
+pub const MAX_HEADERS: usize = netframe::HEADER_COPY_LEN;
+
+/// One segment: its own header block, then frame bytes `payload` of the
+/// super-frame; its TCP checksum field holds the pseudo-header sum, to be
+/// completed over the assembled segment from `csum_start` with the field at
+/// `csum_start + csum_offset` (a `CHECKSUM_PARTIAL` frame, as a NIC's copy
+/// finishes it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Segment {
+    header: [u8; MAX_HEADERS],
+    header_len: usize,
+    /// The super-frame bytes that follow the header.
+    pub payload: core::ops::Range<usize>,
+    pub csum_start: u16,
+    pub csum_offset: u16,
+}
+
+impl Segment {
+    /// The segment's header block.
+    pub fn header(&self) -> &[u8] {
+        &self.header[..self.header_len]
+    }
+
+    /// The segment's length.
+    pub fn len(&self) -> usize {
+        self.header_len + self.payload.len()
+    }
+
+    /// Never: a segment has at least its headers.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Cuts a TCP super-frame into segments of at most `mss` payload bytes,
+/// from its headers alone: each [`Segment`] names the payload bytes it
+/// carries, so whoever transmits it gathers them from wherever the
+/// super-frame is (one copy per byte, straight into a NIC's buffer).
+#[derive(Clone, Debug)]
+pub struct Segmenter {
+    head: [u8; MAX_HEADERS],
+    l: Layout,
+    mss: usize,
+    count: usize,
+    next: usize,
+    flags: u8,
+    seq: u32,
+    ip_id: u16,
+}
+
+impl Segmenter {
+    /// Segments a super-frame of `len` bytes whose first bytes (at least its
+    /// whole header block) are `head`: Ethernet with at most one 802.1Q tag,
+    /// then IPv4 (options allowed, not a fragment) or IPv6 (only hop-by-hop
+    /// and destination-options extension headers), then TCP; `kind` must
+    /// match the IP version. `mss` must leave every segment within
+    /// [`MAX_FRAME`] ([`MAX_FRAME_VLAN`] when tagged). A payload that fits one
+    /// MSS, including an empty one, gives one segment.
+    pub fn new(head: &[u8], len: usize, kind: Kind, mss: u16) -> Result<Self, OffloadError> {
+        if mss == 0 {
+            return Err(OffloadError::MssZero);
+        }
+        let l = parse(head, len, kind)?;
+        if l.payload > MAX_HEADERS {
+            return Err(OffloadError::HeadersTooLong(l.payload));
+        }
+        let seg_max = usize::from(mss);
+        let room = l.max_frame.saturating_sub(l.payload);
+        let payload = l.end - l.payload;
+        if seg_max.min(payload) > room || l.payload > l.max_frame {
+            return Err(OffloadError::MssTooLarge { mss, max: room });
+        }
+        let mut h = [0u8; MAX_HEADERS];
+        h[..l.payload].copy_from_slice(&head[..l.payload]);
+        let ip_id = match l.kind {
+            Kind::TcpV4 => be16(&h, l.l3 + 4),
+            Kind::TcpV6 => 0,
+        };
+        Ok(Segmenter {
+            flags: h[l.l4 + 13],
+            seq: be32(&h, l.l4 + 4),
+            head: h,
+            l,
+            mss: seg_max,
+            count: payload.div_ceil(seg_max).max(1),
+            next: 0,
+            ip_id,
+        })
+    }
+
+    /// How many segments the super-frame makes.
+    pub fn segments(&self) -> usize {
+        self.count
+    }
+}
+
+impl Iterator for Segmenter {
+    type Item = Segment;
+
+    fn next(&mut self) -> Option<Segment> {
+        let (i, l) = (self.next, self.l);
+        if i >= self.count {
+            return None;
+        }
+        self.next += 1;
+        let from = l.payload + i * self.mss;
+        let to = l.end.min(from + self.mss);
+        let len = l.payload + (to - from);
+        let mut header = self.head;
+        let h = &mut header[..l.payload];
+        match l.kind {
+            Kind::TcpV4 => {
+                put16(h, l.l3 + 2, (len - l.l3) as u16);
+                put16(h, l.l3 + 4, self.ip_id.wrapping_add(i as u16));
+                put16(h, l.l3 + 10, 0);
+                let c = checksum::checksum(&h[l.l3..l.l4]);
+                put16(h, l.l3 + 10, c);
+            }
+            Kind::TcpV6 => put16(h, l.l3 + 4, (len - l.l3 - IPV6_HLEN) as u16),
+        }
+        let mut f = self.flags;
+        if i + 1 < self.count {
+            f &= !(TCP_FIN | TCP_PSH);
+        }
+        if i > 0 {
+            f &= !TCP_CWR;
+        }
+        h[l.l4 + 13] = f;
+        put32(
+            h,
+            l.l4 + 4,
+            self.seq.wrapping_add((from - l.payload) as u32),
+        );
+        put16(h, l.l4 + 16, checksum::fold(pseudo(h, &l, len)));
+        Some(Segment {
+            header,
+            header_len: l.payload,
+            payload: from..to,
+            csum_start: l.l4 as u16,
+            csum_offset: 16,
+        })
+    }
+}
+
 /// Cuts the TCP super-frame `frame` into segments of at most `mss` payload
-/// bytes, calling `out` with each complete frame in order, and returns how many
-/// there were.
-///
-/// `frame` is Ethernet with at most one 802.1Q tag, then IPv4 (options
-/// allowed, not a fragment) or IPv6 (only hop-by-hop and destination-options
-/// extension headers), then TCP; `kind` must match the IP version. A payload
-/// that fits one MSS, including an empty one, gives one segment whose checksum
-/// is completed. `mss` must leave every segment within [`MAX_FRAME`]
-/// ([`MAX_FRAME_VLAN`] when tagged).
+/// bytes ([`Segmenter`]), calling `out` with each complete frame in order,
+/// checksum completed, and returns how many there were.
 ///
 /// Nothing is emitted unless the whole frame parses, so on an error the
 /// caller has sent nothing.
@@ -120,77 +256,39 @@ pub fn segment(
     mss: u16,
     out: &mut dyn FnMut(&[u8]),
 ) -> Result<usize, OffloadError> {
-    if mss == 0 {
-        return Err(OffloadError::MssZero);
-    }
-    let l = parse(frame, kind)?;
-    let payload = frame.get(l.payload..l.end).ok_or(OffloadError::Truncated)?;
-    let seg_max = usize::from(mss);
-    let room = l.max_frame.saturating_sub(l.payload);
-    if seg_max.min(payload.len()) > room || l.payload > l.max_frame {
-        return Err(OffloadError::MssTooLarge { mss, max: room });
-    }
-
+    let segs = Segmenter::new(frame, frame.len(), kind, mss)?;
+    let count = segs.segments();
     let mut buf = [0u8; MAX_FRAME_VLAN];
-    let hdr = &mut buf[..l.payload];
-    hdr.copy_from_slice(&frame[..l.payload]);
-    let flags = hdr[l.l4 + 13];
-    let seq = be32(hdr, l.l4 + 4);
-    let ip_id = match l.kind {
-        Kind::TcpV4 => be16(hdr, l.l3 + 4),
-        Kind::TcpV6 => 0,
-    };
-
-    let count = payload.len().div_ceil(seg_max).max(1);
-    for i in 0..count {
-        let from = i * seg_max;
-        let chunk = &payload[from..payload.len().min(from + seg_max)];
-        let len = l.payload + chunk.len();
-        buf[l.payload..len].copy_from_slice(chunk);
-        let seg = &mut buf[..len];
-
-        match l.kind {
-            Kind::TcpV4 => {
-                put16(seg, l.l3 + 2, (len - l.l3) as u16);
-                put16(seg, l.l3 + 4, ip_id.wrapping_add(i as u16));
-                put16(seg, l.l3 + 10, 0);
-                let c = checksum::checksum(&seg[l.l3..l.l4]);
-                put16(seg, l.l3 + 10, c);
-            }
-            Kind::TcpV6 => put16(seg, l.l3 + 4, (len - l.l3 - IPV6_HLEN) as u16),
-        }
-
-        let mut f = flags;
-        if i + 1 < count {
-            f &= !(TCP_FIN | TCP_PSH);
-        }
-        if i > 0 {
-            f &= !TCP_CWR;
-        }
-        seg[l.l4 + 13] = f;
-        put32(seg, l.l4 + 4, seq.wrapping_add(from as u32));
-        put16(seg, l.l4 + 16, 0);
-        let c = !checksum::fold(checksum::sum(&seg[l.l4..], pseudo(seg, &l)));
-        put16(seg, l.l4 + 16, c);
-
-        out(seg);
+    for seg in segs {
+        let n = seg.len();
+        let h = seg.header();
+        buf[..h.len()].copy_from_slice(h);
+        buf[h.len()..n].copy_from_slice(&frame[seg.payload.clone()]);
+        checksum::complete(
+            &mut buf[..n],
+            usize::from(seg.csum_start),
+            usize::from(seg.csum_offset),
+        )?;
+        out(&buf[..n]);
     }
     Ok(count)
 }
 
-/// The TCP pseudo-header sum of a segment whose IP header is final.
-fn pseudo(seg: &[u8], l: &Layout) -> u64 {
-    let tcp_len = (seg.len() - l.l4) as u32;
-    let ip = &seg[l.l3..];
+/// The TCP pseudo-header sum of a `len`-byte segment whose IP header (in
+/// `hdr`) is final.
+fn pseudo(hdr: &[u8], l: &Layout, len: usize) -> u64 {
+    let tcp_len = (len - l.l4) as u32;
+    let ip = &hdr[l.l3..];
     match l.kind {
         Kind::TcpV4 => checksum::pseudo_v4(&ip[12..16], &ip[16..20], IPPROTO_TCP, tcp_len),
         Kind::TcpV6 => checksum::pseudo_v6(&ip[8..24], &ip[24..40], IPPROTO_TCP, tcp_len),
     }
 }
 
-/// Parses and checks the headers strictly: every length field must agree with
-/// the others and with the frame, since a segment is built from them alone.
-fn parse(frame: &[u8], kind: Kind) -> Result<Layout, OffloadError> {
+/// Parses and checks the headers (in `frame`, the first bytes of a `len`-byte
+/// frame) strictly: every length field must agree with the others and with
+/// the frame, since a segment is built from them alone.
+fn parse(frame: &[u8], len: usize, kind: Kind) -> Result<Layout, OffloadError> {
     let mut l3 = ETH_HLEN;
     let mut max_frame = MAX_FRAME;
     let mut ethertype = get16(frame, 12)?;
@@ -200,21 +298,21 @@ fn parse(frame: &[u8], kind: Kind) -> Result<Layout, OffloadError> {
         max_frame = MAX_FRAME_VLAN;
     }
     let (l4, end) = match (kind, ethertype) {
-        (Kind::TcpV4, ETHERTYPE_IPV4) => parse_v4(frame, l3)?,
-        (Kind::TcpV6, ETHERTYPE_IPV6) => parse_v6(frame, l3)?,
+        (Kind::TcpV4, ETHERTYPE_IPV4) => parse_v4(frame, len, l3)?,
+        (Kind::TcpV6, ETHERTYPE_IPV6) => parse_v6(frame, len, l3)?,
         _ => return Err(OffloadError::KindMismatch(ethertype)),
     };
-    if end < frame.len() && frame.len() > MAX_PADDED_FRAME {
+    if end < len && len > MAX_PADDED_FRAME {
         return Err(OffloadError::LengthMismatch);
     }
-    if l4 + TCP_MIN_HLEN > end {
+    if l4 + TCP_MIN_HLEN > end || l4 + TCP_MIN_HLEN > frame.len() {
         return Err(OffloadError::Truncated);
     }
     let thlen = usize::from(frame[l4 + 12] >> 4) * 4;
     if thlen < TCP_MIN_HLEN {
         return Err(OffloadError::BadHeader);
     }
-    if l4 + thlen > end {
+    if l4 + thlen > end || l4 + thlen > frame.len() {
         return Err(OffloadError::Truncated);
     }
     Ok(Layout {
@@ -228,7 +326,7 @@ fn parse(frame: &[u8], kind: Kind) -> Result<Layout, OffloadError> {
 }
 
 /// IPv4 (RFC 791 §3.1): returns where TCP starts and where the packet ends.
-fn parse_v4(frame: &[u8], l3: usize) -> Result<(usize, usize), OffloadError> {
+fn parse_v4(frame: &[u8], len: usize, l3: usize) -> Result<(usize, usize), OffloadError> {
     let h = frame
         .get(l3..l3 + IPV4_MIN_HLEN)
         .ok_or(OffloadError::Truncated)?;
@@ -237,7 +335,7 @@ fn parse_v4(frame: &[u8], l3: usize) -> Result<(usize, usize), OffloadError> {
         return Err(OffloadError::BadHeader);
     }
     let total = usize::from(be16(h, 2));
-    if total < ihl + TCP_MIN_HLEN || l3 + total > frame.len() {
+    if total < ihl + TCP_MIN_HLEN || l3 + total > len || l3 + ihl > frame.len() {
         return Err(OffloadError::LengthMismatch);
     }
     if be16(h, 6) & IPV4_FRAG_MASK != 0 {
@@ -250,7 +348,7 @@ fn parse_v4(frame: &[u8], l3: usize) -> Result<(usize, usize), OffloadError> {
 }
 
 /// IPv6 (RFC 8200 §3, §4): returns where TCP starts and where the packet ends.
-fn parse_v6(frame: &[u8], l3: usize) -> Result<(usize, usize), OffloadError> {
+fn parse_v6(frame: &[u8], len: usize, l3: usize) -> Result<(usize, usize), OffloadError> {
     let h = frame
         .get(l3..l3 + IPV6_HLEN)
         .ok_or(OffloadError::Truncated)?;
@@ -264,7 +362,7 @@ fn parse_v6(frame: &[u8], l3: usize) -> Result<(usize, usize), OffloadError> {
         return Err(OffloadError::BadHeader);
     }
     let end = l3 + IPV6_HLEN + plen;
-    if end > frame.len() {
+    if end > len {
         return Err(OffloadError::LengthMismatch);
     }
     let mut next = h[6];
@@ -281,7 +379,7 @@ fn parse_v6(frame: &[u8], l3: usize) -> Result<(usize, usize), OffloadError> {
         if !allowed || n == MAX_IPV6_EXT_HEADERS {
             return Err(OffloadError::UnsupportedExtension(next));
         }
-        if at + 2 > end {
+        if at + 2 > end || at + 2 > frame.len() {
             return Err(OffloadError::Truncated);
         }
         next = frame[at];

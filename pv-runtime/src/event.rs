@@ -1,4 +1,4 @@
-//! Event channels with upcalls masked (DESIGN.md §3): nothing interrupts the
+//! Event channels with upcalls masked (docs/architecture.md §3): nothing interrupts the
 //! domain; the run loop blocks in `SCHEDOP_poll` on its bound ports and then
 //! takes the pending bits from shared_info's 2-level bitmap (xen.h,
 //! `evtchn_pending`; event_channel.h for the operations).

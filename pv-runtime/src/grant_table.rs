@@ -202,11 +202,12 @@ impl GrantTable {
 }
 
 #[cfg(target_os = "none")]
-pub use domain::{copy, map, setup, unmap, Mapping};
+pub use domain::{copy, map, map_range, setup, unmap, unmap_range, MappedRange, Mapping};
 
 #[cfg(target_os = "none")]
 mod domain {
     use alloc::vec;
+    use alloc::vec::Vec;
 
     use super::{GrantError, GrantStatus, GrantTable};
     use crate::abi::grant_table::{self as gt, GrantEntryV1};
@@ -283,6 +284,99 @@ mod domain {
             domid,
             gref,
         })
+    }
+
+    /// Foreign grants mapped side by side in our foreign window.
+    #[derive(Debug)]
+    pub struct MappedRange {
+        pub va: u64,
+        pub domid: DomId,
+        handles: Vec<u32>,
+    }
+
+    impl MappedRange {
+        /// Pages mapped.
+        pub fn len(&self) -> usize {
+            self.handles.len()
+        }
+
+        /// Never: a range maps at least one page.
+        pub fn is_empty(&self) -> bool {
+            self.handles.is_empty()
+        }
+    }
+
+    /// Maps `domid`'s grants `grefs` at consecutive pages, in one hypercall:
+    /// a contiguous view of a peer's ring. All or nothing.
+    pub fn map_range(
+        domid: DomId,
+        grefs: &[GrantRef],
+        readonly: bool,
+    ) -> Result<MappedRange, GrantError> {
+        let n = grefs.len();
+        let va = heap::reserve_foreign(n).map_err(|_| GrantError::NoAddressSpace)?;
+        let ro = if readonly { gt::GNTMAP_READONLY } else { 0 };
+        let mut ops: Vec<gt::MapGrantRef> = grefs
+            .iter()
+            .enumerate()
+            .map(|(i, &gref)| gt::MapGrantRef {
+                host_addr: va + (i * PAGE_SIZE) as u64,
+                flags: gt::GNTMAP_HOST_MAP | ro,
+                gref,
+                dom: domid,
+                ..Default::default()
+            })
+            .collect();
+        // SAFETY: `n` live map ops; each `host_addr` is a reserved window page
+        // whose L1 table exists.
+        let rc =
+            unsafe { hypervisor::grant_table_op(gt::GNTTABOP_MAP_GRANT_REF, ops.as_mut_ptr(), n) };
+        let failed = rc.is_err() || ops.iter().any(|o| o.status != 0);
+        if failed {
+            for o in ops.iter().filter(|o| o.status == 0 && rc.is_ok()) {
+                let _ = unmap_one(o.host_addr, o.handle);
+            }
+            heap::release_foreign(va, n);
+            let status = ops.iter().map(|o| o.status).find(|&s| s != 0).unwrap_or(0);
+            rc?;
+            GrantStatus::check(status)?;
+            return Err(GrantError::NoAddressSpace);
+        }
+        Ok(MappedRange {
+            va,
+            domid,
+            handles: ops.iter().map(|o| o.handle).collect(),
+        })
+    }
+
+    /// Unmaps a range from [`map_range`]; its pages must not be used
+    /// afterwards.
+    pub fn unmap_range(r: MappedRange) -> Result<(), GrantError> {
+        let mut first = Ok(());
+        for (i, &h) in r.handles.iter().enumerate() {
+            let res = unmap_one(r.va + (i * PAGE_SIZE) as u64, h);
+            if first.is_ok() {
+                first = res;
+            }
+        }
+        heap::release_foreign(r.va, r.handles.len());
+        first
+    }
+
+    fn unmap_one(va: u64, handle: u32) -> Result<(), GrantError> {
+        let mut op = gt::UnmapGrantRef {
+            host_addr: va,
+            dev_bus_addr: 0,
+            handle,
+            status: 0,
+        };
+        // SAFETY: one live unmap op for a mapping we made.
+        unsafe { hypervisor::grant_table_op(gt::GNTTABOP_UNMAP_GRANT_REF, &mut op, 1)? };
+        GrantStatus::check(op.status)?;
+        // Make sure no stale TLB entry survives before the address is reused.
+        // SAFETY: the PTE is already clear; this only flushes.
+        let _ = unsafe { hypervisor::update_va_mapping(va, 0, UVMF_INVLPG) };
+        Ok(())
     }
 
     /// Unmaps a grant mapping; the page must not be used afterwards.

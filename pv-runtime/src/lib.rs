@@ -1,8 +1,9 @@
 //! pv-runtime: a `no_std` runtime for Rust unikernels running as Xen PV domains.
 //!
-//! Layering (DESIGN.md §3, §4):
+//! Layering (docs/architecture.md §3, §4):
 //! * sans-IO cores, compiled and tested on the host: [`ring`], [`xenstore`],
-//!   [`xenbus`], [`timer`], [`mm::frame`], [`mm::vspace`], [`console::ConsoleRing`];
+//!   [`xenbus`], [`timer`], [`mm::frame`], [`mm::vspace`], [`console::ConsoleRing`],
+//!   [`counter_page`] (its table and reader; the domain part grants the pages);
 //! * the Xen ABI as plain `repr(C)` data: [`abi`];
 //! * the thin unsafe layer that talks to the hypervisor, only on
 //!   `target_os = "none"`: `arch`, `hypervisor`, `mm::paging`, `runtime`.
@@ -15,6 +16,7 @@ pub mod abi;
 #[cfg(any(test, feature = "fake"))]
 pub mod c_probe;
 pub mod console;
+pub mod counter_page;
 pub mod counters;
 pub mod event;
 pub mod grant_table;

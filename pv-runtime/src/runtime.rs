@@ -182,8 +182,11 @@ pub enum StartError {
 
 /// Token of the runtime's own watch on `control/shutdown`.
 const SHUTDOWN_TOKEN: &str = "pv-runtime/shutdown";
-/// Grant-table frames set up at start (512 references each).
-const GRANT_FRAMES: u32 = 4;
+/// Grant-table frames set up at start (512 references each): 8192
+/// references, room for a Corm's 64 wired endpoints (65 references each:
+/// a control page and 2 x 32 ring pages) with offers still retiring
+/// (capped at the domain's `max_grant_frames`, 64 by default in Xen 4.17).
+const GRANT_FRAMES: u32 = 16;
 
 /// What woke the domain up in [`Runtime::wait`].
 #[derive(Debug, Default)]
@@ -261,6 +264,16 @@ impl Runtime {
 
     /// The run loop's one blocking point: sleeps until a bound port fires, a
     /// watch event arrives, a timer expires or `deadline_ns` passes.
+    /// Resource gauges a soak watches for leaks: heap bytes held, free
+    /// frames, free grant entries. Flat over hours of churn, or something leaks.
+    pub fn gauges(&self) -> [(&'static str, u64); 3] {
+        [
+            ("heap_bytes", crate::mm::heap::heap_size() as u64),
+            ("frames_free", crate::mm::heap::frames_available()),
+            ("grants_free", self.grants.available() as u64),
+        ]
+    }
+
     pub fn wait(&mut self, deadline_ns: Option<u64>) -> Wake {
         let mut wake = Wake::default();
         let deadline = match (deadline_ns, self.timers.next_deadline()) {
@@ -292,6 +305,14 @@ impl Runtime {
     }
 
     fn take_watches(&mut self, wake: &mut Wake) {
+        // A broken xenstore connection (garbage or a stall from xenstored,
+        // XsError::Broken) would leave the domain forwarding with a dead
+        // control plane: no config changes, no shutdown requests, no new
+        // vifs. Crash loudly instead; the toolstack's on_crash policy and
+        // `banana supervise` bring the domain back with a fresh connection.
+        if self.xs.is_broken() {
+            panic!("xenstore connection broken: crashing so the domain is restarted");
+        }
         while let Ok(Some(ev)) = self.xs.poll_watch() {
             if ev.token == SHUTDOWN_TOKEN {
                 wake.shutdown = wake.shutdown.or(self.shutdown_request());

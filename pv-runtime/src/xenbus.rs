@@ -86,7 +86,7 @@ impl XenbusState {
     ///
     /// | from            | to                              |
     /// |-----------------|---------------------------------|
-    /// | Unknown         | Initialising, InitWait          |
+    /// | Unknown         | Initialising, InitWait, Closing |
     /// | Initialising    | InitWait, Closing               |
     /// | InitWait        | Connected, Closing              |
     /// | Initialised     | Connected, Closing              |
@@ -97,7 +97,10 @@ impl XenbusState {
     /// | Closed          | Initialising, InitWait (re-plug)|
     ///
     /// Every way down goes through `Closing`, so a frontend always gets to
-    /// see the shutdown before the backend reports `Closed`.
+    /// see the shutdown before the backend reports `Closed`. `Unknown`
+    /// (0, or a node someone else overwrote) may close too: Linux's
+    /// `xenbus_dev_fatal` switches to Closing from any state, and a backend
+    /// refusing its frontend must end Closed whatever its node held.
     pub const fn backend_may_switch(self, to: XenbusState) -> bool {
         use XenbusState::*;
         if self as u32 == to as u32 {
@@ -105,7 +108,7 @@ impl XenbusState {
         }
         matches!(
             (self, to),
-            (Unknown, Initialising | InitWait)
+            (Unknown, Initialising | InitWait | Closing)
                 | (Initialising, InitWait | Closing)
                 | (InitWait | Initialised, Connected | Closing)
                 | (Connected, Closing | Reconfiguring)
@@ -293,6 +296,9 @@ mod tests {
         assert!(Connected.backend_may_switch(Connected));
         assert!(!Connected.backend_may_switch(Closed));
         assert!(!Closed.backend_may_switch(Connected));
+        // xenbus_dev_fatal closes from anywhere, an overwritten 0 included.
+        assert!(Unknown.backend_may_switch(Closing));
+        assert!(!Unknown.backend_may_switch(Closed));
         assert!(!InitWait.backend_may_switch(Initialised));
         assert!(!Closing.backend_may_switch(Connected));
         for s in XenbusState::ALL {

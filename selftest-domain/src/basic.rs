@@ -13,6 +13,7 @@ use pv_runtime::runtime::Runtime;
 use pv_runtime::time::{now_ns, NS_PER_MS, NS_PER_SEC, NS_PER_US};
 use pv_runtime::xenstore::{Access, Errno, Perm, XsError};
 
+use crate::counters::{self, Published};
 use crate::wait;
 
 const SCRATCH: &str = "data/selftest/scratch";
@@ -185,8 +186,9 @@ fn virq_timer(rt: &mut Runtime) {
 }
 
 /// Serves dom0 until shut down: answers `data/selftest/ping` under
-/// `data/selftest/pong`, obeys `data/selftest/cmd`.
-pub fn serve(rt: &mut Runtime) {
+/// `data/selftest/pong`, obeys `data/selftest/cmd`, keeps the counter page
+/// (if any) current.
+pub fn serve(rt: &mut Runtime, mut page: Option<Published>) {
     let watches = [("data/selftest/ping", "ping"), ("data/selftest/cmd", "cmd")];
     for (path, token) in watches {
         if let Err(e) = rt.xs.watch(path, token) {
@@ -197,15 +199,30 @@ pub fn serve(rt: &mut Runtime) {
         println!("SELFTEST-FAIL write ready: {e}");
     }
     let mut last_ping = String::new();
+    if page.is_some() {
+        let _ = rt.timers.arm(counters::TICK, now_ns() + counters::TICK_NS);
+    }
     loop {
         let wake = rt.wait(None);
         wait::honour_shutdown(&wake);
+        if let Some(p) = page.as_mut() {
+            p.wake();
+            if wake.timers.contains(&counters::TICK) {
+                p.tick();
+                let _ = rt.timers.arm(counters::TICK, now_ns() + counters::TICK_NS);
+            }
+        }
         let tokens: Vec<String> = wake.watches.into_iter().map(|w| w.token).collect();
         if tokens.iter().any(|t| t == "ping") {
             if let Ok(v) = rt.xs.read("data/selftest/ping") {
                 if !v.is_empty() && v != last_ping {
                     match rt.xs.write("data/selftest/pong", &v) {
-                        Ok(()) => println!("SELFTEST-WATCH-OK {v}"),
+                        Ok(()) => {
+                            println!("SELFTEST-WATCH-OK {v}");
+                            if let Some(p) = page.as_mut() {
+                                p.ping();
+                            }
+                        }
                         Err(e) => println!("SELFTEST-WATCH-FAIL {e}"),
                     }
                     last_ping = v;
@@ -216,6 +233,9 @@ pub fn serve(rt: &mut Runtime) {
             if let Ok(cmd) = rt.xs.read("data/selftest/cmd") {
                 if cmd == "panic" {
                     panic!("selftest: deliberate panic requested by dom0");
+                }
+                if let Some(p) = page.as_mut() {
+                    p.command(&cmd);
                 }
             }
         }

@@ -11,6 +11,8 @@ extern crate alloc;
 #[cfg(target_os = "none")]
 mod basic;
 #[cfg(target_os = "none")]
+mod counters;
+#[cfg(target_os = "none")]
 mod exchange;
 #[cfg(target_os = "none")]
 mod wait;
@@ -28,13 +30,17 @@ mod domain {
         println!("SELFTEST-BOOT");
         let name = rt.xs.read("name").unwrap_or_default();
         println!("SELFTEST-ID domid={} name={}", rt.domid(), name);
+        let mut counters = None;
         match rt.arg("mode").unwrap_or("basic") {
-            "basic" => crate::basic::run(rt),
+            "basic" => {
+                crate::basic::run(rt);
+                counters = crate::counters::publish(rt);
+            }
             "offer" => crate::exchange::offer(rt),
             "accept" => crate::exchange::accept(rt),
             other => println!("SELFTEST-FAIL unknown mode {other:?}"),
         }
-        crate::basic::serve(rt);
+        crate::basic::serve(rt, counters);
     }
 }
 

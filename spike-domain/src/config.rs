@@ -10,7 +10,6 @@ use local_wire::domain::{configured_wires, WireConfig};
 use local_wire::RingPages;
 use pv_runtime::runtime::Runtime;
 
-
 pub fn config_dir(rt: &Runtime) -> String {
     format!("/banana/config/{}", rt.domid())
 }

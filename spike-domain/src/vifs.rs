@@ -8,27 +8,34 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use local_wire::RawMemory;
 use pv_runtime::abi::grant_table::Copy as GrantCopy;
 use pv_runtime::abi::Port;
-use pv_runtime::event::PortSet;
+use pv_runtime::counter_page::Round;
 use pv_runtime::grant_table::{self, Mapping};
 use pv_runtime::mm::heap::{alloc_page, free_page};
 use pv_runtime::println;
 use pv_runtime::runtime::Runtime;
+use pv_runtime::time::now_ns;
+use spike_domain::counters;
+use spike_domain::dataplane::{guest_to_wire, wire_to_guests, Guest, Uplink, Work};
+use spike_domain::netback::counters::Counters;
 use spike_domain::netback::{
-    BackendFeatures, CopyFailed, FrontendFeatures, GrantCopier, LocalPages, RawPage, RxFrame,
-    TxFrame, Vif, VifConfig,
+    BackendFeatures, CopyFailed, FrontendFeatures, GrantCopier, LocalPages, RawPage, Vif, VifConfig,
 };
-use spike_domain::xenbus_backend::{scan, BackendError, FrontendRings, Step, VifBackend, VifKey};
+use spike_domain::xenbus_backend::{
+    scan, BackendError, FrontendRings, Step, VifBackend, VifKey, REMOVE_GRACE_NS,
+};
 
-/// Pages for TX copies: a full TX budget of plain frames, or eight 64 KiB GSO
-/// super-frames (TSO is offered: the guest sends those rather than 1500-byte
-/// segments, and the wire carries them whole with their GSO metadata).
-const TX_POOL_PAGES: usize = 128;
-/// Pages holding frames that wait for the guest's rx buffers.
-const RX_POOL_PAGES: usize = 256;
-/// Passes per wake-up before yielding to other work.
+/// Pages for the private copies of TX frames' headers: 16 a page, a full TX
+/// budget (the frames themselves go straight into the wire's ring).
+const TX_POOL_PAGES: usize = 4;
+/// Pages for RX frames whose checksum is completed in software (one each).
+const RX_POOL_PAGES: usize = 8;
+/// TX passes per guest per wake-up before yielding to other work.
 const PASSES: usize = 8;
+/// Frames taken from the wire per wake-up before yielding.
+const RX_BUDGET: usize = 64;
 
 /// Grant copies by hypercall.
 pub struct Hypervisor;
@@ -74,6 +81,8 @@ impl Drop for Pool {
 struct Connection {
     vif: Vif<RawPage>,
     tx_pool: LocalPages,
+    /// Since when a frame for it waits for rx buffers.
+    stalled: Option<u64>,
     // Dropped after the views above (field order): frees the pages.
     _pages: (Pool, Pool),
     tx: Mapping,
@@ -84,12 +93,18 @@ struct Connection {
 struct Entry {
     backend: VifBackend,
     conn: Option<Connection>,
-    /// Counter values last written to xenstore.
-    published: BTreeMap<&'static str, u64>,
+    /// The counters of the last connection, kept (and published) after
+    /// it is released until the backend directory is forgotten.
+    last: Option<Counters>,
+    /// When to remove the Closed backend directory (toolstack removal).
+    remove_at: Option<u64>,
 }
 
 pub struct Vifs {
     vifs: BTreeMap<VifKey, Entry>,
+    /// Backend directories whose probe failed: not probed again (nor
+    /// reported again) while they exist.
+    refused: alloc::collections::BTreeSet<VifKey>,
     offered: BackendFeatures,
 }
 
@@ -97,6 +112,7 @@ impl Vifs {
     pub fn new() -> Self {
         Self {
             vifs: BTreeMap::new(),
+            refused: alloc::collections::BTreeSet::new(),
             offered: BackendFeatures {
                 gso_tcpv4: true,
                 gso_tcpv6: true,
@@ -105,9 +121,31 @@ impl Vifs {
         }
     }
 
-    /// The MAC the Spike announces on its wire: its (first) guest's.
-    pub fn mac(&self) -> Option<[u8; 6]> {
-        self.vifs.values().next().map(|e| e.backend.mac)
+    /// The offloads the Spike offers on its wire: checksum metadata always
+    /// (the netback completes checksums for a frontend without offload), TCP
+    /// GSO of a kind only if every connected guest takes it, so a frontend
+    /// without GSO still gets downloads: the Corm segments for it.
+    pub fn wire_features(&self) -> wire_proto::Features {
+        use wire_proto::Features;
+        let (mut v4, mut v6) = (true, true);
+        for c in self.vifs.values().filter_map(|e| e.conn.as_ref()) {
+            let f = &c.vif.config().features;
+            v4 &= f.gso_tcpv4 && f.sg;
+            v6 &= f.gso_tcpv6 && f.sg;
+        }
+        let mut bits = Features::CSUM.0;
+        if v4 {
+            bits |= Features::GSO_TCPV4.0;
+        }
+        if v6 {
+            bits |= Features::GSO_TCPV6.0;
+        }
+        Features(bits)
+    }
+
+    /// The MACs the Spike announces on its wire: its guests' (up to four).
+    pub fn macs(&self) -> heapless::Vec<[u8; 6], 4> {
+        self.vifs.values().map(|e| e.backend.mac).take(4).collect()
     }
 
     /// Brings every vif in line with xenstore: probes new ones, steps the
@@ -115,8 +153,10 @@ impl Vifs {
     pub fn reconcile(&mut self, rt: &mut Runtime) {
         match scan(&mut rt.xs) {
             Ok(keys) => {
+                // A directory that went away may come back as a new device.
+                self.refused.retain(|k| keys.contains(k));
                 for key in keys {
-                    if self.vifs.contains_key(&key) {
+                    if self.vifs.contains_key(&key) || self.refused.contains(&key) {
                         continue;
                     }
                     match VifBackend::probe(&mut rt.xs, key, &self.offered) {
@@ -133,14 +173,20 @@ impl Vifs {
                                 Entry {
                                     backend,
                                     conn: None,
-                                    published: BTreeMap::new(),
+                                    last: None,
+                                    remove_at: None,
                                 },
                             );
                         }
-                        Err(e) => println!(
-                            "SPIKE-VIF-ERROR fe={} dev={}: probe: {e}",
-                            key.frontend, key.devid
-                        ),
+                        Err(e) => {
+                            // Once per directory: every later watch event
+                            // would repeat it.
+                            self.refused.insert(key);
+                            println!(
+                                "SPIKE-VIF-ERROR fe={} dev={}: probe: {e}",
+                                key.frontend, key.devid
+                            )
+                        }
                     }
                 }
             }
@@ -158,11 +204,11 @@ impl Vifs {
         };
         let mut step = e.backend.step(&mut rt.xs);
         // Disconnect completes in the same pass, so the toolstack never waits on us.
-        if let Ok(Step::Disconnect) = step {
+        if let Ok(Step::Disconnect(why)) = step {
             release(rt, e);
             step = e.backend.disconnected(&mut rt.xs);
             println!(
-                "SPIKE-VIF-DISCONNECTED fe={} dev={}",
+                "SPIKE-VIF-DISCONNECTED fe={} dev={}: {why}",
                 key.frontend, key.devid
             );
         }
@@ -176,22 +222,20 @@ impl Vifs {
                     rings.rx_ring_ref,
                     rings.event_channel
                 ),
-                Err(err) => println!(
-                    "SPIKE-VIF-ERROR fe={} dev={}: connect: {err}",
-                    key.frontend, key.devid
-                ),
+                Err(err) => {
+                    println!(
+                        "SPIKE-VIF-ERROR fe={} dev={}: connect: {err} (backend closed)",
+                        key.frontend, key.devid
+                    );
+                    // Closed with an error node: no retry on every watch event.
+                    let _ = e.backend.fail(&mut rt.xs, &format!("connect: {err}"));
+                }
             },
-            Ok(Step::Removed) => {
-                let _ = rt
-                    .xs
-                    .unwatch(&format!("{}/state", e.backend.fe_path), &token(key));
-                self.vifs.remove(&key);
-                let _ = rt
-                    .xs
-                    .rm(&format!("data/banana/vif/{}/{}", key.frontend, key.devid));
-                println!("SPIKE-VIF-REMOVED fe={} dev={}", key.frontend, key.devid);
+            Ok(Step::RemoveLater) => {
+                e.remove_at.get_or_insert(now_ns() + REMOVE_GRACE_NS);
             }
-            Ok(Step::Nothing | Step::Disconnect) => {}
+            Ok(Step::Removed) => self.forget(rt, key),
+            Ok(Step::Nothing | Step::Disconnect(_)) => {}
             Err(err) => println!(
                 "SPIKE-VIF-ERROR fe={} dev={}: {err}",
                 key.frontend, key.devid
@@ -199,113 +243,108 @@ impl Vifs {
         }
     }
 
-    /// Runs TX passes for the vifs whose port fired (or all, with `all`),
-    /// handing their frames to `sink`, and flushes their rx queues.
-    pub fn service(
-        &mut self,
-        rt: &mut Runtime,
-        fired: &PortSet,
-        all: bool,
-        sink: &mut impl FnMut(&mut Runtime, TxFrame<'_>) -> bool,
-    ) {
-        let mut fatal = Vec::new();
-        for (key, e) in self.vifs.iter_mut() {
-            let Some(c) = e.conn.as_mut() else { continue };
-            if !all && !fired.contains(c.port) {
+    fn forget(&mut self, rt: &mut Runtime, key: VifKey) {
+        if let Some(e) = self.vifs.remove(&key) {
+            let _ = rt
+                .xs
+                .unwatch(&format!("{}/state", e.backend.fe_path), &token(key));
+        }
+        println!("SPIKE-VIF-REMOVED fe={} dev={}", key.frontend, key.devid);
+    }
+
+    /// The earliest pending backend-directory removal.
+    pub fn next_removal(&self) -> Option<u64> {
+        self.vifs.values().filter_map(|e| e.remove_at).min()
+    }
+
+    /// Removes the backend directories whose grace has passed
+    /// (`xenbus_backend::REMOVE_GRACE_NS`).
+    pub fn remove_due(&mut self, rt: &mut Runtime, now: u64) {
+        let due: Vec<VifKey> = self
+            .vifs
+            .iter()
+            .filter(|(_, e)| e.remove_at.is_some_and(|t| t <= now))
+            .map(|(k, _)| *k)
+            .collect();
+        for key in due {
+            let Some(e) = self.vifs.get_mut(&key) else {
                 continue;
-            }
-            let mut ok = true;
-            for _ in 0..PASSES {
-                let mut to_sink = |f: TxFrame<'_>| sink(rt, f);
-                match c
-                    .vif
-                    .process_tx(&mut Hypervisor, &mut c.tx_pool, &mut to_sink)
-                {
-                    Ok(pass) => {
-                        if pass.notify {
-                            let _ = rt.events.notify(c.port);
-                        }
-                        if !pass.more && !c.vif.tx_final_check() {
-                            break;
-                        }
-                    }
-                    Err(err) => {
-                        println!(
-                            "SPIKE-VIF-FATAL fe={} dev={}: {err}",
-                            key.frontend, key.devid
-                        );
-                        ok = false;
-                        break;
-                    }
-                }
-            }
-            if ok && !flush_rx(rt, c) {
-                ok = false;
-            }
-            if !ok {
-                fatal.push(*key);
-            }
-        }
-        for key in fatal {
-            self.disconnect_hostile(rt, key);
-        }
-    }
-
-    /// Queues a frame from the wire for each vif it is addressed to.
-    pub fn queue_rx(&mut self, frame: RxFrame<'_>) {
-        let dst: [u8; 6] = match frame.data.get(..6).and_then(|d| d.try_into().ok()) {
-            Some(d) => d,
-            None => return,
-        };
-        let group = dst[0] & 1 != 0;
-        for e in self.vifs.values_mut() {
-            if let Some(c) = e.conn.as_mut() {
-                if group || dst == e.backend.mac {
-                    let _ = c.vif.queue_rx(frame);
-                }
+            };
+            e.remove_at = None;
+            match e.backend.remove(&mut rt.xs) {
+                Ok(_) => self.forget(rt, key),
+                Err(err) => println!(
+                    "SPIKE-VIF-ERROR fe={} dev={}: remove: {err}",
+                    key.frontend, key.devid
+                ),
             }
         }
     }
 
-    /// Delivers queued rx frames to every connected vif.
-    pub fn flush_all_rx(&mut self, rt: &mut Runtime) {
-        let mut fatal = Vec::new();
+    /// Moves frames both ways between the wire and every connected guest
+    /// (`spike_domain::dataplane`), then kicks who must be kicked and
+    /// disconnects a guest that broke the protocol.
+    pub fn serve(&mut self, rt: &mut Runtime, up: &mut Uplink<RawMemory>, now: u64) -> Work {
+        let mut ports = Vec::new();
+        let mut guests: Vec<Guest<'_, RawPage>> = Vec::new();
         for (key, e) in self.vifs.iter_mut() {
             if let Some(c) = e.conn.as_mut() {
-                if c.vif.rx_queued() > 0 && !flush_rx(rt, c) {
-                    fatal.push(*key);
-                }
+                ports.push((*key, c.port));
+                guests.push(Guest {
+                    vif: &mut c.vif,
+                    mac: e.backend.mac,
+                    pool: &mut c.tx_pool,
+                    stalled_since: &mut c.stalled,
+                    kick: false,
+                    fatal: None,
+                });
             }
         }
-        for key in fatal {
-            self.disconnect_hostile(rt, key);
+        let mut work = wire_to_guests(up, &mut guests, &mut Hypervisor, now, RX_BUDGET);
+        for g in guests.iter_mut() {
+            work.merge(guest_to_wire(up, g, &mut Hypervisor, PASSES, now));
         }
+        let outcome: Vec<_> = guests.iter().map(|g| (g.kick, g.fatal)).collect();
+        drop(guests);
+        for ((key, port), (kick, fatal)) in ports.into_iter().zip(outcome) {
+            if kick {
+                let _ = rt.events.notify(port);
+            }
+            if let Some(err) = fatal {
+                println!(
+                    "SPIKE-VIF-FATAL fe={} dev={}: {err}",
+                    key.frontend, key.devid
+                );
+                self.disconnect_hostile(rt, key);
+            }
+        }
+        work
     }
 
     /// A frontend broke the ring protocol: its vif is disconnected (Closing →
-    /// Closed) and the Spike carries on with the others (XEN-FACTS checklist 8).
+    /// Closed) and the Spike carries on with the others (docs/xen-interfaces.md, checklist item 8).
     fn disconnect_hostile(&mut self, rt: &mut Runtime, key: VifKey) {
         if let Some(e) = self.vifs.get_mut(&key) {
             release(rt, e);
             let _ = e.backend.disconnected(&mut rt.xs);
             println!(
-                "SPIKE-VIF-DISCONNECTED fe={} dev={} (frontend misbehaved)",
+                "SPIKE-VIF-DISCONNECTED fe={} dev={}: frontend misbehaved",
                 key.frontend, key.devid
             );
         }
     }
 
-    /// Writes changed counters under `data/banana/vif/<fe>/<dev>/`.
-    pub fn publish(&mut self, rt: &mut Runtime) {
-        for (key, e) in self.vifs.iter_mut() {
-            let Some(c) = e.conn.as_ref() else { continue };
-            for (name, value) in c.vif.counters().iter() {
-                if e.published.get(name) != Some(&value) {
-                    let path = format!("data/banana/vif/{}/{}/{name}", key.frontend, key.devid);
-                    if rt.xs.write(&path, &format!("{value}")).is_ok() {
-                        e.published.insert(name, value);
-                    }
-                }
+    /// Every vif's counters (`vif/<fe>/<dev>/…`) into a counter page round:
+    /// the live connection's, else the last one's.
+    pub fn publish(&self, r: &mut Round<'_, RawPage>) {
+        for (key, e) in &self.vifs {
+            let c = e
+                .conn
+                .as_ref()
+                .map(|c| c.vif.counters())
+                .or(e.last.as_ref());
+            if let Some(c) = c {
+                counters::put_vif(r, key.frontend, key.devid, c);
             }
         }
     }
@@ -316,24 +355,6 @@ impl Vifs {
             release(rt, e);
         }
     }
-}
-
-/// One RX flush pass set; false if the vif went fatal.
-fn flush_rx(rt: &mut Runtime, c: &mut Connection) -> bool {
-    for _ in 0..PASSES {
-        match c.vif.flush_rx(&mut Hypervisor) {
-            Ok(pass) => {
-                if pass.notify {
-                    let _ = rt.events.notify(c.port);
-                }
-                if !pass.more {
-                    return true;
-                }
-            }
-            Err(_) => return false,
-        }
-    }
-    true
 }
 
 fn token(key: VifKey) -> String {
@@ -374,6 +395,7 @@ fn connect(
     };
     let mut cfg = VifConfig::new(fe, e.backend.key.devid, e.backend.mac, features);
     cfg.mtu = e.backend.mtu;
+    cfg.rate = e.backend.rate;
     cfg.offered = offered;
     // SAFETY: both ring pages are mapped read-write at these addresses until
     // `release` unmaps them, after the Vif that views them is dropped.
@@ -406,6 +428,7 @@ fn connect(
     e.conn = Some(Connection {
         vif,
         tx_pool,
+        stalled: None,
         _pages: (tx_pages, rx_pages),
         tx,
         rx,
@@ -415,11 +438,14 @@ fn connect(
 }
 
 /// Unmaps the rings promptly: a domain whose pages we still map cannot die.
+/// The final counters (`fatal_errors` among them) are kept for the page.
 fn release(rt: &mut Runtime, e: &mut Entry) {
     if let Some(c) = e.conn.take() {
+        e.last = Some(*c.vif.counters());
         let Connection {
             vif,
             tx_pool,
+            stalled: _,
             _pages,
             tx,
             rx,

@@ -1,4 +1,4 @@
-//! The xenbus side of one vif, as the backend domain sees it (XEN-FACTS.md
+//! The xenbus side of one vif, as the backend domain sees it (docs/xen-interfaces.md
 //! "Netback handshake"; Linux drivers/net/xen-netback/xenbus.c for the
 //! reference behaviour; io/netif.h for the keys).
 //!
@@ -8,7 +8,20 @@
 //! publish its rings and reach Connected, map them (the caller does), and go
 //! Connected. Teardown: a frontend going Closing/Closed or vanishing, or the
 //! toolstack writing `online=0` + `state=5`, ends with `state=6` and, when the
-//! toolstack asked for removal, our backend directory removed.
+//! toolstack asked for removal, our backend directory removed a moment later.
+//!
+//! Why "a moment later": for a backend in another domain libxl
+//! (`libxl__initiate_device_generic_remove`, tools/libs/light/libxl_device.c)
+//! first waits for `state == 6`, treating a directory that vanished before it
+//! read 6 as a failure ("unable to remove device with path …"), and then
+//! waits up to `LIBXL_DESTROY_TIMEOUT` (10 s) for the driver domain to remove
+//! the directory ("timed out while waiting for … to be removed"). A Linux
+//! driver domain's `xl devd` removes it after running the hotplug script,
+//! well after netback wrote 6; we wait [`REMOVE_GRACE_NS`] instead.
+//!
+//! A frontend whose keys are unusable gets what Linux's `xenbus_dev_fatal`
+//! gives it: an `error` node naming the problem and the backend Closed, so
+//! neither side waits in InitWait for ever.
 //!
 //! Everything the other side wrote is hostile text: parsed strictly, bounded.
 
@@ -17,7 +30,7 @@ use alloc::string::String;
 
 use pv_runtime::abi::{DomId, GrantRef, Port};
 
-use crate::netback::BackendFeatures;
+use crate::netback::{BackendFeatures, TxRate};
 use pv_runtime::xenbus::{self, XenbusError, XenbusState};
 use pv_runtime::xenstore::{Errno, SharedPage, StoreIo, Xenstore, XsError};
 
@@ -39,6 +52,22 @@ pub enum BackendError {
     BadValue { key: &'static str, value: String },
     #[error("frontend does not support feature-rx-copy")]
     NoRxCopy,
+    /// The frontend said Initialised or Connected without a key it must
+    /// write first (`io/netif.h`: the ring refs and event channel precede
+    /// the state change); Linux netback's `connect()` fails the device so.
+    #[error("frontend wrote no {key}")]
+    Missing { key: &'static str },
+}
+
+impl BackendError {
+    /// The frontend's text, not xenstore or the toolstack, is at fault: the
+    /// backend says so in its `error` node and closes (`xenbus_dev_fatal`).
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            BackendError::BadValue { .. } | BackendError::NoRxCopy | BackendError::Missing { .. }
+        )
+    }
 }
 
 /// What the caller must do after [`VifBackend::step`].
@@ -48,9 +77,33 @@ pub enum Step {
     /// Map the rings, bind the event channel, then call [`VifBackend::connected`].
     Connect(FrontendRings),
     /// Stop I/O: unmap the rings and close the event channel, then call [`VifBackend::disconnected`].
-    Disconnect,
+    Disconnect(Why),
+    /// Closed for a toolstack removal: call [`VifBackend::remove`] after
+    /// [`REMOVE_GRACE_NS`], once libxl has seen `state == 6`.
+    RemoveLater,
     /// The device is gone for good (directory removed): forget it.
     Removed,
+}
+
+/// How long a Closed backend directory stays before we remove it for a
+/// toolstack removal. libxl reads `state` on the watch event our write of 6
+/// fires (one xenstore round trip in dom0); 500 ms covers a loaded nested
+/// dom0 and keeps `xl destroy` quick.
+pub const REMOVE_GRACE_NS: u64 = 500_000_000;
+
+/// Why a connected vif is being disconnected (said on the console).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Why {
+    #[error("the toolstack removes the device")]
+    Removal,
+    #[error("the toolstack removed the backend directory")]
+    DirectoryGone,
+    #[error("the frontend closed")]
+    FrontendClosed,
+    #[error("the frontend is gone")]
+    FrontendGone,
+    #[error("the frontend's state is not a xenbus state")]
+    FrontendInvalid,
 }
 
 /// What netfront published for a single-queue connection.
@@ -69,30 +122,60 @@ pub struct VifBackend {
     pub fe_path: String,
     pub mac: [u8; 6],
     pub mtu: u16,
+    /// The toolstack's `rate` key (`None`: absent, unlimited).
+    pub rate: Option<TxRate>,
     connected: bool,
 }
 
 pub use pv_runtime::xenstore::parse_decimal;
 
-/// `aa:bb:cc:dd:ee:ff`, hex digits only, exactly six octets.
-pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
-    let mut mac = [0u8; 6];
-    let mut parts = s.split(':');
-    for octet in mac.iter_mut() {
-        let p = parts.next()?;
-        if p.len() != 2 || !p.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
-        }
-        *octet = u8::from_str_radix(p, 16).ok()?;
+pub use netframe::parse_mac;
+
+/// The most of a refused value kept in its error, which goes into the
+/// `error` node and onto the console: a value may be as long as xenstore
+/// allows (`XENSTORE_PAYLOAD_MAX`), and its escaped text longer still.
+const MAX_SHOWN: usize = 64;
+
+/// The longest `error` node written ([`VifBackend::fail`]).
+const MAX_ERROR_NODE: usize = 512;
+
+/// `s` cut to at most `max` bytes, at a character boundary, marked `…`.
+fn shorten(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let cut = (0..=max)
+            .rev()
+            .find(|&i| s.is_char_boundary(i))
+            .unwrap_or(0);
+        s.truncate(cut);
+        s.push('…');
     }
-    parts.next().is_none().then_some(mac)
+    s
+}
+
+/// A refused value, shortened to [`MAX_SHOWN`] bytes.
+fn bad_value(key: &'static str, value: String) -> BackendError {
+    BackendError::BadValue {
+        key,
+        value: shorten(value, MAX_SHOWN),
+    }
+}
+
+/// Reads a value another domain wrote. Bytes that are not UTF-8 are kept
+/// (lossily), so the strict parsers refuse them as a bad value of that key
+/// rather than as a xenstore failure: the frontend gets its `error` node.
+fn read_text<I: StoreIo, M: SharedPage>(
+    xs: &mut Xenstore<I, M>,
+    path: &str,
+) -> Result<String, XsError> {
+    xs.read_bytes(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 
 fn read_opt<I: StoreIo, M: SharedPage>(
     xs: &mut Xenstore<I, M>,
     path: &str,
 ) -> Result<Option<String>, XsError> {
-    match xs.read(path) {
+    match read_text(xs, path) {
         Ok(v) => Ok(Some(v)),
         Err(XsError::Xenstored(Errno::ENOENT)) => Ok(None),
         Err(e) => Err(e),
@@ -104,8 +187,22 @@ fn read_num<I: StoreIo, M: SharedPage>(
     path: &str,
     key: &'static str,
 ) -> Result<u32, BackendError> {
-    let v = xs.read(path)?;
-    parse_decimal(&v).ok_or(BackendError::BadValue { key, value: v })
+    let v = read_text(xs, path)?;
+    parse_decimal(&v).ok_or_else(|| bad_value(key, v))
+}
+
+/// A number the frontend must have written: absent is [`BackendError::Missing`].
+fn read_required_num<I: StoreIo, M: SharedPage>(
+    xs: &mut Xenstore<I, M>,
+    path: &str,
+    key: &'static str,
+) -> Result<u32, BackendError> {
+    match read_num(xs, path, key) {
+        Err(BackendError::Xs(XsError::Xenstored(Errno::ENOENT))) => {
+            Err(BackendError::Missing { key })
+        }
+        r => r,
+    }
 }
 
 impl VifBackend {
@@ -118,27 +215,19 @@ impl VifBackend {
     ) -> Result<Self, BackendError> {
         let be_path = format!("backend/vif/{}/{}", key.frontend, key.devid);
         let frontend_id = read_num(xs, &format!("{be_path}/frontend-id"), "frontend-id")?;
-        let fe_path = xs.read(&format!("{be_path}/frontend"))?;
+        let fe_path = read_text(xs, &format!("{be_path}/frontend"))?;
         let expected = format!("/local/domain/{}/device/vif/{}", key.frontend, key.devid);
         if frontend_id != u32::from(key.frontend) || fe_path != expected {
-            return Err(BackendError::BadValue {
-                key: "frontend",
-                value: fe_path,
-            });
+            return Err(bad_value("frontend", fe_path));
         }
-        let mac_text = xs.read(&format!("{be_path}/mac"))?;
-        let mac = parse_mac(&mac_text).ok_or(BackendError::BadValue {
-            key: "mac",
-            value: mac_text,
-        })?;
-        let mtu = match read_opt(xs, &format!("{be_path}/mtu"))? {
-            None => 1500,
-            Some(v) => parse_decimal(&v)
-                .filter(|m| (68..=65535).contains(m))
-                .ok_or(BackendError::BadValue {
-                    key: "mtu",
-                    value: v,
-                })? as u16,
+        let (mac, mtu, rate) = match Self::toolstack_keys(xs, &be_path) {
+            Ok(k) => k,
+            Err(e @ BackendError::BadValue { .. }) => {
+                // As `fail` does for a frontend's keys: say why, and close.
+                refuse(xs, &be_path, &format!("{e}"))?;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
         };
         xs.transaction(|tx| {
             for (k, v) in offered.kv() {
@@ -153,8 +242,31 @@ impl VifBackend {
             fe_path,
             mac,
             mtu,
+            rate,
             connected: false,
         })
+    }
+
+    /// The keys libxl wrote for the device: `mac`, `mtu` (1500 when
+    /// absent) and `rate` (`<bytes>,<usecs>`, Linux `xen_net_read_rate`;
+    /// absent: unlimited), each parsed strictly.
+    fn toolstack_keys<I: StoreIo, M: SharedPage>(
+        xs: &mut Xenstore<I, M>,
+        be_path: &str,
+    ) -> Result<([u8; 6], u16, Option<TxRate>), BackendError> {
+        let mac_text = read_text(xs, &format!("{be_path}/mac"))?;
+        let mac = parse_mac(&mac_text).ok_or_else(|| bad_value("mac", mac_text))?;
+        let mtu = match read_opt(xs, &format!("{be_path}/mtu"))? {
+            None => 1500,
+            Some(v) => parse_decimal(&v)
+                .filter(|m| (68..=65535).contains(m))
+                .ok_or_else(|| bad_value("mtu", v))? as u16,
+        };
+        let rate = match read_opt(xs, &format!("{be_path}/rate"))? {
+            None => None,
+            Some(v) => Some(TxRate::parse(&v).ok_or_else(|| bad_value("rate", v))?),
+        };
+        Ok((mac, mtu, rate))
     }
 
     pub fn is_connected(&self) -> bool {
@@ -172,16 +284,32 @@ impl VifBackend {
         let Some(ours) = ours else {
             // The toolstack removed our directory under us.
             return Ok(if self.connected {
-                Step::Disconnect
+                Step::Disconnect(Why::DirectoryGone)
             } else {
                 Step::Removed
             });
         };
-        let removing = online.as_deref() != Some("1") && ours == XenbusState::Closing;
-        let fe = frontend_state(xs, &self.fe_path)?;
+        // libxl leaves a backend that is already Closed at 6 and writes only
+        // `online=0` (libxl_device.c): removal starts from Closed too.
+        let removing = online.as_deref() != Some("1")
+            && matches!(ours, XenbusState::Closing | XenbusState::Closed);
+        let fe = match frontend_state(xs, &self.fe_path) {
+            Err(BackendError::Xenbus(XenbusError::BadState(_))) if !removing => {
+                return self.invalid_frontend_state(xs, ours);
+            }
+            // A removal goes on whatever the frontend wrote.
+            Err(BackendError::Xenbus(XenbusError::BadState(_))) => None,
+            r => r?,
+        };
         if removing || matches!(fe, None | Some(XenbusState::Closing | XenbusState::Closed)) {
             if self.connected {
-                return Ok(Step::Disconnect);
+                return Ok(Step::Disconnect(if removing {
+                    Why::Removal
+                } else if fe.is_none() {
+                    Why::FrontendGone
+                } else {
+                    Why::FrontendClosed
+                }));
             }
             return self.close(xs, removing);
         }
@@ -190,15 +318,47 @@ impl VifBackend {
                 if ours == XenbusState::Closed {
                     return Ok(Step::Nothing);
                 }
-                self.read_rings(xs).map(Step::Connect)
+                match self.read_rings(xs) {
+                    Ok(rings) => Ok(Step::Connect(rings)),
+                    Err(e) if e.is_refusal() => {
+                        self.fail(xs, &format!("{e}"))?;
+                        Err(e)
+                    }
+                    Err(e) => Err(e),
+                }
             }
             Some(XenbusState::Initialising) if ours == XenbusState::Closed => {
                 // netfront came back (module reload, kexec): be ready again.
+                match xs.rm(&format!("{}/error", self.be_path)) {
+                    Ok(()) | Err(XsError::Xenstored(Errno::ENOENT)) => {}
+                    Err(e) => return Err(e.into()),
+                }
                 xenbus::switch_backend_state(xs, &self.be_path, XenbusState::InitWait)?;
                 Ok(Step::Nothing)
             }
             _ => Ok(Step::Nothing),
         }
+    }
+
+    /// The frontend's `state` is not a state of `io/xenbus.h` (Linux reads
+    /// such text as `XenbusStateUnknown` and closes): a connected vif is
+    /// disconnected; otherwise the backend closes with an `error` node, as
+    /// for any unusable frontend key, until the frontend re-initialises.
+    fn invalid_frontend_state<I: StoreIo, M: SharedPage>(
+        &mut self,
+        xs: &mut Xenstore<I, M>,
+        ours: XenbusState,
+    ) -> Result<Step, BackendError> {
+        if self.connected {
+            return Ok(Step::Disconnect(Why::FrontendInvalid));
+        }
+        if ours == XenbusState::Closed {
+            return Ok(Step::Nothing);
+        }
+        let value = read_opt(xs, &format!("{}/state", self.fe_path))?.unwrap_or_default();
+        let e = bad_value("state", value);
+        self.fail(xs, &format!("{e}"))?;
+        Err(e)
     }
 
     fn read_rings<I: StoreIo, M: SharedPage>(
@@ -209,10 +369,19 @@ impl VifBackend {
         if read_opt(xs, &format!("{fe}/request-rx-copy"))?.as_deref() != Some("1") {
             return Err(BackendError::NoRxCopy);
         }
+        // We offer no `multi-queue-max-queues`: one queue, its keys at the
+        // top level. A frontend asking for another count (0 included: Linux
+        // netback once trusted it, a guest-triggered DoS) is refused, as
+        // Linux's `connect()` refuses more than it offered.
+        if let Some(n) = read_opt(xs, &format!("{fe}/multi-queue-num-queues"))? {
+            if n != "1" {
+                return Err(bad_value("multi-queue-num-queues", n));
+            }
+        }
         Ok(FrontendRings {
-            tx_ring_ref: read_num(xs, &format!("{fe}/tx-ring-ref"), "tx-ring-ref")?,
-            rx_ring_ref: read_num(xs, &format!("{fe}/rx-ring-ref"), "rx-ring-ref")?,
-            event_channel: read_num(xs, &format!("{fe}/event-channel"), "event-channel")?,
+            tx_ring_ref: read_required_num(xs, &format!("{fe}/tx-ring-ref"), "tx-ring-ref")?,
+            rx_ring_ref: read_required_num(xs, &format!("{fe}/rx-ring-ref"), "rx-ring-ref")?,
+            event_channel: read_required_num(xs, &format!("{fe}/event-channel"), "event-channel")?,
         })
     }
 
@@ -251,8 +420,21 @@ impl VifBackend {
         }
     }
 
-    /// Closing → Closed; when the toolstack is removing the device, then
-    /// removes our directory (libxl waits for both).
+    /// The frontend cannot be served (a bad key, a ring we cannot map): says
+    /// why in `<backend>/error` and closes, as Linux's `xenbus_dev_fatal`
+    /// does. A frontend that re-initialises gets another try.
+    pub fn fail<I: StoreIo, M: SharedPage>(
+        &mut self,
+        xs: &mut Xenstore<I, M>,
+        why: &str,
+    ) -> Result<(), BackendError> {
+        let why = shorten(why.into(), MAX_ERROR_NODE);
+        xs.write(&format!("{}/error", self.be_path), &why)?;
+        self.close(xs, false).map(|_| ())
+    }
+
+    /// Closing → Closed; when the toolstack is removing the device, the
+    /// caller removes our directory after [`REMOVE_GRACE_NS`].
     fn close<I: StoreIo, M: SharedPage>(
         &mut self,
         xs: &mut Xenstore<I, M>,
@@ -265,9 +447,19 @@ impl VifBackend {
                 Err(e) => return Err(e.into()),
             }
         }
-        if !remove {
-            return Ok(Step::Nothing);
-        }
+        Ok(if remove {
+            Step::RemoveLater
+        } else {
+            Step::Nothing
+        })
+    }
+
+    /// Removes our directory, the driver domain's last step of a toolstack
+    /// removal (libxl then cleans the frontend's side).
+    pub fn remove<I: StoreIo, M: SharedPage>(
+        &mut self,
+        xs: &mut Xenstore<I, M>,
+    ) -> Result<Step, BackendError> {
         match xs.rm(&self.be_path) {
             Ok(()) | Err(XsError::Xenstored(Errno::ENOENT)) => Ok(Step::Removed),
             Err(e) => Err(e.into()),
@@ -286,6 +478,24 @@ impl VifBackend {
             &format!("{value}"),
         )
     }
+}
+
+/// A device whose toolstack keys are unusable: `<backend>/error` says why
+/// and the backend goes Initialising -> Closing -> Closed, so libxl sees a
+/// failed device rather than one that never answers.
+fn refuse<I: StoreIo, M: SharedPage>(
+    xs: &mut Xenstore<I, M>,
+    be_path: &str,
+    why: &str,
+) -> Result<(), BackendError> {
+    xs.write(&format!("{be_path}/error"), why)?;
+    for s in [XenbusState::Closing, XenbusState::Closed] {
+        match xenbus::switch_backend_state(xs, be_path, s) {
+            Ok(()) | Err(XenbusError::Gone | XenbusError::IllegalTransition { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// The frontend's state, `None` once its device directory is gone. When the
@@ -332,233 +542,4 @@ pub fn scan<I: StoreIo, M: SharedPage>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use pv_runtime::xenstore::fake::{FakeIo, FakeXenstored};
-    use pv_runtime::xenstore::{HeapPage, StoreRing};
-
-    const BE: &str = "/local/domain/1/backend/vif/7/0";
-    const FE: &str = "/local/domain/7/device/vif/0";
-
-    fn client() -> Xenstore<FakeIo, HeapPage> {
-        let page = HeapPage::new();
-        let server = FakeXenstored::new(page.clone());
-        Xenstore::new(
-            StoreRing::new(page),
-            FakeIo {
-                server,
-                now: 0,
-                notifies: 0,
-            },
-        )
-    }
-
-    fn libxl_creates(xs: &mut Xenstore<FakeIo, HeapPage>) {
-        let s = &mut xs.io_mut().server;
-        for (k, v) in [
-            ("frontend", FE),
-            ("frontend-id", "7"),
-            ("online", "1"),
-            ("state", "1"),
-            ("mac", "00:16:3e:00:00:07"),
-            ("handle", "0"),
-            ("type", "vif"),
-        ] {
-            s.external_write(&format!("{BE}/{k}"), v.as_bytes());
-        }
-        for (k, v) in [
-            ("backend", "/local/domain/1/backend/vif/7/0"),
-            ("backend-id", "1"),
-            ("state", "1"),
-            ("handle", "0"),
-        ] {
-            s.external_write(&format!("{FE}/{k}"), v.as_bytes());
-        }
-    }
-
-    fn netfront_connects(xs: &mut Xenstore<FakeIo, HeapPage>) {
-        let s = &mut xs.io_mut().server;
-        for (k, v) in [
-            ("tx-ring-ref", "8"),
-            ("rx-ring-ref", "9"),
-            ("event-channel", "11"),
-            ("request-rx-copy", "1"),
-            ("state", "4"),
-        ] {
-            s.external_write(&format!("{FE}/{k}"), v.as_bytes());
-        }
-    }
-
-    fn node(xs: &Xenstore<FakeIo, HeapPage>, p: &str) -> Option<String> {
-        xs.io()
-            .server
-            .node(p)
-            .map(|v| String::from_utf8_lossy(v).into_owned())
-    }
-
-    const KEY: VifKey = VifKey {
-        frontend: 7,
-        devid: 0,
-    };
-
-    #[test]
-    fn full_handshake_and_toolstack_removal() {
-        let mut xs = client();
-        libxl_creates(&mut xs);
-        assert_eq!(scan(&mut xs).unwrap(), [KEY]);
-        let mut vif = VifBackend::probe(&mut xs, KEY, &BackendFeatures::default()).unwrap();
-        assert_eq!(vif.mac, [0, 0x16, 0x3e, 0, 0, 7]);
-        assert_eq!(node(&xs, &format!("{BE}/state")).as_deref(), Some("2"));
-        assert_eq!(
-            node(&xs, &format!("{BE}/feature-rx-copy")).as_deref(),
-            Some("1")
-        );
-        assert_eq!(vif.step(&mut xs).unwrap(), Step::Nothing);
-        netfront_connects(&mut xs);
-        let rings = FrontendRings {
-            tx_ring_ref: 8,
-            rx_ring_ref: 9,
-            event_channel: 11,
-        };
-        assert_eq!(vif.step(&mut xs).unwrap(), Step::Connect(rings));
-        vif.connected(&mut xs).unwrap();
-        assert_eq!(node(&xs, &format!("{BE}/state")).as_deref(), Some("4"));
-        assert_eq!(vif.step(&mut xs).unwrap(), Step::Nothing);
-        // xl network-detach / destroy: online=0, state=5
-        xs.io_mut()
-            .server
-            .external_write(&format!("{BE}/online"), b"0");
-        xs.io_mut()
-            .server
-            .external_write(&format!("{BE}/state"), b"5");
-        assert_eq!(vif.step(&mut xs).unwrap(), Step::Disconnect);
-        assert_eq!(vif.disconnected(&mut xs).unwrap(), Step::Removed);
-        assert_eq!(
-            node(&xs, &format!("{BE}/state")),
-            None,
-            "backend dir removed"
-        );
-    }
-
-    #[test]
-    fn frontend_close_and_reconnect_keeps_the_device() {
-        let mut xs = client();
-        libxl_creates(&mut xs);
-        let mut vif = VifBackend::probe(&mut xs, KEY, &BackendFeatures::default()).unwrap();
-        netfront_connects(&mut xs);
-        assert!(matches!(vif.step(&mut xs).unwrap(), Step::Connect(_)));
-        vif.connected(&mut xs).unwrap();
-        xs.io_mut()
-            .server
-            .external_write(&format!("{FE}/state"), b"5");
-        assert_eq!(vif.step(&mut xs).unwrap(), Step::Disconnect);
-        assert_eq!(vif.disconnected(&mut xs).unwrap(), Step::Nothing);
-        assert_eq!(node(&xs, &format!("{BE}/state")).as_deref(), Some("6"));
-        xs.io_mut()
-            .server
-            .external_write(&format!("{FE}/state"), b"1");
-        assert_eq!(vif.step(&mut xs).unwrap(), Step::Nothing);
-        assert_eq!(node(&xs, &format!("{BE}/state")).as_deref(), Some("2"));
-        xs.io_mut()
-            .server
-            .external_write(&format!("{FE}/state"), b"4");
-        assert!(matches!(vif.step(&mut xs).unwrap(), Step::Connect(_)));
-    }
-
-    #[test]
-    fn frontend_vanishing_disconnects() {
-        let mut xs = client();
-        libxl_creates(&mut xs);
-        let mut vif = VifBackend::probe(&mut xs, KEY, &BackendFeatures::default()).unwrap();
-        netfront_connects(&mut xs);
-        assert!(matches!(vif.step(&mut xs).unwrap(), Step::Connect(_)));
-        vif.connected(&mut xs).unwrap();
-        xs.io_mut().server.external_rm(FE);
-        assert_eq!(vif.step(&mut xs).unwrap(), Step::Disconnect);
-    }
-
-    #[test]
-    fn dead_frontend_domain_reads_as_gone_not_error() {
-        let mut xs = client();
-        libxl_creates(&mut xs);
-        let mut vif = VifBackend::probe(&mut xs, KEY, &BackendFeatures::default()).unwrap();
-        // libxl removes the whole frontend domain; we may not read /local/domain.
-        xs.io_mut().server.external_write("/local/domain", b"");
-        xs.io_mut().server.unreadable.push("/local/domain".into());
-        xs.io_mut().server.external_rm("/local/domain/7");
-        xs.io_mut()
-            .server
-            .external_write(&format!("{BE}/online"), b"0");
-        xs.io_mut()
-            .server
-            .external_write(&format!("{BE}/state"), b"5");
-        assert_eq!(vif.step(&mut xs).unwrap(), Step::Removed);
-        assert_eq!(node(&xs, &format!("{BE}/state")), None);
-    }
-
-    #[test]
-    fn hostile_values_are_refused() {
-        let mut xs = client();
-        libxl_creates(&mut xs);
-        xs.io_mut()
-            .server
-            .external_write(&format!("{BE}/mac"), b"00:16:3e:00:00:7");
-        assert!(matches!(
-            VifBackend::probe(&mut xs, KEY, &BackendFeatures::default()),
-            Err(BackendError::BadValue { key: "mac", .. })
-        ));
-        libxl_creates(&mut xs);
-        xs.io_mut()
-            .server
-            .external_write(&format!("{BE}/frontend"), b"/local/domain/0/device/vif/0");
-        assert!(matches!(
-            VifBackend::probe(&mut xs, KEY, &BackendFeatures::default()),
-            Err(BackendError::BadValue {
-                key: "frontend",
-                ..
-            })
-        ));
-        libxl_creates(&mut xs);
-        let mut vif = VifBackend::probe(&mut xs, KEY, &BackendFeatures::default()).unwrap();
-        netfront_connects(&mut xs);
-        xs.io_mut()
-            .server
-            .external_write(&format!("{FE}/tx-ring-ref"), b"-8");
-        assert!(matches!(
-            vif.step(&mut xs),
-            Err(BackendError::BadValue {
-                key: "tx-ring-ref",
-                ..
-            })
-        ));
-        xs.io_mut()
-            .server
-            .external_write(&format!("{FE}/tx-ring-ref"), b"8");
-        xs.io_mut()
-            .server
-            .external_write(&format!("{FE}/request-rx-copy"), b"0");
-        assert_eq!(vif.step(&mut xs), Err(BackendError::NoRxCopy));
-    }
-
-    #[test]
-    fn strict_parsers() {
-        assert_eq!(
-            parse_mac("00:16:3E:0a:ff:01"),
-            Some([0, 0x16, 0x3e, 0x0a, 0xff, 1])
-        );
-        for bad in [
-            "",
-            "00:16:3e:00:00",
-            "00:16:3e:00:00:07:08",
-            "0:16:3e:00:00:07",
-            "zz:16:3e:00:00:07",
-            "00-16-3e-00-00-07",
-        ] {
-            assert_eq!(parse_mac(bad), None, "{bad}");
-        }
-        assert_eq!(parse_decimal("4294967295"), Some(u32::MAX));
-        for bad in ["", "+1", "1 ", "4294967296", "0x1"] {
-            assert_eq!(parse_decimal(bad), None, "{bad}");
-        }
-    }
-}
+mod tests;

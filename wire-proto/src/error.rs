@@ -16,28 +16,10 @@ use crate::version::Version;
 /// These are checked on decode *and* on encode, so a conforming sender never emits them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Invalid {
-    /// A frame shorter than an Ethernet header.
-    #[error("frame of {0} bytes is shorter than an Ethernet header")]
-    FrameTooShort(usize),
-    /// A frame longer than [`MAX_FRAME_LEN`](crate::MAX_FRAME_LEN).
-    #[error("frame of {0} bytes exceeds the maximum frame length")]
-    FrameTooLong(usize),
-    /// `csum_start`/`csum_offset` point outside the frame (or into the Ethernet header).
-    #[error("checksum start {start} + offset {offset} lies outside a {len}-byte frame")]
-    ChecksumOutOfRange {
-        /// Where summing starts, from the start of the Ethernet frame.
-        start: u16,
-        /// Where the 16-bit checksum field sits, from `start`.
-        offset: u16,
-        /// The frame length.
-        len: usize,
-    },
-    /// GSO metadata on a frame whose checksum is not `Partial` (Linux requires it).
-    #[error("GSO frame without a partial checksum")]
-    GsoWithoutPartialChecksum,
-    /// A GSO segment size of zero.
-    #[error("GSO segment size is zero")]
-    GsoSizeZero,
+    /// A frame's metadata does not fit the frame (length bounds, checksum
+    /// field, GSO rules; `netframe::FrameMeta::check`).
+    #[error(transparent)]
+    Frame(#[from] netframe::MetaError),
     /// A multicast/broadcast MAC announced as an endpoint's own address.
     #[error("endpoint MAC is a group address")]
     GroupMac,
@@ -60,9 +42,13 @@ pub enum DecodeError {
         /// The limit it broke.
         max: usize,
     },
-    /// A kind byte this version does not know (reserved 0, or a kind from a later minor).
+    /// A kind byte this version does not know (0 is padding, which byte rings skip
+    /// before decoding; or a kind from a later minor).
     #[error("unknown message kind {0}")]
     UnknownKind(u8),
+    /// A frame header whose checksum or GSO field holds the reserved value 3.
+    #[error("frame header flags {0:#04x} hold a reserved value")]
+    BadFlags(u8),
     /// A `Hello` from a different protocol major: its body is not ours to parse, but its
     /// first two bytes are frozen, so the version is known and can be refused cleanly.
     #[error("hello for incompatible protocol version {0}")]
@@ -73,6 +59,18 @@ pub enum DecodeError {
     /// The body decoded but breaks a protocol rule.
     #[error("invalid message: {0}")]
     Invalid(#[from] Invalid),
+}
+
+impl From<netframe::MetaError> for DecodeError {
+    fn from(e: netframe::MetaError) -> Self {
+        DecodeError::Invalid(Invalid::Frame(e))
+    }
+}
+
+impl From<netframe::MetaError> for EncodeError {
+    fn from(e: netframe::MetaError) -> Self {
+        EncodeError::Invalid(Invalid::Frame(e))
+    }
 }
 
 impl From<postcard::Error> for DecodeError {

@@ -1,82 +1,46 @@
-//! The `Frame` message: one Ethernet frame plus the offload metadata netfront/netback
-//! carry alongside it.
+//! The `Frame` message: one Ethernet frame behind a fixed 12-byte header
+//! carrying the offload metadata netfront/netback exchange with it.
 //!
-//! The payload is borrowed from the decode buffer (`&'a [u8]`), so receiving a frame copies
-//! nothing; the Spike/Corm copies exactly once, into the guest's or NIC's buffer.
+//! Unlike the control messages (postcard bodies), a frame's header has a
+//! fixed layout, so a sender can write it in place in front of frame bytes
+//! that some other agent (a grant copy, a NIC's DMA, a receive coalescer)
+//! puts straight into a ring slot, and a receiver can read the metadata with
+//! one small private copy before it moves the frame bytes once.
+//!
+//! ```text
+//!  0      1       2            4             6           8          12
+//!  +------+-------+------------+-------------+-----------+----------+--------------
+//!  | kind | flags | csum_start | csum_offset | gso_size  | reserved | frame bytes ...
+//!  |  3   |       | u16 LE     | u16 LE      | u16 LE    | 0        |
+//!  +------+-------+------------+-------------+-----------+----------+--------------
+//! flags: bits 0-1 checksum (0 none, 1 partial, 2 validated), bits 2-3 GSO
+//!        (0 none, 1 TCPv4, 2 TCPv6), bits 4-7 reserved (sent 0, ignored)
+//! ```
+//!
+//! `csum_start`/`csum_offset` are 0 unless the checksum is partial, `gso_size`
+//! is 0 without GSO; the frame is the rest of the record or datagram (its
+//! length is the message length minus 12).
 
-use serde::{Deserialize, Serialize, Serializer};
+pub use netframe::{Checksum, FrameMeta, Gso, GsoKind, ETH_HLEN as ETH_HEADER_LEN, MAX_FRAME_LEN};
 
-use crate::error::Invalid;
+use crate::error::{DecodeError, EncodeError};
+use crate::message::MessageKind;
 
-/// The length of an Ethernet header (no VLAN tag); the shortest frame accepted.
-pub const ETH_HEADER_LEN: usize = 14;
+/// The fixed header in front of every frame, kind byte included.
+pub const FRAME_HEADER_LEN: usize = 12;
 
-/// The longest frame accepted: Xen's `XEN_NETIF_MAX_TX_SIZE` (0xFFFF), the size of a GSO
-/// super-frame netfront may hand over, Ethernet header included.
-pub const MAX_FRAME_LEN: usize = 0xFFFF;
+const CSUM_MASK: u8 = 0b11;
+const GSO_SHIFT: u32 = 2;
 
-/// Checksum state of the frame's L4 checksum.
-///
-/// Postcard: enum index (`None` = 0, `Partial` = 1 followed by two varint `u16`s,
-/// `Validated` = 2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-pub enum Checksum {
-    /// No claim: the frame carries whatever checksum it has; the receiver verifies as usual.
-    #[default]
-    None,
-    /// The L4 checksum is *not yet computed* (Linux `CHECKSUM_PARTIAL`, Xen `csum_blank`):
-    /// the 16-bit one's-complement sum from `start` to the end of the frame goes into the
-    /// field at `start + offset`. Requires [`Features::CSUM`](crate::Features::CSUM).
-    Partial {
-        /// Where summing starts, counted from the first byte of the Ethernet header.
-        start: u16,
-        /// Where the checksum field is, counted from `start`.
-        offset: u16,
-    },
-    /// The sender already verified the checksum (Linux `CHECKSUM_UNNECESSARY`, Xen
-    /// `data_validated`). Requires [`Features::CSUM`](crate::Features::CSUM).
-    Validated,
-}
-
-/// The protocol a GSO super-frame segments. Postcard: enum index (`TcpV4` = 0, `TcpV6` = 1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum GsoKind {
-    /// TCP over IPv4. Requires [`Features::GSO_TCPV4`](crate::Features::GSO_TCPV4).
-    TcpV4,
-    /// TCP over IPv6. Requires [`Features::GSO_TCPV6`](crate::Features::GSO_TCPV6).
-    TcpV6,
-}
-
-/// GSO metadata: the frame is a super-frame to be cut into `size`-byte L4 segments.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Gso {
-    /// What to segment.
-    pub kind: GsoKind,
-    /// L4 payload bytes per segment (the MSS). Never 0.
-    pub size: u16,
-}
-
-/// One Ethernet frame with its metadata.
-///
-/// Postcard body: `checksum`, `gso` (option: 0, or 1 + `Gso`), `payload` (varint length +
-/// raw bytes). The payload is last, so the fixed-size metadata is decoded before the
-/// receiver touches the (possibly large) frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// One Ethernet frame with its metadata, borrowing the frame bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Frame<'a> {
     /// Checksum offload state.
     pub checksum: Checksum,
     /// GSO metadata, if this is a super-frame.
     pub gso: Option<Gso>,
     /// The Ethernet frame, from destination MAC to the end of the L2 payload (no FCS).
-    #[serde(borrow, serialize_with = "serialize_bytes")]
     pub payload: &'a [u8],
-}
-
-/// Serialize as bytes (one memcpy) rather than serde's default element-wise `[u8]` sequence;
-/// postcard encodes both identically (varint length + raw bytes), so `&[u8]`'s borrowing
-/// `Deserialize` reads it back zero-copy.
-fn serialize_bytes<S: Serializer>(bytes: &&[u8], s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_bytes(bytes)
 }
 
 impl<'a> Frame<'a> {
@@ -102,34 +66,121 @@ impl<'a> Frame<'a> {
         }
     }
 
-    /// Check the structural rules that do not depend on negotiation (run on both encode
-    /// and decode): length bounds, checksum field inside the frame and past the Ethernet
-    /// header, GSO only with a partial checksum and a non-zero segment size.
-    pub fn validate(&self) -> Result<(), Invalid> {
-        let len = self.payload.len();
-        if len < ETH_HEADER_LEN {
-            return Err(Invalid::FrameTooShort(len));
+    /// The metadata.
+    pub fn meta(&self) -> FrameMeta {
+        FrameMeta {
+            checksum: self.checksum,
+            gso: self.gso,
         }
-        if len > MAX_FRAME_LEN {
-            return Err(Invalid::FrameTooLong(len));
-        }
-        if let Checksum::Partial { start, offset } = self.checksum {
-            // u16 + u16 + 2 cannot overflow usize.
-            let field_end = usize::from(start)
-                .saturating_add(usize::from(offset))
-                .saturating_add(2);
-            if usize::from(start) < ETH_HEADER_LEN || field_end > len {
-                return Err(Invalid::ChecksumOutOfRange { start, offset, len });
-            }
-        }
-        if let Some(gso) = self.gso {
-            if gso.size == 0 {
-                return Err(Invalid::GsoSizeZero);
-            }
-            if !matches!(self.checksum, Checksum::Partial { .. }) {
-                return Err(Invalid::GsoWithoutPartialChecksum);
-            }
-        }
-        Ok(())
     }
+
+    /// The rules that hold whatever was negotiated (`netframe::FrameMeta::check`).
+    pub fn validate(&self) -> Result<(), netframe::MetaError> {
+        self.meta().check(self.payload.len())
+    }
+
+    /// Decodes a whole frame message (`bytes` starts with the kind byte).
+    pub fn decode(bytes: &'a [u8]) -> Result<Self, DecodeError> {
+        let (hdr, payload) = bytes
+            .split_first_chunk::<FRAME_HEADER_LEN>()
+            .ok_or(DecodeError::Truncated)?;
+        let meta = parse_header(hdr)?;
+        meta.check(payload.len())?;
+        Ok(Frame {
+            checksum: meta.checksum,
+            gso: meta.gso,
+            payload,
+        })
+    }
+
+    /// The encoded length: header plus frame.
+    pub fn encoded_len(&self) -> usize {
+        FRAME_HEADER_LEN.saturating_add(self.payload.len())
+    }
+
+    /// Validates and encodes into the front of `buf`; returns the length.
+    pub fn encode(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        self.validate()?;
+        let needed = self.encoded_len();
+        let (hdr, rest) = buf
+            .split_first_chunk_mut::<FRAME_HEADER_LEN>()
+            .ok_or(EncodeError::BufferTooSmall { needed })?;
+        let dst = rest
+            .get_mut(..self.payload.len())
+            .ok_or(EncodeError::BufferTooSmall { needed })?;
+        *hdr = emit_header(&self.meta());
+        dst.copy_from_slice(self.payload);
+        Ok(needed)
+    }
+}
+
+/// The header for a frame with metadata `meta` (not validated: see
+/// [`FrameMeta::check`]).
+pub fn emit_header(meta: &FrameMeta) -> [u8; FRAME_HEADER_LEN] {
+    let (csum, start, offset) = match meta.checksum {
+        Checksum::None => (0u8, 0u16, 0u16),
+        Checksum::Partial { start, offset } => (1, start, offset),
+        Checksum::Validated => (2, 0, 0),
+    };
+    let (gso, size) = match meta.gso {
+        None => (0u8, 0u16),
+        Some(Gso {
+            kind: GsoKind::TcpV4,
+            size,
+        }) => (1, size),
+        Some(Gso {
+            kind: GsoKind::TcpV6,
+            size,
+        }) => (2, size),
+    };
+    let mut h = [0u8; FRAME_HEADER_LEN];
+    let [s0, s1] = start.to_le_bytes();
+    let [o0, o1] = offset.to_le_bytes();
+    let [g0, g1] = size.to_le_bytes();
+    let head = [
+        MessageKind::Frame as u8,
+        csum | gso << GSO_SHIFT,
+        s0,
+        s1,
+        o0,
+        o1,
+        g0,
+        g1,
+    ];
+    if let Some(d) = h.first_chunk_mut::<8>() {
+        *d = head;
+    }
+    h
+}
+
+/// Reads a frame header (kind byte checked); the metadata is not yet checked
+/// against the frame length ([`FrameMeta::check`]).
+pub fn parse_header(h: &[u8; FRAME_HEADER_LEN]) -> Result<FrameMeta, DecodeError> {
+    let [kind, flags, s0, s1, o0, o1, g0, g1, ..] = *h;
+    if kind != MessageKind::Frame as u8 {
+        return Err(DecodeError::UnknownKind(kind));
+    }
+    let checksum = match flags & CSUM_MASK {
+        0 => Checksum::None,
+        1 => Checksum::Partial {
+            start: u16::from_le_bytes([s0, s1]),
+            offset: u16::from_le_bytes([o0, o1]),
+        },
+        2 => Checksum::Validated,
+        _ => return Err(DecodeError::BadFlags(flags)),
+    };
+    let size = u16::from_le_bytes([g0, g1]);
+    let gso = match (flags >> GSO_SHIFT) & CSUM_MASK {
+        0 => None,
+        1 => Some(Gso {
+            kind: GsoKind::TcpV4,
+            size,
+        }),
+        2 => Some(Gso {
+            kind: GsoKind::TcpV6,
+            size,
+        }),
+        _ => return Err(DecodeError::BadFlags(flags)),
+    };
+    Ok(FrameMeta { checksum, gso })
 }

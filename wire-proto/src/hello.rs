@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{FrameError, Invalid};
 use crate::features::Features;
-use crate::frame::{Checksum, Frame, GsoKind, ETH_HEADER_LEN};
+use crate::frame::{Checksum, Frame, FrameMeta, GsoKind, ETH_HEADER_LEN};
 use crate::ids::{EndpointId, WireId};
 use crate::mac::MacAddr;
 use crate::version::{Role, Version};
@@ -108,6 +108,8 @@ pub enum RefusalReason {
     /// The agreement in the peer's `HelloAck` differs from the one computed here (a bug on
     /// one side). Code 7.
     AgreementMismatch,
+    /// The peer announced a MAC the controller did not allow on this endpoint. Code 8.
+    MacNotAllowed,
     /// A code this version does not know (including the reserved 0).
     Other(u8),
 }
@@ -122,6 +124,7 @@ impl From<u8> for RefusalReason {
             5 => RefusalReason::MtuOutOfRange,
             6 => RefusalReason::MissingMac,
             7 => RefusalReason::AgreementMismatch,
+            8 => RefusalReason::MacNotAllowed,
             other => RefusalReason::Other(other),
         }
     }
@@ -137,6 +140,7 @@ impl From<RefusalReason> for u8 {
             RefusalReason::MtuOutOfRange => 5,
             RefusalReason::MissingMac => 6,
             RefusalReason::AgreementMismatch => 7,
+            RefusalReason::MacNotAllowed => 8,
             RefusalReason::Other(code) => code,
         }
     }
@@ -191,11 +195,17 @@ impl Params {
     /// agreed features, and a non-GSO frame may not exceed MTU + Ethernet header + one VLAN
     /// tag. A violation is per-frame (drop and count), not fatal.
     pub fn check_frame(&self, frame: &Frame<'_>) -> Result<(), FrameError> {
+        self.check_meta(&frame.meta(), frame.payload.len())
+    }
+
+    /// [`check_frame`](Self::check_frame) for a frame of `len` bytes that is not in
+    /// private memory (one moved in place).
+    pub fn check_meta(&self, meta: &FrameMeta, len: usize) -> Result<(), FrameError> {
         let mut needed = Features::NONE;
-        if frame.checksum != Checksum::None {
+        if meta.checksum != Checksum::None {
             needed = needed | Features::CSUM;
         }
-        match frame.gso.map(|g| g.kind) {
+        match meta.gso.map(|g| g.kind) {
             Some(GsoKind::TcpV4) => needed = needed | Features::GSO_TCPV4,
             Some(GsoKind::TcpV6) => needed = needed | Features::GSO_TCPV6,
             None => {}
@@ -204,8 +214,7 @@ impl Params {
         if !missing.is_empty() {
             return Err(FrameError::FeatureNotNegotiated(missing));
         }
-        let len = frame.payload.len();
-        if frame.gso.is_none() && len > usize::from(self.mtu).saturating_add(L2_OVERHEAD) {
+        if meta.gso.is_none() && len > usize::from(self.mtu).saturating_add(L2_OVERHEAD) {
             return Err(FrameError::ExceedsMtu { len, mtu: self.mtu });
         }
         Ok(())

@@ -91,12 +91,17 @@ pub use datagram::{
 };
 pub use error::{DatagramError, DecodeError, EncodeError, FrameError, Invalid, StreamError};
 pub use features::Features;
-pub use frame::{Checksum, Frame, Gso, GsoKind, ETH_HEADER_LEN, MAX_FRAME_LEN};
+pub use frame::{
+    Checksum, Frame, FrameMeta, Gso, GsoKind, ETH_HEADER_LEN, FRAME_HEADER_LEN, MAX_FRAME_LEN,
+};
 pub use hello::{Hello, HelloAck, Params, RefusalReason, MAX_MACS, MAX_MTU, MIN_MTU};
 pub use ids::{EndpointId, WireId};
 pub use mac::MacAddr;
 pub use message::{Message, MessageKind, MAX_MESSAGE_LEN};
 pub use negotiate::{NegotiationError, Negotiator, Step};
 pub use seq::SeqTracker;
-pub use stream::{encode_record, StreamDecoder, MAX_RECORD_LEN, RECORD_HEADER_LEN};
+pub use stream::{
+    encode_record, record_len, StreamDecoder, MAX_RECORD_LEN, PAD_KIND, RECORD_ALIGN,
+    RECORD_HEADER_LEN,
+};
 pub use version::{Role, Version, PROTOCOL_VERSION};

@@ -10,16 +10,16 @@ use serde::Serialize;
 
 use crate::control::{Close, Keepalive};
 use crate::error::{DecodeError, EncodeError};
-use crate::frame::{Frame, MAX_FRAME_LEN};
+use crate::frame::{Frame, FRAME_HEADER_LEN, MAX_FRAME_LEN};
 use crate::hello::{Hello, HelloAck};
 use crate::version::{Version, PROTOCOL_VERSION};
 
-/// The longest message (kind byte + body) accepted or emitted: the largest frame plus a
-/// generous bound on the frame metadata (the worst case is 16 bytes with the kind byte;
-/// see the tests).
-pub const MAX_MESSAGE_LEN: usize = MAX_FRAME_LEN + 64;
+/// The longest message (kind byte + body) accepted or emitted: the largest frame behind
+/// its fixed header (control messages are far shorter).
+pub const MAX_MESSAGE_LEN: usize = MAX_FRAME_LEN + FRAME_HEADER_LEN;
 
-/// The kind byte of each message. 0 is reserved and never valid.
+/// The kind byte of each message. 0 marks padding in byte rings (skipped before a message
+/// is decoded) and is never a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum MessageKind {
@@ -109,24 +109,20 @@ impl<'a> Message<'a> {
                 Message::Hello(hello)
             }
             MessageKind::HelloAck => Message::HelloAck(postcard::take_from_bytes(body)?.0),
-            MessageKind::Frame => {
-                let (frame, _): (Frame<'a>, _) = postcard::take_from_bytes(body)?;
-                frame.validate()?;
-                Message::Frame(frame)
-            }
+            MessageKind::Frame => Message::Frame(Frame::decode(bytes)?),
             MessageKind::Keepalive => Message::Keepalive(postcard::take_from_bytes(body)?.0),
             MessageKind::Close => Message::Close(postcard::take_from_bytes(body)?.0),
         };
         Ok(msg)
     }
 
-    /// The exact encoded length (kind byte + body). Cheap: postcard's size flavor counts the
-    /// payload length without touching it.
+    /// The exact encoded length (kind byte + body). Cheap: postcard's size flavor counts
+    /// the control bodies; a frame is its fixed header plus its bytes.
     pub fn encoded_len(&self) -> usize {
         let body = match self {
             Message::Hello(m) => body_len(m),
             Message::HelloAck(m) => body_len(m),
-            Message::Frame(m) => body_len(m),
+            Message::Frame(m) => return m.encoded_len(),
             Message::Keepalive(m) => body_len(m),
             Message::Close(m) => body_len(m),
         };
@@ -151,6 +147,9 @@ impl<'a> Message<'a> {
         if buf.len() < needed {
             return Err(EncodeError::BufferTooSmall { needed });
         }
+        if let Message::Frame(f) = self {
+            return f.encode(buf);
+        }
         let (kind, body) = buf
             .split_first_mut()
             .ok_or(EncodeError::BufferTooSmall { needed })?;
@@ -158,7 +157,7 @@ impl<'a> Message<'a> {
         let written = match self {
             Message::Hello(m) => postcard::to_slice(m, body).map(|s| s.len()),
             Message::HelloAck(m) => postcard::to_slice(m, body).map(|s| s.len()),
-            Message::Frame(m) => postcard::to_slice(m, body).map(|s| s.len()),
+            Message::Frame(_) => Ok(0), // encoded above
             Message::Keepalive(m) => postcard::to_slice(m, body).map(|s| s.len()),
             Message::Close(m) => postcard::to_slice(m, body).map(|s| s.len()),
         };

@@ -20,10 +20,12 @@
 use crate::control::{CloseReason, Keepalive};
 use crate::error::FrameError;
 use crate::frame::Frame;
-use crate::hello::{Hello, HelloAck, Params, RefusalReason};
+use crate::hello::{Hello, HelloAck, Params, RefusalReason, MAX_MACS};
 use crate::ids::EndpointId;
+use crate::mac::MacAddr;
 use crate::message::{Message, MessageKind};
 use crate::version::Version;
+use heapless::Vec;
 
 /// What the caller must do after feeding a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +114,7 @@ enum State {
 pub struct Negotiator {
     local: Hello,
     expected_peer: Option<EndpointId>,
+    allowed_macs: Option<Vec<MacAddr, MAX_MACS>>,
     state: State,
 }
 
@@ -121,8 +124,18 @@ impl Negotiator {
         Negotiator {
             local,
             expected_peer: None,
+            allowed_macs: None,
             state: State::AwaitHello,
         }
+    }
+
+    /// Also refuse a peer announcing any MAC outside `macs` (the controller
+    /// named the MACs this endpoint may carry; a Corm enforces them so a
+    /// compromised Spike cannot claim another guest's address). An empty
+    /// list refuses every peer that announces a MAC.
+    pub fn allow_macs(mut self, macs: &[MacAddr]) -> Self {
+        self.allowed_macs = Some(macs.iter().copied().take(MAX_MACS).collect());
+        self
     }
 
     /// Also refuse a peer whose endpoint id is not `peer` (the controller told us whom to
@@ -225,6 +238,14 @@ impl Negotiator {
             return Ok(self.refuse(RefusalReason::UnexpectedEndpoint));
         }
         Ok(match Params::agree(&self.local, &hello) {
+            Ok(_)
+                if self
+                    .allowed_macs
+                    .as_ref()
+                    .is_some_and(|ok| hello.macs.iter().any(|m| !ok.contains(m))) =>
+            {
+                self.refuse(RefusalReason::MacNotAllowed)
+            }
             Ok(params) => {
                 self.state = State::AwaitAck {
                     peer: hello,

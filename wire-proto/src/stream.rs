@@ -1,10 +1,12 @@
 //! Framing for byte-ring transports (a shared-memory ring between two domains).
 //!
-//! A record is a 4-byte little-endian body length followed by the body (one message).
-//! The ring delivers bytes in arbitrary chunks (two per wrap-around, or whatever the
-//! consumer reads), so [`StreamDecoder`] accepts any chunking: a record wholly inside the
-//! current chunk is returned as a slice *of the chunk* (zero-copy); only a record split
-//! across chunks is assembled in the decoder's buffer.
+//! A record is a 4-byte little-endian body length followed by the body (one message) and
+//! zero bytes up to the next multiple of [`RECORD_ALIGN`]; a body whose kind byte is 0
+//! is padding, which a receiver skips (a ring writes one to fill its tail when the next
+//! record would otherwise wrap). [`StreamDecoder`] is the reference decoder of such a
+//! byte stream and accepts any chunking: a record wholly inside the current chunk is
+//! returned as a slice *of the chunk* (zero-copy); only a record split across chunks is
+//! assembled in the decoder's buffer.
 //!
 //! Recovery: there is no resynchronisation marker, so a header announcing an empty or
 //! oversized body means the ends disagree on where records start. That is fatal for the
@@ -17,13 +19,31 @@ use crate::message::{Message, MAX_MESSAGE_LEN};
 /// The length of a record header.
 pub const RECORD_HEADER_LEN: usize = 4;
 
-/// The longest record: header + [`MAX_MESSAGE_LEN`].
-pub const MAX_RECORD_LEN: usize = RECORD_HEADER_LEN + MAX_MESSAGE_LEN;
+/// Records start at multiples of this many bytes of the stream.
+pub const RECORD_ALIGN: usize = 8;
 
-/// Encode `msg` as one record (header + body) into the front of `buf`; returns the record
-/// length. No allocation.
+/// The kind byte of a padding record.
+pub const PAD_KIND: u8 = 0;
+
+/// The stream bytes a record with a `body`-byte body takes: header, body and padding
+/// (saturating: bodies are bounded by [`MAX_MESSAGE_LEN`] long before that matters).
+pub const fn record_len(body: usize) -> usize {
+    match RECORD_HEADER_LEN
+        .saturating_add(body)
+        .checked_next_multiple_of(RECORD_ALIGN)
+    {
+        Some(n) => n,
+        None => usize::MAX,
+    }
+}
+
+/// The longest record: header + [`MAX_MESSAGE_LEN`] + padding.
+pub const MAX_RECORD_LEN: usize = record_len(MAX_MESSAGE_LEN);
+
+/// Encode `msg` as one record (header + body + padding) into the front of `buf`; returns
+/// the record length. No allocation.
 pub fn encode_record(msg: &Message<'_>, buf: &mut [u8]) -> Result<usize, EncodeError> {
-    let needed = msg.encoded_len().saturating_add(RECORD_HEADER_LEN);
+    let needed = record_len(msg.encoded_len());
     let Some((header, body)) = buf.split_first_chunk_mut::<RECORD_HEADER_LEN>() else {
         return Err(EncodeError::BufferTooSmall { needed });
     };
@@ -37,13 +57,18 @@ pub fn encode_record(msg: &Message<'_>, buf: &mut [u8]) -> Result<usize, EncodeE
         max: MAX_MESSAGE_LEN,
     })?;
     *header = len.to_le_bytes();
-    Ok(n.saturating_add(RECORD_HEADER_LEN))
+    let total = record_len(n);
+    let pad = buf
+        .get_mut(n.saturating_add(RECORD_HEADER_LEN)..total)
+        .ok_or(EncodeError::BufferTooSmall { needed })?;
+    pad.fill(0);
+    Ok(total)
 }
 
 /// Encode `msg` as one record into a fresh `Vec` (host convenience).
 #[cfg(feature = "std")]
 pub fn encode_record_vec(msg: &Message<'_>) -> Result<std::vec::Vec<u8>, EncodeError> {
-    let mut v = std::vec![0; msg.encoded_len().saturating_add(RECORD_HEADER_LEN)];
+    let mut v = std::vec![0; record_len(msg.encoded_len())];
     let n = encode_record(msg, &mut v)?;
     v.truncate(n);
     Ok(v)
@@ -55,6 +80,8 @@ enum State {
     Header { have: usize },
     /// Collecting a body of `len` bytes; `have` are in the buffer.
     Body { len: usize, have: usize },
+    /// Skipping `left` padding bytes after a body.
+    Pad { left: usize },
     /// A fatal error happened.
     Poisoned,
 }
@@ -91,7 +118,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> StreamDecoder<B> {
         match self.state {
             State::Header { have } => have,
             State::Body { have, .. } => have.saturating_add(RECORD_HEADER_LEN),
-            State::Poisoned => 0,
+            State::Pad { .. } | State::Poisoned => 0,
         }
     }
 
@@ -114,6 +141,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> StreamDecoder<B> {
     /// return it; `Ok(None)` once `*input` is exhausted mid-record (feed the next chunk).
     ///
     /// Call in a loop until `Ok(None)`. On return `*input` holds the unconsumed rest.
+    /// Padding records (kind byte 0) are skipped, never returned.
     /// The body borrows from the input chunk (fast path) or from the decoder's buffer.
     pub fn next_record<'r, 'i: 'r>(
         &'r mut self,
@@ -122,12 +150,27 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> StreamDecoder<B> {
         loop {
             match self.state {
                 State::Poisoned => return Err(StreamError::Poisoned),
+                State::Pad { left } => {
+                    let n = left.min(input.len());
+                    *input = input.get(n..).unwrap_or(&[]);
+                    if n < left {
+                        self.state = State::Pad {
+                            left: left.saturating_sub(n),
+                        };
+                        return Ok(None);
+                    }
+                    self.state = State::Header { have: 0 };
+                }
                 State::Header { have: 0 } => {
-                    // Fast path: the whole record is in this chunk.
+                    // Fast path: the whole record, padding included, is in this chunk.
                     if let Some((header, rest)) = input.split_first_chunk::<RECORD_HEADER_LEN>() {
                         let len = self.check_len(*header)?;
-                        if let Some((body, after)) = rest.split_at_checked(len) {
+                        let padded = record_len(len).saturating_sub(RECORD_HEADER_LEN);
+                        if let (Some(body), Some(after)) = (rest.get(..len), rest.get(padded..)) {
                             *input = after;
+                            if body.first() == Some(&PAD_KIND) {
+                                continue;
+                            }
                             return Ok(Some(body));
                         }
                     }
@@ -156,15 +199,24 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> StreamDecoder<B> {
                         self.state = State::Body { len, have };
                         return Ok(None);
                     }
-                    self.state = State::Header { have: 0 };
+                    let pad = record_len(len).saturating_sub(RECORD_HEADER_LEN.saturating_add(len));
+                    self.state = if pad == 0 {
+                        State::Header { have: 0 }
+                    } else {
+                        State::Pad { left: pad }
+                    };
+                    if self.buf.as_ref().first() == Some(&PAD_KIND) {
+                        continue;
+                    }
                     return Ok(self.buf.as_ref().get(..len));
                 }
             }
         }
     }
 
-    /// Like [`next_record`](Self::next_record), then decode the body as a [`Message`].
-    /// A bad body yields the non-fatal [`StreamError::Message`]; the decoder stays usable.
+    /// Like [`next_record`](Self::next_record), then decode the
+    /// body as a [`Message`]. A bad body yields the non-fatal [`StreamError::Message`]; the
+    /// decoder stays usable.
     pub fn next_message<'r, 'i: 'r>(
         &'r mut self,
         input: &mut &'i [u8],

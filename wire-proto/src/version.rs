@@ -15,7 +15,7 @@ pub struct Version {
 }
 
 /// The version this crate speaks.
-pub const PROTOCOL_VERSION: Version = Version { major: 1, minor: 0 };
+pub const PROTOCOL_VERSION: Version = Version { major: 2, minor: 0 };
 
 impl Version {
     /// Whether a peer speaking `self` can talk to a peer speaking `other` at all.

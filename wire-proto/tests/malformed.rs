@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use netframe::MetaError;
 use wire_proto::*;
 
 fn frame_bytes(payload: &[u8]) -> Vec<u8> {
@@ -53,7 +54,13 @@ fn every_truncation_of_every_kind_fails_cleanly() {
     ];
     for msg in &msgs {
         let bytes = encode(msg);
-        for cut in 0..bytes.len() {
+        // A frame's length is the message's: cut after its header it is a
+        // shorter frame (or one whose checksum field falls outside it).
+        let cuts = match msg {
+            Message::Frame(_) => FRAME_HEADER_LEN,
+            _ => bytes.len(),
+        };
+        for cut in 0..cuts {
             assert_eq!(
                 Message::decode(&bytes[..cut]),
                 Err(DecodeError::Truncated),
@@ -78,10 +85,14 @@ fn oversize_message() {
 #[test]
 fn hello_of_another_major_reports_its_version() {
     // Whatever follows the version must not matter.
-    let bytes = [MessageKind::Hello as u8, 2, 7, 0xff, 0xff];
+    let other = PROTOCOL_VERSION.major + 1;
+    let bytes = [MessageKind::Hello as u8, other, 7, 0xff, 0xff];
     assert_eq!(
         Message::decode(&bytes),
-        Err(DecodeError::UnknownVersion(Version { major: 2, minor: 7 }))
+        Err(DecodeError::UnknownVersion(Version {
+            major: other,
+            minor: 7
+        }))
     );
 }
 
@@ -101,20 +112,17 @@ fn postcard_level_garbage() {
         Message::decode(&many),
         Err(DecodeError::Postcard(_))
     ));
-    // Frame with an unterminated varint length.
-    let bad_varint = [
-        3u8, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-    ];
-    assert!(matches!(
-        Message::decode(&bad_varint),
-        Err(DecodeError::Postcard(_))
-    ));
-    // Frame with option byte 2.
-    let bad_option = [3u8, 0, 2, 0];
-    assert!(matches!(
-        Message::decode(&bad_option),
-        Err(DecodeError::Postcard(_))
-    ));
+    // A frame header cut short, and reserved values in its flags.
+    assert_eq!(Message::decode(&[3u8, 0, 0]), Err(DecodeError::Truncated));
+    for flags in [0b11, 0b1100] {
+        let mut f = vec![3u8, flags, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        f.extend_from_slice(&[0; 60]);
+        assert_eq!(Message::decode(&f), Err(DecodeError::BadFlags(flags)));
+    }
+    // Reserved flag bits and the reserved word are ignored.
+    let mut f = vec![3u8, 0xf0, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9];
+    f.extend_from_slice(&[0; 60]);
+    assert!(matches!(Message::decode(&f), Ok(Message::Frame(_))));
 }
 
 #[test]
@@ -122,7 +130,9 @@ fn invalid_frames_rejected_on_decode_and_encode() {
     let short = [0u8; ETH_HEADER_LEN - 1];
     assert_eq!(
         Message::decode(&frame_bytes_unchecked(&short, Checksum::None, None)),
-        Err(DecodeError::Invalid(Invalid::FrameTooShort(13)))
+        Err(DecodeError::Invalid(Invalid::Frame(MetaError::TooShort(
+            13
+        ))))
     );
     let p = [0u8; 60];
     let cases = [
@@ -168,18 +178,21 @@ fn invalid_frames_rejected_on_decode_and_encode() {
         let mut buf = vec![0u8; 128];
         assert_eq!(
             Message::Frame(frame).encode(&mut buf),
-            Err(EncodeError::Invalid(err))
+            Err(EncodeError::Invalid(Invalid::Frame(err)))
         );
         let bytes = frame_bytes_unchecked(&p, checksum, gso);
-        assert_eq!(Message::decode(&bytes), Err(DecodeError::Invalid(err)));
+        assert_eq!(
+            Message::decode(&bytes),
+            Err(DecodeError::Invalid(Invalid::Frame(err)))
+        );
     }
     let big = vec![0u8; MAX_FRAME_LEN + 1];
     let mut buf = vec![0u8; MAX_FRAME_LEN + 100];
     assert_eq!(
         Message::Frame(Frame::new(&big)).encode(&mut buf),
-        Err(EncodeError::Invalid(Invalid::FrameTooLong(
+        Err(EncodeError::Invalid(Invalid::Frame(MetaError::TooLong(
             MAX_FRAME_LEN + 1
-        )))
+        ))))
     );
 }
 
@@ -204,30 +217,8 @@ fn group_mac_in_hello_rejected() {
 
 /// Build a frame message without the encoder's validation, to test the decoder's.
 fn frame_bytes_unchecked(payload: &[u8], checksum: Checksum, gso: Option<Gso>) -> Vec<u8> {
-    #[derive(serde::Serialize)]
-    struct Raw<'a> {
-        checksum: Checksum,
-        gso: Option<Gso>,
-        #[serde(with = "serde_bytes_compat")]
-        payload: &'a [u8],
-    }
-    mod serde_bytes_compat {
-        pub fn serialize<S: serde::Serializer>(b: &&[u8], s: S) -> Result<S::Ok, S::Error> {
-            s.serialize_bytes(b)
-        }
-    }
-    let mut out = vec![MessageKind::Frame as u8];
-    let mut buf = vec![0u8; payload.len() + 32];
-    let body = postcard::to_slice(
-        &Raw {
-            checksum,
-            gso,
-            payload,
-        },
-        &mut buf,
-    )
-    .unwrap();
-    out.extend_from_slice(body);
+    let mut out = wire_proto::frame::emit_header(&FrameMeta { checksum, gso }).to_vec();
+    out.extend_from_slice(payload);
     out
 }
 
@@ -276,7 +267,7 @@ fn stream_limit_follows_buffer() {
 
 #[test]
 fn stream_bad_body_is_not_fatal() {
-    let mut stream = vec![3, 0, 0, 0, 0xEE, 0, 0]; // record with unknown kind 0xEE
+    let mut stream = vec![3, 0, 0, 0, 0xEE, 0, 0, 0]; // record with unknown kind 0xEE, padded
     stream.extend_from_slice(&record(&Message::Keepalive(Keepalive { seq: 5 })));
     let mut dec = decoder();
     let mut input: &[u8] = &stream;
@@ -291,14 +282,23 @@ fn stream_bad_body_is_not_fatal() {
 
 #[test]
 fn stream_partial_record_waits() {
-    let rec = record(&Message::Keepalive(Keepalive { seq: 99 }));
+    let msg = Message::Keepalive(Keepalive { seq: 99 });
+    let rec = record(&msg);
+    let body_end = RECORD_HEADER_LEN + msg.encoded_len();
+    assert!(rec.len() > body_end, "this record is padded");
     let mut dec = decoder();
-    let mut input: &[u8] = &rec[..rec.len() - 1];
+    let mut input: &[u8] = &rec[..body_end - 1];
     assert_eq!(dec.next_record(&mut input), Ok(None));
-    assert_eq!(dec.buffered(), rec.len() - 1);
-    let mut input: &[u8] = &rec[rec.len() - 1..];
+    assert_eq!(dec.buffered(), body_end - 1);
+    // The body completes before its padding arrives; the padding is skipped after.
+    let mut input: &[u8] = &rec[body_end - 1..body_end];
     assert!(dec.next_record(&mut input).unwrap().is_some());
     assert_eq!(dec.buffered(), 0);
+    let mut input: &[u8] = &rec[body_end..];
+    assert_eq!(dec.next_record(&mut input), Ok(None));
+    assert!(input.is_empty());
+    let mut input: &[u8] = &rec;
+    assert!(dec.next_record(&mut input).unwrap().is_some());
 }
 
 fn good_datagram() -> Vec<u8> {
@@ -422,8 +422,22 @@ fn seq_tracker_wraps() {
 
 #[test]
 fn minimal_frame_layout() {
-    // kind, checksum None, gso None, length 14, then the bytes.
+    // kind, flags, start, offset, gso size, reserved word, then the bytes.
     let bytes = frame_bytes(&[0xAA; 14]);
-    assert_eq!(&bytes[..4], &[3, 0, 0, 14]);
-    assert_eq!(bytes.len(), 18);
+    assert_eq!(&bytes[..12], &[3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(bytes.len(), 26);
+    let f = Frame::new(&[0xAA; 400])
+        .with_checksum(Checksum::Partial {
+            start: 0x122,
+            offset: 16,
+        })
+        .with_gso(Gso {
+            kind: GsoKind::TcpV6,
+            size: 1440,
+        });
+    let bytes = encode(&Message::Frame(f));
+    assert_eq!(
+        &bytes[..12],
+        &[3, 0b1001, 0x22, 0x01, 16, 0, 0xa0, 0x05, 0, 0, 0, 0]
+    );
 }

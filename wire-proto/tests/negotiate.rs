@@ -66,7 +66,13 @@ fn minor_is_min() {
     let mut newer = corm();
     newer.version.minor = 3;
     let p = Params::agree(&spike(), &newer).unwrap();
-    assert_eq!(p.version, Version { major: 1, minor: 0 });
+    assert_eq!(
+        p.version,
+        Version {
+            major: PROTOCOL_VERSION.major,
+            minor: 0
+        }
+    );
 }
 
 #[test]
@@ -181,7 +187,10 @@ fn refusals() {
         ),
         (
             Hello {
-                version: Version { major: 2, minor: 0 },
+                version: Version {
+                    major: PROTOCOL_VERSION.major + 1,
+                    minor: 0,
+                },
                 ..corm()
             },
             RefusalReason::IncompatibleMajor,
@@ -245,6 +254,40 @@ fn refusals() {
             reason: RefusalReason::IncompatibleMajor
         }
     );
+}
+
+/// A Corm told which MACs an endpoint may carry refuses a Spike claiming
+/// others (a compromised Spike impersonating another guest).
+#[test]
+fn macs_outside_the_allowed_list_are_refused() {
+    let own = MacAddr([0x00, 0x16, 0x3e, 0, 0, 1]);
+    let mut c = Negotiator::new(corm()).allow_macs(&[own]);
+    let mut s = Negotiator::new(spike());
+    handshake(&mut s, &mut c);
+    for allowed in [&[][..], &[MacAddr([0x00, 0x16, 0x3e, 0, 0, 2])][..]] {
+        let mut c = Negotiator::new(corm()).allow_macs(allowed);
+        assert!(matches!(
+            c.on_message(Message::Hello(spike())),
+            Ok(Step::Refuse {
+                reason: RefusalReason::MacNotAllowed,
+                ..
+            })
+        ));
+        assert!(c.is_failed());
+    }
+    // One allowed and one foreign MAC: refused as a whole.
+    let mut two = spike();
+    two.push_mac(MacAddr([0x00, 0x16, 0x3e, 0, 0, 9])).unwrap();
+    let mut c = Negotiator::new(corm()).allow_macs(&[own]);
+    assert!(matches!(
+        c.on_message(Message::Hello(two)),
+        Ok(Step::Refuse {
+            reason: RefusalReason::MacNotAllowed,
+            ..
+        })
+    ));
+    assert_eq!(u8::from(RefusalReason::MacNotAllowed), 8);
+    assert_eq!(RefusalReason::from(8), RefusalReason::MacNotAllowed);
 }
 
 #[test]

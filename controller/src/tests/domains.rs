@@ -20,6 +20,7 @@ fn corm_create_writes_record_config_and_runs_the_domain() {
             "/banana/corm/c0/endpoint/1=",
             "/banana/corm/c0/endpoint/1/vlan=10",
             "/banana/corm/c0/endpoints=2",
+            "/banana/corm/c0/memory=32",
             "/banana/corm/c0/pci-added=1",
             "/banana/corm/c0/state=running",
         ]
@@ -58,7 +59,7 @@ fn corm_create_writes_record_config_and_runs_the_domain() {
 fn spike_create_and_destroy() {
     let h = Host::new();
     assert_eq!(
-        h.ok("spike create s1"),
+        h.ok("spike create s1 --mac 00:16:3e:00:00:01"),
         "spike s1: domid 1, endpoint spike:s1\n"
     );
     assert_eq!(h.get("/banana/spike/s1/state").as_deref(), Some("running"));
@@ -116,6 +117,18 @@ fn bad_names_and_arguments_are_refused() {
         h.err("corm create c0 --bdf 00:03.0 --endpoints 0"),
         "corm 'c0': --endpoints must be 1..=64"
     );
+    for bad in ["0", "4095", "x"] {
+        assert_eq!(
+            h.err(&format!("corm create c0 --bdf 00:03.0 --local-vlan {bad}")),
+            format!("bad --local-vlan '{bad}': expected a VID in 1..=4094")
+        );
+    }
+    for bad in ["0/10", "100", "100/70000", "x/1"] {
+        assert_eq!(
+            h.err(&format!("corm create c0 --bdf 00:03.0 --flood {bad}")),
+            format!("bad --flood '{bad}': expected RATE/BURST with RATE in 1..=1000000 floods/s and BURST in 1..=65535")
+        );
+    }
     assert_eq!(h.snapshot(), before);
 }
 
@@ -151,6 +164,16 @@ fn a_bdf_owned_by_another_corm_is_refused() {
         "BDF 0000:00:03.0 is already owned by corm 'c0'"
     );
     assert_eq!(h.snapshot(), before);
+    // A dead owner still holds its NIC (a repair brings it back on it); the
+    // error says how to let it go.
+    h.xl.vanish("c0");
+    assert_eq!(
+        h.err("corm create c1 --bdf 00:03.0"),
+        "BDF 0000:00:03.0 is already owned by corm 'c0' (dead: `banana repair` restarts it, \
+         `banana corm destroy c0` releases the NIC)"
+    );
+    h.ok("corm destroy c0");
+    h.ok("corm create c1 --bdf 00:03.0");
 }
 
 #[test]
@@ -174,7 +197,7 @@ fn unpause_failure_destroys_the_half_made_domain() {
     let before = h.snapshot();
     h.xl.fail("unpause");
     assert_eq!(
-        h.err("spike create s1"),
+        h.err("spike create s1 --mac 00:16:3e:00:00:01"),
         "xl unpause s1 failed: injected unpause failure"
     );
     assert_eq!(h.snapshot(), before);
@@ -202,7 +225,7 @@ fn a_missing_kernel_is_named() {
     h.ok("list");
     let before = h.snapshot();
     std::fs::remove_file(h.dir.path().join("images/domains/spike-domain")).unwrap();
-    let e = h.err("spike create s1");
+    let e = h.err("spike create s1 --mac 00:16:3e:00:00:01");
     assert!(
         e.starts_with("kernel ") && e.ends_with("/spike.cfg is missing (not built?)"),
         "{e}"
@@ -213,7 +236,7 @@ fn a_missing_kernel_is_named() {
 #[test]
 fn destroying_an_unknown_domain_is_an_error() {
     let h = Host::new();
-    h.ok("spike create s1");
+    h.ok("spike create s1 --mac 00:16:3e:00:00:01");
     assert_eq!(h.err("corm destroy s1"), "unknown corm 's1'");
     assert_eq!(h.err("spike destroy nope"), "unknown spike 'nope'");
 }
@@ -245,4 +268,24 @@ fn corm_destroy_releases_the_pci_device() {
     h.ok("corm destroy c0");
     assert!(h.xl.assignable().is_empty());
     assert!(!h.run_dir().join("run/c0.cfg").exists());
+}
+
+#[test]
+fn local_vlans_are_recorded_and_configured_and_survive_a_restart() {
+    let h = Host::new();
+    h.ok("corm create c0 --bdf 00:03.0 --endpoints 2 --vlan 0=40 --local-vlan 41 --local-vlan 40");
+    assert_eq!(
+        h.get("/banana/corm/c0/local-vlans").as_deref(),
+        Some("40,41")
+    );
+    assert_eq!(
+        h.get("/banana/config/1/local-vlans").as_deref(),
+        Some("40,41")
+    );
+    h.xl.crash("c0");
+    h.ok("repair");
+    assert_eq!(
+        h.get("/banana/config/2/local-vlans").as_deref(),
+        Some("40,41")
+    );
 }

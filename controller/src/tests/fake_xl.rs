@@ -43,6 +43,12 @@ impl FakeXl {
     pub fn vanish(&self, name: &str) {
         self.0.borrow_mut().domains.retain(|d| d.name != name);
     }
+    /// Xen's view of a domain that crashed under `on_crash = "preserve"`.
+    pub fn crash(&self, name: &str) {
+        let mut s = self.0.borrow_mut();
+        let d = s.domains.iter_mut().find(|d| d.name == name).unwrap();
+        d.state = "---sc-".into();
+    }
     pub fn start_foreign(&self, name: &str) {
         let mut s = self.0.borrow_mut();
         s.last_domid += 1;

@@ -1,9 +1,14 @@
 //! Command-level tests against an in-memory xenstore and a fake xl.
 
 mod domains;
+mod encap;
+mod encap_corms;
+mod fake_guests;
 mod fake_xl;
 mod reconcile;
+mod repair;
 mod status;
+mod vif;
 mod wires;
 
 use std::path::Path;
@@ -12,7 +17,10 @@ use clap::Parser;
 
 use crate::app::App;
 use crate::cli::{dispatch, Cli};
+use crate::counters::tests::FakePages;
 use crate::registry::{MemRegistry, Registry};
+use crate::toolstack::Toolstack;
+use fake_guests::FakeStore;
 use fake_xl::FakeXl;
 
 pub const NIC: &str = "0000:00:03.0";
@@ -21,8 +29,10 @@ pub const NIC2: &str = "0000:00:04.0";
 /// One host: store, toolstack and a payload directory with real templates.
 pub struct Host {
     pub reg: MemRegistry,
-    pub local: MemRegistry,
+    /// `/local/domain` and `/libxl`, with guests that react to their vifs.
+    pub local: FakeStore,
     pub xl: FakeXl,
+    pub pages: FakePages,
     pub dir: tempfile::TempDir,
 }
 
@@ -50,8 +60,9 @@ impl Host {
         xl.add_device(NIC2);
         Host {
             reg: MemRegistry::new(),
-            local: MemRegistry::new(),
+            local: FakeStore::default(),
             xl,
+            pages: FakePages::default(),
             dir,
         }
     }
@@ -61,8 +72,10 @@ impl Host {
             reg: &self.reg,
             local: &self.local,
             xl: &self.xl,
+            pages: &self.pages,
             images: self.dir.path().join("images"),
             run_dir: self.dir.path().join("run"),
+            timing: crate::app::Timing::none(),
         }
     }
 
@@ -109,6 +122,57 @@ impl Host {
             .into_iter()
             .filter(|l| !l.ends_with('='))
             .collect()
+    }
+
+    /// A running guest with one vif (devid 0) served by `spike`, connected,
+    /// written as libxl and netfront would; returns the guest's domid.
+    pub fn guest(&self, name: &str, spike: &str, mac: &str) -> u32 {
+        self.xl.start_foreign(name);
+        let g = self.xl.find(name).unwrap().unwrap().domid;
+        let s: u32 = self
+            .get(&format!("/banana/spike/{spike}/domid"))
+            .unwrap()
+            .parse()
+            .unwrap();
+        let fe = format!("/local/domain/{g}/device/vif/0");
+        let be = format!("/local/domain/{s}/backend/vif/{g}/0");
+        let lx = format!("/libxl/{g}/device/vif/0");
+        let mut b = crate::registry::Batch::new();
+        for (k, v) in [
+            ("frontend", fe.as_str()),
+            ("frontend-id", &g.to_string()),
+            ("online", "1"),
+            ("state", "1"),
+            ("script", "/etc/xen/scripts/vif-bridge"),
+            ("mac", mac),
+            ("bridge", "xenbr0"),
+            ("handle", "0"),
+            ("type", "vif"),
+            ("hotplug-status", ""),
+        ] {
+            b.put(format!("{lx}/{k}"), v);
+            b.put(format!("{be}/{k}"), v);
+        }
+        b.put(format!("{lx}/backend"), &be)
+            .put(format!("{be}/state"), 4)
+            .put(format!("{be}/feature-rx-copy"), 1);
+        for (k, v) in [
+            ("backend", be.as_str()),
+            ("backend-id", &s.to_string()),
+            ("state", "4"),
+            ("handle", "0"),
+            ("mac", mac),
+            ("trusted", "1"),
+            ("mtu", "1500"),
+            ("tx-ring-ref", "8"),
+            ("rx-ring-ref", "9"),
+            ("event-channel", "5"),
+        ] {
+            b.put(format!("{fe}/{k}"), v);
+        }
+        self.local.apply(&b).unwrap();
+        self.local.log.borrow_mut().clear();
+        g
     }
 
     /// Everything that a failed command must leave as it found it.

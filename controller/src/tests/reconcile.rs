@@ -43,7 +43,7 @@ fn crash_after_pci_assignable_add_is_rolled_back() {
 fn crash_after_unpause_before_running_is_rolled_back() {
     let h = Host::new();
     h.xl.crash_after(Some("unpause"));
-    crash(&h, "spike create s1");
+    crash(&h, "spike create s1 --mac 00:16:3e:00:00:01");
     assert_eq!(h.get("/banana/config/1/name").as_deref(), Some("s1"));
     h.ok("list");
     assert!(h.xl.domains().is_empty());
@@ -55,7 +55,7 @@ fn crash_after_unpause_before_running_is_rolled_back() {
 fn crash_during_destroy_is_finished_by_the_next_command() {
     let h = Host::new();
     h.ok("corm create c0 --bdf 00:03.0");
-    h.ok("spike create s1");
+    h.ok("spike create s1 --mac 00:16:3e:00:00:01");
     h.ok("wire connect corm:c0/0 spike:s1");
     h.xl.crash_after(Some("destroy"));
     crash(&h, "corm destroy c0");
@@ -78,7 +78,7 @@ fn crash_during_destroy_is_finished_by_the_next_command() {
 fn a_vanished_domain_is_marked_dead_and_recreate_restores_its_wires() {
     let h = Host::new();
     h.ok("corm create c0 --bdf 00:03.0"); // domid 1
-    h.ok("spike create s1"); // domid 2
+    h.ok("spike create s1 --mac 00:16:3e:00:00:01"); // domid 2
     h.ok("wire connect corm:c0/0 spike:s1");
     h.xl.vanish("s1");
     let list = h.ok("list");
@@ -94,7 +94,7 @@ fn a_vanished_domain_is_marked_dead_and_recreate_restores_its_wires() {
         "unknown endpoint spike:s1: spike 's1' is dead"
     );
     assert_eq!(
-        h.ok("spike create s1"),
+        h.ok("spike create s1 --mac 00:16:3e:00:00:01"),
         "spike s1: domid 3, endpoint spike:s1\n"
     );
     assert_eq!(h.get("/banana/config/3/wire/1/side").as_deref(), Some("b"));
@@ -112,7 +112,7 @@ fn a_vanished_domain_is_marked_dead_and_recreate_restores_its_wires() {
 fn a_dead_corm_comes_back_only_as_it_was() {
     let h = Host::new();
     h.ok("corm create c0 --bdf 00:03.0");
-    h.ok("spike create s1");
+    h.ok("spike create s1 --mac 00:16:3e:00:00:01");
     h.ok("wire connect corm:c0/0 spike:s1");
     h.xl.vanish("c0");
     h.ok("list");
@@ -136,8 +136,8 @@ fn a_dead_corm_comes_back_only_as_it_was() {
 #[test]
 fn a_domain_with_a_new_domid_is_adopted() {
     let h = Host::new();
-    h.ok("spike create s1"); // 1
-    h.ok("spike create s2"); // 2
+    h.ok("spike create s1 --mac 00:16:3e:00:00:01"); // 1
+    h.ok("spike create s2 --mac 00:16:3e:00:00:02"); // 2
     h.ok("wire connect spike:s1 spike:s2");
     h.xl.vanish("s2");
     h.xl.start_foreign("s2"); // 3: same name, new domid
@@ -155,10 +155,10 @@ fn a_domain_with_a_new_domid_is_adopted() {
 fn wire_state_follows_what_both_ends_report() {
     let h = Host::new();
     h.ok("corm create c0 --bdf 00:03.0");
-    h.ok("spike create s1");
+    h.ok("spike create s1 --mac 00:16:3e:00:00:01");
     h.ok("wire connect corm:c0/0 spike:s1");
     h.local
-        .put("/local/domain/1/data/banana/wire/1/state", "connected")
+        .put("/local/domain/1/data/banana/wire/1/state", "4")
         .unwrap();
     h.ok("list");
     assert_eq!(h.get("/banana/wire/1/state").as_deref(), Some("connecting"));
@@ -168,16 +168,26 @@ fn wire_state_follows_what_both_ends_report() {
     h.ok("list");
     assert_eq!(h.get("/banana/wire/1/state").as_deref(), Some("connected"));
     h.local
-        .put("/local/domain/2/data/banana/wire/1/state", "closed")
+        .put("/local/domain/2/data/banana/wire/1/state", "6")
         .unwrap();
     h.ok("list");
     assert_eq!(h.get("/banana/wire/1/state").as_deref(), Some("connecting"));
+    // A domain's own text is never echoed or stored.
+    h.local
+        .put(
+            "/local/domain/2/data/banana/wire/1/state",
+            "\u{1b}[2Jconnected",
+        )
+        .unwrap();
+    let status = h.ok("status");
+    assert!(!status.contains('\u{1b}'), "{status}");
+    assert!(status.contains("invalid"), "{status}");
 }
 
 #[test]
 fn stale_wires_are_removed() {
     let h = Host::new();
-    h.ok("spike create s1");
+    h.ok("spike create s1 --mac 00:16:3e:00:00:01");
     h.reg.put("/banana/wire/5/a", "corm:gone/0").unwrap();
     h.reg.put("/banana/wire/5/b", "spike:s1").unwrap();
     h.reg.put("/banana/wire/6/a", "garbage").unwrap();

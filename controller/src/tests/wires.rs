@@ -4,8 +4,8 @@ use crate::registry::Access;
 fn host_with_domains() -> Host {
     let h = Host::new();
     h.ok("corm create c0 --bdf 00:03.0"); // domid 1
-    h.ok("spike create s1"); // domid 2
-    h.ok("spike create s2"); // domid 3
+    h.ok("spike create s1 --mac 00:16:3e:00:00:01"); // domid 2
+    h.ok("spike create s2 --mac 00:16:3e:00:00:02"); // domid 3
     h
 }
 
@@ -34,9 +34,11 @@ fn connect_puts_the_corm_on_side_a_and_configures_both_ends() {
             "/banana/config/1/wire/1/endpoint=2",
             "/banana/config/1/wire/1/peer-domid=2",
             "/banana/config/1/wire/1/peer-endpoint=0",
+            "/banana/config/1/wire/1/peer-macs=00:16:3e:00:00:01",
             "/banana/config/1/wire/1/side=a",
         ]
     );
+    assert_eq!(h.get("/banana/config/2/wire/1/peer-macs"), None);
     assert_eq!(h.get("/banana/config/2/wire/1/side").as_deref(), Some("b"));
     assert_eq!(
         h.get("/banana/config/2/wire/1/peer-domid").as_deref(),
@@ -67,6 +69,53 @@ fn between_spikes_the_first_endpoint_offers() {
     assert_eq!(h.get("/banana/config/3/wire/1/side").as_deref(), Some("a"));
 }
 
+/// The controller, not the Spike, says which MACs a Corm endpoint carries:
+/// a Spike created without `--mac` cannot be wired to a Corm, and bad MACs
+/// are refused before anything is made.
+#[test]
+fn corm_endpoints_carry_only_the_spikes_declared_macs() {
+    let h = host_with_domains();
+    h.ok("spike create s3");
+    h.ok("spike create s4 --mac 00:16:3e:00:00:04 --mac 00:16:3e:00:00:14");
+    let before = h.snapshot();
+    assert_eq!(
+        h.err("wire connect corm:c0/0 spike:s3"),
+        "spike 's3' has no guest MAC: a Corm endpoint carries only the MACs the controller allows (banana spike create s3 --mac MAC)"
+    );
+    assert_eq!(h.snapshot(), before);
+    // Between Spikes nobody needs them.
+    h.ok("wire connect spike:s3 spike:s2");
+    assert_eq!(
+        h.ok("wire connect spike:s4 corm:c0/1"),
+        "wire 2: corm:c0/1 <-> spike:s4 (connecting)\n"
+    );
+    assert_eq!(
+        h.get("/banana/config/1/wire/2/peer-macs").as_deref(),
+        Some("00:16:3e:00:00:04,00:16:3e:00:00:14")
+    );
+    // --ip: the guest's addresses, for the Corm to guard.
+    h.ok("spike create s6 --mac 00:16:3e:00:00:06 --ip 10.77.0.52 --ip fe80::216:3eff:fe00:6");
+    h.ok("wire connect spike:s6 corm:c0/3");
+    assert_eq!(
+        h.get("/banana/config/1/wire/3/peer-ips").as_deref(),
+        Some("10.77.0.52,fe80::216:3eff:fe00:6")
+    );
+    assert_eq!(h.get("/banana/config/1/wire/2/peer-ips"), None);
+    let before = h.snapshot();
+    assert!(h
+        .err("spike create s7 --mac 00:16:3e:00:00:07 --ip 224.0.0.1")
+        .starts_with("bad --ip '224.0.0.1'"));
+    assert_eq!(h.snapshot(), before);
+    assert_eq!(
+        h.err("spike create s5 --mac 01:00:5e:00:00:01"),
+        "bad --mac '01:00:5e:00:00:01': a group (multicast) address"
+    );
+    assert!(h
+        .err("spike create s5 --mac 00:16:3e:00:00")
+        .starts_with("bad --mac"));
+    assert_eq!(h.snapshot(), before);
+}
+
 #[test]
 fn wiring_mistakes_are_refused_and_change_nothing() {
     let h = host_with_domains();
@@ -94,7 +143,7 @@ fn wiring_mistakes_are_refused_and_change_nothing() {
     );
     assert_eq!(
         h.err("wire connect corm:c0 spike:s2"),
-        "bad endpoint 'corm:c0': expected spike:NAME or corm:NAME/INDEX"
+        "bad endpoint 'corm:c0': expected spike:NAME, corm:NAME/INDEX, vxlan:VNI@IPv4[:PORT] or geneve:VNI@IPv4[:PORT]"
     );
     assert_eq!(
         h.err("wire connect spike:s2 spike:s1"),

@@ -1,6 +1,6 @@
 //! Pages a device reaches by DMA. In the domain they are direct-mapped RAM
 //! frames whose bus address is the machine address (PV with an IOMMU,
-//! XEN-FACTS "PCI passthrough"); on the host a fake device model resolves bus
+//! docs/xen-interfaces.md, "PCI passthrough"); on the host a fake device model resolves bus
 //! addresses to the same pages. Every access is bounds-checked to the page and
 //! volatile, because the device reads and writes it concurrently.
 
@@ -100,6 +100,37 @@ impl DmaPage {
         // SAFETY: [off, off + len) is inside the page (checked above) and the
         // page is valid (new's contract); `out` is ours and cannot overlap it.
         unsafe { copy_nonoverlapping(self.ptr.as_ptr().add(off), out.as_mut_ptr(), out.len()) };
+    }
+
+    /// Bytes `off..off + len` of the page as a slice, to fill or read in
+    /// place (a transmit frame gathered straight into its buffer, a received
+    /// frame lent to the caller); `None` out of range. The accesses of the
+    /// caller are ordered after the descriptor read that handed the bytes
+    /// over, and before the next descriptor or doorbell write.
+    ///
+    /// # Safety
+    /// The device does not own these bytes now (no posted descriptor names
+    /// them) and no other view of them is used while the slice lives.
+    #[allow(clippy::mut_from_ref)] // exclusivity is the caller's contract
+    pub unsafe fn bytes_mut(&self, off: usize, len: usize) -> Option<&mut [u8]> {
+        if !Self::check(off, len) {
+            return None;
+        }
+        // The device finished with these bytes before it published the
+        // descriptor the caller just read (receive); our writes (transmit)
+        // are ordered before the descriptor the caller writes next, by the
+        // release fence its volatile descriptor stores follow (`write`'s
+        // fence, `done_with`).
+        fence(Ordering::Acquire);
+        // SAFETY: in bounds (checked above), the page is valid (new's
+        // contract), exclusivity is the caller's contract.
+        Some(unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr().add(off), len) })
+    }
+
+    /// Orders the caller's writes through [`bytes_mut`](Self::bytes_mut)
+    /// before the descriptor or doorbell writes that follow.
+    pub fn done_with(&self) {
+        fence(Ordering::Release);
     }
 
     /// Copies bytes into the page; out-of-range requests are ignored.

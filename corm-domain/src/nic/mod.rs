@@ -9,17 +9,32 @@
 //!
 //! A driver never waits: `init` programs the device and returns; `handle`
 //! reads and acknowledges interrupt causes; `receive` drains at most a budget
-//! of frames; `transmit` queues one frame or says the ring is full.
+//! of frames, lending each one in its DMA buffer; `transmit_frame` gathers
+//! one frame's pieces straight into DMA buffers or says the ring is full, and
+//! `flush_tx` tells the device about a batch of them at once; `watchdog`
+//! checks, at a slow steady rate, that the device still makes progress.
+//!
+//! Register accesses are the expensive part of a driver (an uncached bus
+//! transaction on hardware, an exit to the device model under emulation), so
+//! the contract keeps them off the per-frame path: `handle` runs only when
+//! the interrupt fired, a batch costs one doorbell each way, and whatever
+//! must be sampled regularly (a hung transmitter, a missed link change) is
+//! sampled by `watchdog`, about once a second.
 
+pub mod capability;
 pub mod dma;
+pub mod offload;
+pub mod tx_frame;
 
+pub use capability::find_capability;
 pub use dma::{Dma, DmaPage};
+pub use tx_frame::TxFrame;
 
 use thiserror::Error;
 
 /// Bytes in an Ethernet frame the drivers carry (no jumbo frames): 1514 plus a
 /// VLAN tag; receive buffers are 2048 bytes, two per DMA page.
-pub const MAX_FRAME: usize = 1518;
+pub const MAX_FRAME: usize = netframe::VLAN_ETH_FRAME_LEN;
 /// Receive/transmit buffer size: two buffers per 4 KiB page.
 pub const BUF_SIZE: usize = 2048;
 
@@ -196,29 +211,67 @@ pub trait Nic {
     /// The device's permanent MAC address (EEPROM/RAL or virtio config).
     fn mac(&self) -> [u8; 6];
     fn link_up(&self) -> bool;
-    /// Reads and acknowledges interrupt causes (call on every interrupt, and
-    /// on each poll when in [`IrqMode::Poll`]); re-arms the interrupt.
+    /// Reads and acknowledges interrupt causes and re-arms the interrupt.
+    /// Call it when the device's interrupt fired (before the EOI), and on
+    /// each poll in [`IrqMode::Poll`]; not on other wake-ups: it may read
+    /// registers, and frames are found by `receive` without it.
     fn handle(&mut self) -> Events;
-    /// Passes up to `budget` received frames to `sink` and reposts their
-    /// buffers; returns how many were passed. Fewer than `budget` means the
-    /// ring is drained.
-    fn receive(&mut self, budget: usize, sink: &mut dyn FnMut(&[u8])) -> usize;
-    /// Copies `frame` (14..=[`MAX_FRAME`] bytes, no FCS) into a transmit buffer
-    /// and hands it to the device.
-    fn transmit(&mut self, frame: &[u8]) -> Result<(), TxError>;
-    /// Transmit descriptors free right now.
+    /// Checks that the device still makes progress: transmit work queued
+    /// and not completed since the previous call, while the link is up,
+    /// counts as a stall, and stalls in a row beyond the driver's limit are
+    /// `fatal` (call [`reinit`](Self::reinit)); also notices a vanished
+    /// device and a link change whose interrupt was missed, and rings a
+    /// doorbell a caller forgot ([`flush_tx`](Self::flush_tx)). Call it at
+    /// a slow, steady rate: the Corm calls it once a second, and drivers
+    /// size their limits for that. A few register reads per call at most.
+    fn watchdog(&mut self) -> Events {
+        Events::default()
+    }
+    /// Lends up to `budget` received frames to `sink`, each in its DMA
+    /// buffer (the sink may rewrite it in place, e.g. strip a VLAN tag, and
+    /// must copy out what it keeps), and reposts the buffers; returns how
+    /// many were passed. Fewer than `budget` means the ring is drained.
+    fn receive(&mut self, budget: usize, sink: &mut dyn FnMut(&mut [u8])) -> usize;
+    /// Gathers `frame`'s pieces into transmit buffers and queues it for the
+    /// device, which learns of it at the next [`flush_tx`](Self::flush_tx)
+    /// (one doorbell per batch): 14..=[`MAX_FRAME`] bytes (no FCS) without
+    /// `offload`; up to
+    /// 65535 plus a VLAN tag with a TSO `offload`, whose headers must lie in
+    /// the frame's first piece. A checksum asked for by the frame is
+    /// completed in the copy (such frames fit one buffer). An offload the
+    /// driver cannot perform ([`tx_offloads`](Self::tx_offloads)) is
+    /// `Err(TxError::Unsupported)`. One frame may take several descriptors,
+    /// so [`tx_space`](Self::tx_space) bounds how many such frames fit only
+    /// loosely.
+    fn transmit_frame(
+        &mut self,
+        frame: &TxFrame<'_>,
+        offload: Option<TxOffload>,
+    ) -> Result<(), TxError>;
+    /// Rings the transmit doorbell once for every frame queued since the
+    /// last call (nothing when none was): call it after each batch of
+    /// [`transmit_frame`](Self::transmit_frame) calls, and before waiting
+    /// for room when the ring is full, since the device cannot complete
+    /// frames it has not been told about.
+    fn flush_tx(&mut self);
+    /// One contiguous frame, no offload, sent at once (queued and flushed).
+    fn transmit(&mut self, frame: &[u8]) -> Result<(), TxError> {
+        let r = self.transmit_frame(&TxFrame::from(frame), None);
+        self.flush_tx();
+        r
+    }
+    /// One contiguous frame with an offload, sent at once.
+    fn transmit_offload(&mut self, frame: &[u8], req: TxOffload) -> Result<(), TxError> {
+        let r = self.transmit_frame(&TxFrame::from(frame), Some(req));
+        self.flush_tx();
+        r
+    }
+    /// Transmit descriptors free right now, counting those the device has
+    /// completed but the driver not yet reclaimed (memory reads only).
     fn tx_space(&self) -> usize;
     /// Offloads this driver can perform on transmit.
     fn tx_offloads(&self) -> TxOffloads {
         TxOffloads::default()
-    }
-    /// Transmits `frame` (14..=65535+VLAN bytes) asking the device to do `req`;
-    /// `Err(TxError::Unsupported)` by default. One frame may take several
-    /// descriptors (see the driver's documentation), so `tx_space` bounds
-    /// how many such frames fit only loosely.
-    fn transmit_offload(&mut self, frame: &[u8], req: TxOffload) -> Result<(), TxError> {
-        let _ = (frame, req);
-        Err(TxError::Unsupported)
     }
     fn counters(&self) -> NicCounters;
     /// Resets the device and programs it again from scratch, reusing the DMA
@@ -236,3 +289,5 @@ pub mod virtio_net;
 
 #[cfg(test)]
 pub mod fake;
+#[cfg(test)]
+pub mod fake_frames;

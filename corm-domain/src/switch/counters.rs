@@ -28,6 +28,31 @@ pv_runtime::counters! {
         dropped_bad_source,
         /// Uplink frames tagged with the reserved VID 4095.
         dropped_bad_vlan,
+        /// Uplink frames with two tags, or an 802.1ad / legacy Q-in-Q outer tag.
+        dropped_double_tag,
+        /// Uplink frames longer than a (tagged) 1500-byte-MTU frame.
+        dropped_giant,
+        /// Uplink frames whose source MAC a local endpoint owns (pinned, never
+        /// learned as a move).
+        dropped_mac_steal,
+        /// ARP packets (from the uplink, or an endpoint) claiming an IP
+        /// address an endpoint owns for a MAC that is not the owner's, or an
+        /// endpoint's ARP giving a MAC not its own (`switch::ipguard`).
+        dropped_arp_spoof,
+        /// The same for IPv6 Neighbor Solicitations and Advertisements.
+        dropped_nd_spoof,
+        /// IP addresses an endpoint claimed first and was bound to.
+        ip_learned,
+        /// DHCPACKs from the uplink that bound an address to an endpoint.
+        dhcp_bound,
+        /// DHCPACKs/NAKs from the uplink answering no open request of an
+        /// endpoint (or handing out another endpoint's configured address).
+        dhcp_ignored,
+        /// IP bindings forgotten at the end of their lease or learned lifetime.
+        ip_aged_out,
+        /// IP bindings evicted to make room (a full table, or an endpoint past
+        /// its learned-address cap).
+        ip_evicted,
         /// New MAC-table entries.
         learned,
         /// Entries forgotten because they were not seen for the aging time.

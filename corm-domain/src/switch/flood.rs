@@ -2,12 +2,35 @@
 //! on the uplink) cannot make the switch copy every broadcast to every port at
 //! line rate. Time is explicit; the bucket never reads a clock.
 
+use pv_runtime::xenstore::parse_decimal;
+
 /// Floods allowed per ingress port: `rate` per second on average, up to
 /// `burst` back to back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FloodLimit {
     pub rate: u32,
     pub burst: u32,
+}
+
+impl FloodLimit {
+    /// Highest `rate` an operator may set: a million floods per second is
+    /// far beyond what a Corm copies, so it means "unlimited" in practice.
+    pub const MAX_RATE: u32 = 1_000_000;
+    /// Highest `burst`: a bucket deeper than this only hides a storm.
+    pub const MAX_BURST: u32 = 65_535;
+
+    /// `RATE/BURST` in strict decimal (`banana corm create --flood`, which the
+    /// controller passes in the Corm's `flood` config key), both at least 1
+    /// and at most [`Self::MAX_RATE`] / [`Self::MAX_BURST`]. A rate of 0
+    /// would silence ARP and DHCP for good, so it is refused, not obeyed.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (rate, burst) = text.split_once('/')?;
+        let number = |t: &str, max: u32| parse_decimal(t).filter(|n| (1..=max).contains(n));
+        Some(FloodLimit {
+            rate: number(rate, Self::MAX_RATE)?,
+            burst: number(burst, Self::MAX_BURST)?,
+        })
+    }
 }
 
 /// Tokens are kept in billionths so that a refill over any number of
@@ -45,6 +68,43 @@ impl TokenBucket {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_rate_slash_burst() {
+        assert_eq!(
+            FloodLimit::parse("200/64"),
+            Some(FloodLimit {
+                rate: 200,
+                burst: 64
+            })
+        );
+        assert_eq!(
+            FloodLimit::parse("1000000/65535"),
+            Some(FloodLimit {
+                rate: FloodLimit::MAX_RATE,
+                burst: FloodLimit::MAX_BURST
+            })
+        );
+        for bad in [
+            "",
+            "200",
+            "/64",
+            "200/",
+            "0/64",
+            "200/0",
+            "1000001/1",
+            "1/65536",
+            "+1/1",
+            "01/1",
+            "1/ 1",
+            "1/1/1",
+            "1.5/2",
+            "4294967297/1",
+            "99999999/1",
+        ] {
+            assert_eq!(FloodLimit::parse(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn burst_then_rate() {

@@ -1,128 +1,428 @@
 #!/bin/sh
-# Guest <-> lab peer figures for the paths a Corm competes with, measured in this one
-# boot, one path at a time, printed as `BANANA-FIGURE key=value`:
-#   std     guest vif -> dom0 netback -> dom0 bridge stdbr -> dom0's e1000 (00:06.0)
-#   dd      guest vif -> netback in a Linux driver domain -> its bridge -> e1000
-#           passed through to it (00:07.0)
-#   banana  guest vif -> Spike -> local wire -> Corm owning the e1000 00:03.0
-# Each path: one Linux PV guest (job net, banana.ip=dhcp from the peer 10.77.0.1,
-# banana.iperf=1) measures RUNS times in a row: iperf3 -c 10.77.0.1 for IPERF_S s
-# (tx = guest sends) and -R (rx), then 20 pings 0.2 s apart (avg RTT).
-#   corm_<path>_{tx_mbit,rx_mbit,rtt_ms}_{runs,median,spread}
-#   corm_dd_ready_s                 xl create of the driver domain -> DD-READY
-#   corm_banana_create_to_link_up_s  `banana corm create` (incl. xl) -> CORM-LINK-UP seen
-#   corm_banana_boot_to_link_up_ms   the Corm's first instruction -> link up (its own clock)
-#   corm_banana_{image_bytes,memory_mib,nic}  footprint and what it drove
-#   corm_ratio_{dd,banana}_over_std_{tx,rx,rtt}, corm_ratio_banana_over_dd_*
+# Guest <-> lab peer figures for the paths a Corm competes with, per NIC model, all
+# measured in this one boot, interleaved in rounds; printed as `BANANA-FIGURE key=value`.
+#
+# Paths, for each MODEL of MODELS (e1000: QEMU 82540EM, INTx; e1000e: 82574L, MSI-X;
+# the three paths of one model use the same NIC model, and the bench checks that
+# their drivers got the same interrupt kind):
+#   std     guest vif -> dom0 netback -> dom0 bridge std-MODEL -> dom0's own NIC
+#           (role std 00:06.0 / std-e1000e 00:08.0)
+#   dd      guest vif -> netback in a Linux driver domain cn-dd-MODEL -> its bridge ->
+#           NIC passed through to it (role dd 00:07.0 / dd-e1000e 00:09.0)
+#   banana  guest vif -> Spike cn-sp-MODEL -> local wire -> Corm cn-corm-MODEL owning
+#           the NIC (role corm-e1000 00:03.0 / corm-e1000e 00:04.0)
+#
+# Method. Everything is set up first: for each model its three paths (dom0's bridge,
+# the driver domain, the Corm and its Spike), then one Linux PV guest per path
+# (banana.job=net, DHCP from the peer 10.77.0.1, cn-g-PATH-MODEL, banana.bench=1:
+# once it reaches the peer it stops pinging and waits for orders on its console,
+# images/guest/init). Then IDLE_S s in which nobody measures (each domain's CPU then
+# is logged: under nested TCG an idle domain costs 10-20 % of a CPU), then RUNS
+# rounds; a round is one slot per model and path: e1000 std, dd, banana, then e1000e
+# std, dd, banana. Before a slot every domain of the other paths (both models) is
+# paused (xl pause), so only the slot's path and dom0 run; nothing is torn down
+# before the end (destroying a domain that owned an INTx e1000 leaves its line
+# screaming: dom0 disables the IRQ). A slot is SLOT_S seconds of dom0's clock. At its
+# start dom0 samples `xl list` (the CPU time of every domain) and, in banana slots,
+# the counters the Corm and the Spike publish in their counter pages (every 1 s), then writes
+# "BENCH-GO <slot>" to the guest's console pty: no clock is shared with the guests
+# (wall-clock start times on the guests' command lines were tried first: under nested
+# TCG the guests' clocks ran 3-10 s off dom0's, and guests booting at once took
+# minutes, so no lead time fitted). The guest runs iperf3 -c peer -t IPERF_S -O OMIT_S
+# (warm-up: the first OMIT_S s are not counted) guest -> peer (tx), the same with -R
+# (rx), then PINGS pings PING_I s apart; each step has a timeout, so the work ends
+# >= 6 s before the slot does. dom0 sleeps through the slot and samples again 1.5 s
+# before its end (the counters after the CPU times, outside the window). A slot that
+# fails (iperf3 FAIL, no end, overrun) is a PROBLEM line and is left out of CPU per
+# GB; everything measured is still printed.
+#
+# Figures; P = "corm_" for e1000 (the keys earlier runs printed), "corm_e1000e_" for
+# e1000e; PATH = std, dd or banana:
+#   P<PATH>_{tx,rx}_mbit_{runs,median,spread}  iperf3 receiver Mbit/s, one per round
+#   P<PATH>_{tx,rx}_retr_{runs,total}          TCP retransmits of the sender, per round
+#   P<PATH>_rtt_ms_{median,p90}                RTT over all pings of all rounds: p50, p90
+#   P<PATH>_rtt_ms_{runs,spread}               per-round p50s; P<PATH>_rtt_pings got/sent
+#   P<PATH>_gb                                 GB through the guest's eth0 (both ways) in
+#                                              the slots counted for CPU
+#   P<PATH>_cpu_s_per_gb_{dom0,guest,dd,spike,corm}  CPU seconds of that domain over those
+#                                              slots / GB; _backend: dom0 (std), dd (dd),
+#                                              spike + corm (banana); _path: the backend
+#                                              plus dom0 (all domains but the guest)
+#   P<PATH>_cpu_s_others_median                CPU seconds all the other domains (idle
+#                                              guests, the other paths) used in a slot;
+#                                              from 1 s on, the slot's log line lists
+#                                              every domain's
+#   P<PATH>_irq                                the NIC's interrupt kind (INTx, MSI, MSI-X)
+#   P{dd,banana}_over_std / Pbanana_over_dd ratios (medians; rtt: p50):
+#   Pratio_{dd,banana}_over_std_{tx,rx,rtt,rtt_p90,cpu}, Pratio_banana_over_dd_*
+#                                              (cpu: the _path CPU per GB)
+#   Pbanana_ctr_{corm,spike}_<counter>_{runs,total}  deltas over banana slots of the
+#                                              drop / ring-full counters (DROP_RE); each
+#                                              nonzero one, and always nic tx_full,
+#                                              wire tx-queue-full, vif rx_no_buffers
+#   Pdd_ready_s                                xl create of the driver domain -> DD-READY
+#   Pbanana_create_to_link_up_s                `banana corm create` (incl. xl) -> CORM-LINK-UP
+#   Pbanana_boot_to_link_up_ms                 the Corm's first instruction -> link up
+#   Pbanana_{image_bytes,memory_mib,nic}       Corm footprint and what it drove
+#   corm_bench_{slot_s,rounds,iperf_s,omit_s,pings,ping_i}  the method's settings
+#   corm_bench_{setup,slots}_s                 setup time (paths and guests), time of the rounds
+#   Pidle_cpu_pct_{dom0,guests,dd,spike,corm}  CPU % each used in the idle window
+# Settings (environment, or banana.bench=K=V+... on dom0's command line: run-xen.sh
+# BANANA_BENCH="RUNS=1 IPERF_S=3"): RUNS (5), IPERF_S (8), OMIT_S (2), PINGS (100),
+# PING_I (0.1), MODELS ("e1000 e1000e"), IDLE_S (15), SLOT_S (derived from the others).
 . "$BANANA_ROOT/lib.sh"
 . "$BANANA_ROOT/bench/common.sh"
+. "$BANANA_ROOT/corm.sh"
 BAD_RE=
-RUNS=${RUNS:-5}
-IPERF_S=${IPERF_S:-5}
 problems=
 problem() { log "PROBLEM: $*"; problems="$problems $*;"; }
+bench_param RUNS 5
+bench_param IPERF_S 8
+bench_param OMIT_S 2
+bench_param PINGS 100
+bench_param PING_I 0.1
+bench_param MODELS "e1000 e1000e"
+bench_param IDLE_S 15
+PATHS="std dd banana"
+# a slot: two bounded iperf3 runs and bounded pings, ending >= 6 s before the slot does
+W=$(awk -v s="$IPERF_S" -v o="$OMIT_S" -v n="$PINGS" -v i="$PING_I" 'BEGIN { printf "%d\n", 2 * (s + o + 6) + int(n * i + 4) }')
+bench_param SLOT_S $((W + 6))
 lab_net_ok || fail "this run has no lab network (see run-xen.sh's output at boot): nothing to measure"
+command -v banana > /dev/null || fail "no banana controller in this dom0"
+W=$BANANA_WORK
+XL_CREATE_TIMEOUT=180 # six guests booting under nested TCG: xl create took 40 s and more
+
+# step WHAT CMD...: a lib.sh/corm.sh step, which fails the test on error, in a
+# subshell: a failure is one PROBLEM line and the bench goes on without that path
+step() {
+	what=$1
+	shift
+	rm -f "$W/step.why"
+	( fail() { echo "$*" > "$W/step.why"; exit 1; }; "$@" ) && return 0
+	problem "$what: $(cat "$W/step.why" 2> /dev/null || echo "failed")"
+	return 1
+}
 
 gone() {
 	for g in "$@"; do exists "$g" && xl destroy "$g" 2>/dev/null; done
 	for g in "$@"; do wait_gone "$g" 60; done
 }
 
-# measure PATH VIF MAC: one guest on VIF, RUNS measurements; sets TX RX RTT (lists)
-measure() {
-	TX= RX= RTT=
-	g=cn-$1-g
-	if ! try_create $g linux-pv "extra=\"console=hvc0 quiet banana.job=net banana.ip=dhcp banana.peer=$LAB_PEER banana.iperf=1 banana.iperf_s=$IPERF_S banana.iperf_runs=$RUNS\"" \
-		"vif=['$2,mac=$3']"; then
-		sed 's/^/    /' "$BANANA_WORK/create-$g.log"
-		problem "$1: xl create $g failed"
-		return
+# prefix M -> the figure prefix of model M
+prefix() { if [ "$1" = e1000 ]; then echo corm_; else echo "corm_$1_"; fi; }
+# role PATH M -> the lab NIC role of PATH for model M
+role() {
+	case $1 in
+	std | dd) if [ "$2" = e1000 ]; then echo "$1"; else echo "$1-$2"; fi ;;
+	banana) echo "corm-$2" ;;
+	esac
+}
+# irq_name Intx|Msi|Msix (the Corm's CORM-NIC irq=) -> INTx, MSI, MSI-X
+irq_name() { case $1 in Intx) echo INTx ;; Msix) echo MSI-X ;; Msi) echo MSI ;; *) echo "${1:-unknown}" ;; esac; }
+
+# ---- setup of the three paths of model M; each sets VIF_<path>_<M> (the guest's
+# vif= spec) and IRQ_<path>_<M>, or leaves VIF empty (path not measured)
+std_path() { # M
+	std_up "std-$1" "$(role std "$1")" && echo "$STD_IRQ" > "$W/irq-std-$1"
+}
+dd_path() { # M
+	t0=$(now)
+	dd_up "cn-dd-$1" xenbr0 "$(role dd "$1")" || return 1
+	echo "$(since "$t0")" > "$W/ready-dd-$1"
+	echo "${DD_IRQ:-unknown}" > "$W/irq-dd-$1"
+}
+banana_path() { # M
+	t0=$(now)
+	corm_up "cn-corm-$1" "$(role banana "$1")" 1 || return 1
+	echo "$(since "$t0")" > "$W/ready-banana-$1"
+	corm_spike "cn-corm-$1" "cn-sp-$1" 0 "$(path_mac banana)"
+}
+
+# path_mac P: the MAC of path P's guest in the model being set up (MI)
+path_mac() {
+	pm_j=0
+	for pm_p in $PATHS; do
+		pm_j=$((pm_j + 1))
+		[ "$pm_p" = "$1" ] && break
+	done
+	echo "00:16:3e:77:0$MI:0$pm_j"
+}
+
+setup_model() { # M
+	m=$1 P=$(prefix "$1")
+	log "---- setting up the paths of model $m"
+	if step "$m std: dom0 NIC $(role std "$m")" std_path "$m"; then
+		eval "VIF_std_$m=\"bridge=std-$m,script=$(vif_script)\" IRQ_std_$m=$(cat "$W/irq-std-$m")"
 	fi
-	if ! seen $g 'GUEST-NET-OK n=1' 'panicked at|GUEST-FAIL' 180; then
-		problem "$1: $g never reached $LAB_PEER (last lines: $(console $g | tail -n 3 | tr '\n' '|'))"
-		gone $g
-		return
+	if step "$m dd: driver domain cn-dd-$m" dd_path "$m"; then
+		fig "${P}dd_ready_s" "$(cat "$W/ready-dd-$m")"
+		eval "VIF_dd_$m=\"backend=cn-dd-$m,bridge=xenbr0,script=vif-banana\" IRQ_dd_$m=$(cat "$W/irq-dd-$m")"
 	fi
-	log "$1: $(console $g | grep -m 1 '^GUEST-ADDR'); measuring ($RUNS x iperf3 ${IPERF_S}s both ways + 20 pings); dom0 sleeps"
-	sleep $((RUNS * (2 * IPERF_S + 6)))
-	wait_lines $g '^GUEST-RTT ' "$RUNS" $((RUNS * 40 + 60)) ||
-		problem "$1: $g printed $(console $g | grep -c '^GUEST-RTT ') of $RUNS GUEST-RTT lines"
-	for v in $(console $g | sed -n 's/^GUEST-IPERF3 dir=tx mbit_s=//p'); do
-		case $v in FAIL) problem "$1: iperf3 tx failed" ;; *) TX="$TX $v" ;; esac
+	if step "$m banana: Corm cn-corm-$m and Spike cn-sp-$m" banana_path "$m"; then
+		c=cn-corm-$m
+		fig "${P}banana_create_to_link_up_s" "$(cat "$W/ready-banana-$m")"
+		fig "${P}banana_boot_to_link_up_ms" "$(console $c | sed -n 's/^CORM-LINK-UP ms=//p' | head -n 1)"
+		fig "${P}banana_image_bytes" "$(wc -c < "$BANANA_ROOT/domains/corm-domain")"
+		fig "${P}banana_memory_mib" "$(xl list $c | awk 'NR == 2 { print $3 }')"
+		fig "${P}banana_nic" "$(console $c | sed -n 's/^CORM-NIC \([^ ]*\) kind=\([^ ]*\).* irq=\([^ ]*\).*/\1,\2,\3/p' | head -n 1)"
+		eval "VIF_banana_$m=\"backend=cn-sp-$m\" IRQ_banana_$m=$(irq_name "$(console $c | sed -n 's/^CORM-NIC .* irq=\([^ ]*\).*/\1/p' | head -n 1)")"
+	fi
+	irqs=
+	for p in $PATHS; do
+		eval "q=\${IRQ_${p}_$m:-}"
+		[ -n "$q" ] || continue
+		fig "${P}${p}_irq" "$q"
+		irqs="$irqs $q"
 	done
-	for v in $(console $g | sed -n 's/^GUEST-IPERF3 dir=rx mbit_s=//p'); do
-		case $v in FAIL) problem "$1: iperf3 rx failed" ;; *) RX="$RX $v" ;; esac
-	done
-	for v in $(console $g | sed -n 's/^GUEST-RTT avg_ms=//p'); do
-		case $v in FAIL) problem "$1: ping failed" ;; *) RTT="$RTT $v" ;; esac
-	done
-	log "$1: tx$TX Mbit/s; rx$RX Mbit/s; rtt$RTT ms"
-	gone $g
+	[ "$(echo $irqs | tr ' ' '\n' | sort -u | wc -l)" -le 1 ] ||
+		problem "$m: the paths' NICs interrupt differently:$irqs (std dd banana)"
 }
 
-# ---- the paths: path_<P>_up sets VIF (the guest's vif= spec) and MAC, or returns 1
-path_std_up() {
-	std_up stdbr
-	VIF="bridge=stdbr,script=$(vif_script)" MAC=00:16:3e:77:02:06
-}
-path_std_down() { std_down stdbr; }
 
-path_dd_up() {
-	dd_t0=$(now)
-	dd_up cn-dd xenbr0
-	fig corm_dd_ready_s "$(since "$dd_t0")"
-	VIF="backend=cn-dd,bridge=xenbr0,script=vif-banana" MAC=00:16:3e:77:02:07
-}
-path_dd_down() { dd_down cn-dd; }
-
-# path_banana_up: the guest's vif served by Spike cn-sp, wired to endpoint 0 of
-# Corm cn-corm, which owns the e1000 00:03.0 by passthrough (all through banana).
-# Figures: the Corm's image size and memory, and xl create -> CORM-LINK-UP.
-path_banana_up() {
-	. "$BANANA_ROOT/corm.sh"
-	cb_t0=$(now)
-	corm_up cn-corm corm-e1000 1
-	fig corm_banana_create_to_link_up_s "$(since "$cb_t0")"
-	fig corm_banana_boot_to_link_up_ms "$(console cn-corm | sed -n 's/^CORM-LINK-UP ms=//p' | head -n 1)"
-	fig corm_banana_image_bytes "$(wc -c < "$BANANA_ROOT/domains/corm-domain")"
-	fig corm_banana_memory_mib "$(xl list cn-corm | awk 'NR == 2 { print $3 }')"
-	fig corm_banana_nic "$(console cn-corm | sed -n 's/^CORM-NIC \([^ ]*\) kind=\([^ ]*\).* irq=\([^ ]*\).*/\1,\2,\3/p' | head -n 1)"
-	corm_spike cn-corm cn-sp 0
-	VIF="backend=cn-sp" MAC=00:16:3e:77:02:03
-}
-path_banana_down() {
-	banana spike destroy cn-sp > /dev/null 2>&1
-	banana corm destroy cn-corm > /dev/null 2>&1
-	gone cn-sp cn-corm
-}
-
-for P in std dd banana; do
-	log "---- path $P"
-	VIF= MAC=
-	path_${P}_up || { log "path $P: not measured"; continue; }
-	measure $P "$VIF" "$MAC"
-	path_${P}_down
-	fig corm_${P}_tx_mbit_runs "$(csv "$TX")"
-	fig corm_${P}_rx_mbit_runs "$(csv "$RX")"
-	fig corm_${P}_rtt_ms_runs "$(csv "$RTT")"
-	for q in TX:tx_mbit RX:rx_mbit RTT:rtt_ms; do
-		eval "l=\$${q%%:*}"
-		m=$(echo "$l" | median)
-		eval "M_${P}_${q%%:*}=$m"
-		fig corm_${P}_${q#*:}_median "$m"
-		fig corm_${P}_${q#*:}_spread "$(echo "$l" | spread)"
+# guests_up M: one guest per path of model M that could be set up (G_<path>_M, PTY_<path>_M)
+guests_up() {
+	m=$1
+	for p in $PATHS; do
+		eval "vif=\${VIF_${p}_$m:-}"
+		[ -n "$vif" ] || continue
+		g=cn-g-$p-$m
+		mac=$(path_mac $p)
+		for try in 1 2; do
+			if try_create $g linux-pv "extra=\"console=hvc0 quiet banana.job=net banana.ip=dhcp banana.peer=$LAB_PEER banana.bench=1 banana.slot_s=$SLOT_S banana.iperf_s=$IPERF_S banana.iperf_omit=$OMIT_S banana.pings=$PINGS banana.ping_i=$PING_I\"" \
+				"vif=['$vif,mac=$mac']"; then
+				eval "G_${p}_$m=$g"
+				break
+			fi
+			sed 's/^/    /' "$W/create-$g.log"
+			problem "$m $p: xl create $g failed (try $try of 2)"
+			xl destroy $g 2> /dev/null
+			step "$m $p: $g gone" wait_gone $g 60
+		done
 	done
+	for p in $PATHS; do
+		eval "g=\${G_${p}_$m:-}"
+		[ -n "$g" ] || continue
+		if seen $g '^GUEST-BENCH-READY' 'panicked at|GUEST-FAIL' 300 && pty=$(console_pty $g) && [ -n "$pty" ]; then
+			eval "PTY_${p}_$m=$pty"
+			log "$m $p: $g is ready, $(console $g | grep -m 1 '^GUEST-ADDR'), console $pty"
+		else
+			problem "$m $p: $g not ready (last lines: $(console $g | tail -n 3 | tr '\n' '|')); its slots are skipped"
+			eval "G_${p}_$m="
+		fi
+	done
+}
+
+# idle: IDLE_S s in which nobody measures and nothing is paused; what each domain
+# used then is logged (under nested TCG an idle domain is not free: this is the
+# background the pausing keeps out of the slots), and Pidle_cpu_pct_{dom0,guests,dd,spike,corm}
+idle() {
+	sleep 2
+	cpu_snap "$W/idle-a"
+	sleep "$IDLE_S"
+	cpu_snap "$W/idle-b"
+	log "idle for ${IDLE_S}s, nothing paused; CPU s used: $(cpu_list "$W/idle-a" "$W/idle-b")"
+	for m in $MODELS; do
+		P=$(prefix "$m") gs=
+		for p in $PATHS; do eval "g=\${G_${p}_$m:-}"; [ -z "$g" ] || gs="$gs $(cpu_used "$W/idle-a" "$W/idle-b" $g)"; done
+		for x in dom0:Domain-0 guests: dd:cn-dd-$m spike:cn-sp-$m corm:cn-corm-$m; do
+			if [ "${x%%:*}" = guests ]; then c=$(echo "$gs" | sed 's/none//g' | sum); else c=$(cpu_used "$W/idle-a" "$W/idle-b" "${x#*:}"); fi
+			[ "$c" = none ] || fig "${P}idle_cpu_pct_${x%%:*}" "$(awk -v c="$c" -v s="$IDLE_S" 'BEGIN { printf "%.1f\n", 100 * c / s }')"
+		done
+	done
+}
+
+# path_doms PATH M -> the domains of PATH for model M (the guest first)
+path_doms() {
+	case $1 in
+	std) echo "cn-g-std-$2" ;;
+	dd) echo "cn-g-dd-$2 cn-dd-$2" ;;
+	banana) echo "cn-g-banana-$2 cn-sp-$2 cn-corm-$2" ;;
+	esac
+}
+
+# rounds: RUNS rounds, each one slot per model and path (MODELS x std dd banana).
+# Before a slot every other path's domains (of both models) are paused and the
+# slot's path's are unpaused (only); the slot starts 2 s later, on a whole second T
+# of dom0's clock (its key)
+rounds() {
+	ALL_DOMS=$(for m in $MODELS; do for p in $PATHS; do path_doms $p $m; done; done)
+	T0=$(now)
+	r=1
+	while [ $r -le "$RUNS" ]; do
+		for m in $MODELS; do
+			eval "ic=\${ID_corm_$m:-x} is=\${ID_spike_$m:-x}"
+			for p in $PATHS; do
+				eval "g=\${G_${p}_$m:-} pty=\${PTY_${p}_$m:-}"
+				[ -n "$g" ] || continue
+				only $(path_doms $p $m)
+				t=$(awk -v n="$(now)" 'BEGIN { printf "%d\n", n + 2 }')
+				sleep_until "$t"
+				if [ $p = banana ]; then ctr_snap "$ic" "$W/ctr-$t-corm-a"; ctr_snap "$is" "$W/ctr-$t-spike-a"; fi
+				cpu_snap "$W/cpu-$t-a"
+				bench_go "$pty" "$t" || problem "round $r $m $p: could not write to $g's console $pty"
+				lt=$(late_by "$t")
+				sleep_until "$(awk -v t="$t" -v s="$SLOT_S" 'BEGIN { printf "%.1f\n", t + s - 1.5 }')"
+				cpu_snap "$W/cpu-$t-b"
+				if [ $p = banana ]; then ctr_snap "$ic" "$W/ctr-$t-corm-b"; ctr_snap "$is" "$W/ctr-$t-spike-b"; fi
+				echo "$t $r $m $p $g $lt" >> "$W/slots"
+			done
+		done
+		log "round $r of $RUNS done"
+		r=$((r + 1))
+	done
+	only $ALL_DOMS
+	fig corm_bench_slots_s "$(since "$T0")"
+}
+
+# teardown M: the guests, Spike, Corm and driver domain of model M go; dom0's NIC unbound
+teardown() {
+	m=$1
+	for p in $PATHS; do
+		eval "g=\${G_${p}_$m:-} pty=\${PTY_${p}_$m:-}"
+		[ -z "$pty" ] || timeout 5 sh -c "echo BENCH-QUIT > '$pty'" 2> /dev/null
+		[ -z "$g" ] || xl destroy "$g" 2> /dev/null
+	done
+	banana spike destroy cn-sp-$m > /dev/null 2>&1
+	banana corm destroy cn-corm-$m > /dev/null 2>&1
+	exists cn-dd-$m && xl destroy cn-dd-$m 2> /dev/null
+	std_down "std-$m" "$(role std "$m")"
+	step "$m teardown" gone cn-g-std-$m cn-g-dd-$m cn-g-banana-$m cn-sp-$m cn-corm-$m cn-dd-$m
+}
+
+fig corm_bench_slot_s "$SLOT_S"
+fig corm_bench_rounds "$RUNS"
+fig corm_bench_iperf_s "$IPERF_S"
+fig corm_bench_omit_s "$OMIT_S"
+fig corm_bench_pings "$PINGS"
+fig corm_bench_ping_i "$PING_I"
+: > "$W/slots"
+t_setup=$(now)
+MI=1
+for m in $MODELS; do
+	MI=$((MI + 1))
+	setup_model "$m"
+	guests_up "$m"
+	# the Banana domains' ids, so sampling their counters costs no xl call
+	eval "ID_corm_$m=$(domid cn-corm-$m) ID_spike_$m=$(domid cn-sp-$m)"
+done
+fig corm_bench_setup_s "$(since "$t_setup")"
+idle
+log "---- $RUNS rounds of $(($(echo $MODELS | wc -w) * $(echo $PATHS | wc -w))) slots of ${SLOT_S}s (+ ~4 s each to pause and unpause)"
+rounds
+for m in $MODELS; do teardown "$m"; done
+
+# ---- per slot: what the guest measured, CPU per domain, counters
+while read -r t r m p g lt <&3; do
+	awk -v l="$lt" 'BEGIN { exit !(l > 1.5) }' && problem "round $r $m $p: dom0 started the slot ${lt}s late"
+	slot_read "round $r $m $p" $g $t
+	ok=$SL_OK tx=$SL_TX rx=$SL_RX txr=$SL_TXR rxr=$SL_RXR gb=$SL_GB got=$SL_GOT sent=$SL_SENT
+	[ -z "$tx" ] || eval "L_${m}_${p}_tx=\"\$L_${m}_${p}_tx $tx\" R_${m}_${p}_tx=\"\$R_${m}_${p}_tx $txr\""
+	[ -z "$rx" ] || eval "L_${m}_${p}_rx=\"\$L_${m}_${p}_rx $rx\" R_${m}_${p}_rx=\"\$R_${m}_${p}_rx $rxr\""
+	echo "$SL_RTT" | awk 'NF' >> "$W/rtt-$m-$p"
+	eval "PG_${m}_$p=\$((\${PG_${m}_$p:-0} + ${got:-0})) PS_${m}_$p=\$((\${PS_${m}_$p:-0} + ${sent:-0}))"
+	p50=$(echo "$SL_RTT" | pct 50) p90=$(echo "$SL_RTT" | pct 90)
+	[ "$p50" = none ] || eval "L_${m}_${p}_rtt=\"\$L_${m}_${p}_rtt $p50\""
+	a=$W/cpu-$t-a b=$W/cpu-$t-b
+	c0=$(cpu_used $a $b Domain-0) cg=$(cpu_used $a $b $g) cd=none cs=none cc=none ex=
+	case $p in
+	std) co=$(cpu_others $a $b $g) ;;
+	dd) cd=$(cpu_used $a $b cn-dd-$m) ex=" dd $cd" co=$(cpu_others $a $b $g cn-dd-$m) ;;
+	banana)
+		cs=$(cpu_used $a $b cn-sp-$m) cc=$(cpu_used $a $b cn-corm-$m) ex=" spike $cs corm $cc"
+		co=$(cpu_others $a $b $g cn-sp-$m cn-corm-$m)
+		;;
+	esac
+	eval "L_${m}_${p}_others=\"\$L_${m}_${p}_others $co\""
+	[ "$(awk -v c="$co" 'BEGIN { print (c >= 1) }')" = 0 ] || ex="$ex (all: $(cpu_list $a $b))"
+	if [ $ok = 1 ]; then
+		# CPU per GB: only slots that moved their data
+		for x in gb:$gb dom0:$c0 guest:$cg dd:$cd spike:$cs corm:$cc; do
+			case ${x#*:} in none | '') continue ;; esac
+			eval "S_${m}_${p}_${x%%:*}=\$(echo \"\${S_${m}_${p}_${x%%:*}:-0} ${x#*:}\" | sum)"
+		done
+	fi
+	ctr=
+	if [ $p = banana ]; then
+		for d in corm spike; do
+			ctr_delta "$W/ctr-$t-$d-a" "$W/ctr-$t-$d-b" > "$W/ctrd-$t-$d"
+			awk -v d=$d -v r=$r '{ print d, $1, $2, r }' "$W/ctrd-$t-$d" >> "$W/ctr-$m"
+			[ -s "$W/ctrd-$t-$d" ] || problem "round $r $m banana: no counters from the $d (banana counters)"
+			[ -z "$(awk '$2 < 0' "$W/ctrd-$t-$d")" ] || problem "round $r $m banana: $d counters went backwards (restarted?):$(awk '$2 < 0 { printf " %s", $1 }' "$W/ctrd-$t-$d")"
+			ctr="$ctr $d:$(ctr_drops "$W/ctrd-$t-$d")"
+		done
+		ctr="; drops/ring-full:${ctr}"
+	fi
+	log "round $r $m $p ($g): tx ${tx:-none} Mbit/s (retr ${txr:-?}), rx ${rx:-none} (retr ${rxr:-?}), rtt p50 $p50 p90 $p90 ms" \
+		"(${got:-0}/${sent:-?}), $gb GB; cpu s: dom0 $c0 guest $cg$ex others $co$ctr"
+done 3< "$W/slots"
+
+# ---- figures per model and path
+for m in $MODELS; do
+	P=$(prefix "$m")
+	for p in $PATHS; do
+		eval "g=\${G_${p}_$m:-}"
+		[ -n "$g" ] || continue
+		for d in tx rx; do
+			eval "l=\${L_${m}_${p}_$d:-} rl=\${R_${m}_${p}_$d:-}"
+			md=$(echo "$l" | median)
+			eval "M_${m}_${p}_$d=$md"
+			fig "${P}${p}_${d}_mbit_runs" "$(csv "$l")"
+			fig "${P}${p}_${d}_mbit_median" "$md"
+			fig "${P}${p}_${d}_mbit_spread" "$(echo "$l" | spread)"
+			fig "${P}${p}_${d}_retr_runs" "$(csv "$rl")"
+			fig "${P}${p}_${d}_retr_total" "$(echo "$rl" | tr ' ' '\n' | grep -E '^[0-9]+$' | tr '\n' ' ' | sum)"
+		done
+		eval "l=\${L_${m}_${p}_rtt:-}"
+		p50=$(pct 50 < "$W/rtt-$m-$p" 2>/dev/null || echo none) p90=$(pct 90 < "$W/rtt-$m-$p" 2>/dev/null || echo none)
+		eval "M_${m}_${p}_rtt=$p50 M_${m}_${p}_rtt90=$p90"
+		fig "${P}${p}_rtt_ms_median" "$p50"
+		fig "${P}${p}_rtt_ms_p90" "$p90"
+		fig "${P}${p}_rtt_ms_runs" "$(csv "$l")"
+		fig "${P}${p}_rtt_ms_spread" "$(echo "$l" | spread)"
+		eval "fig \"${P}${p}_rtt_pings\" \"\${PG_${m}_$p:-0}/\${PS_${m}_$p:-0}\""
+		eval "gb=\${S_${m}_${p}_gb:-0}"
+		fig "${P}${p}_gb" "$gb"
+		for x in dom0 guest dd spike corm; do
+			eval "cs=\${S_${m}_${p}_$x:-none}"
+			[ "$cs" = none ] || fig "${P}${p}_cpu_s_per_gb_$x" "$(per_gb "$cs" "$gb")"
+		done
+		eval "c0=\${S_${m}_${p}_dom0:-0} cd=\${S_${m}_${p}_dd:-0} cs=\${S_${m}_${p}_spike:-0} cc=\${S_${m}_${p}_corm:-0}"
+		case $p in
+		std) be=$c0 ;;
+		dd) be=$cd ;;
+		banana) be=$(echo "$cs $cc" | sum) ;;
+		esac
+		pa=$(echo "$be $c0" | sum)
+		[ $p != std ] || pa=$c0
+		fig "${P}${p}_cpu_s_per_gb_backend" "$(per_gb "$be" "$gb")"
+		cpg=$(per_gb "$pa" "$gb")
+		eval "M_${m}_${p}_cpu=$cpg"
+		fig "${P}${p}_cpu_s_per_gb_path" "$cpg"
+		eval "fig \"${P}${p}_cpu_s_others_median\" \"\$(echo \"\${L_${m}_${p}_others:-}\" | median)\""
+	done
+	# ratios of medians (rtt: p50; rtt_p90: p90; cpu: CPU s per GB of the path)
+	for pr in dd:std banana:std banana:dd; do
+		a=${pr%%:*} b=${pr#*:}
+		eval "[ -n \"\${G_${a}_$m:-}\" ] && [ -n \"\${G_${b}_$m:-}\" ]" || continue
+		for q in tx:tx rx:rx rtt:rtt rtt_p90:rtt90 cpu:cpu; do
+			eval "x=\${M_${m}_${a}_${q#*:}:-none} y=\${M_${m}_${b}_${q#*:}:-none}"
+			fig "${P}ratio_${a}_over_${b}_${q%%:*}" "$(ratio "$x" "$y")"
+		done
+	done
+	# the Banana counters: per-run deltas of the drop / ring-full ones
+	if [ -s "$W/ctr-$m" ]; then
+		for dn in $( (awk -v re="$DROP_RE" '$2 ~ re && $3 != 0 { print $1 ":" $2 }' "$W/ctr-$m"
+			echo "corm:nic/tx_full corm:wire/tx-queue-full spike:wire/tx-queue-full spike:vif/rx_no_buffers") |
+			tr ' ' '\n' | sort -u); do
+			d=${dn%%:*} n=${dn#*:}
+			k=$(echo "$n" | tr '/-' '__')
+			runs=$(awk -v d="$d" -v n="$n" -v R="$RUNS" '$1 == d { h[$4] = 1 } $1 == d && $2 == n { v[$4] += $3 }
+				END { for (r = 1; r <= R; r++) printf "%s%s", (r > 1 ? "," : ""), (r in h ? v[r] + 0 : "-"); print "" }' "$W/ctr-$m")
+			fig "${P}banana_ctr_${d}_${k}_runs" "$runs"
+			fig "${P}banana_ctr_${d}_${k}_total" "$(echo "$runs" | tr ',' '\n' | grep -E '^-?[0-9]+$' | tr '\n' ' ' | sum)"
+		done
+	fi
 done
 
-# ---- ratios (medians)
-for q in TX:tx RX:rx RTT:rtt; do
-	v=${q%%:*} k=${q#*:}
-	eval "s=\${M_std_$v:-none} d=\${M_dd_$v:-none} b=\${M_banana_$v:-none}"
-	fig corm_ratio_dd_over_std_$k "$(ratio "$d" "$s")"
-	if [ "$b" != none ]; then
-		fig corm_ratio_banana_over_std_$k "$(ratio "$b" "$s")"
-		fig corm_ratio_banana_over_dd_$k "$(ratio "$b" "$d")"
-	fi
-done
 [ -z "$problems" ] || fail "$problems"
 pass

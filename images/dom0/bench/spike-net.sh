@@ -1,18 +1,34 @@
 #!/bin/sh
 # Network figures, measured in this one boot, printed as `BANANA-FIGURE key=value`.
 #
-# Two Linux PV guests (same kernel, ramdisk and job: banana.job=net; the second one
-# runs iperf3 -c both ways and ping against the first, IPERF_RUNS times in a row
-# with banana.iperf_runs) over two paths, RUNS setups each, alternating:
+# Two Linux PV guests per path (same kernel, ramdisk and job: banana.job=net); the
+# second one (B) measures against the first (A) over two paths:
 #   spike  each guest's vif served by its own Spike, the Spikes joined by a local
 #          wire, all set up with the controller as in tests/spike-wire.sh
 #   std    each guest's vif served by dom0's Linux xen-netback, both on the dom0
 #          bridge xenbr0 (hotplug: /etc/xen/scripts/vif-banana, busybox sh)
-# Every setup is torn down before the next one.
-#   net_{spike,std}_{tx,rx}_mbit_*  iperf3 receiver Mbit/s; tx = second guest sends
-#   net_{spike,std}_rtt_ms_*        ping avg of 20 pings, 0.2 s apart
-#   net_ratio_{tx,rx,rtt}           spike median / std median
-#   vif_initwait_{spike,std}_*_s    first guest's `xl create` start -> its vif's
+# Method (as bench/corm-net.sh): RUNS setups; each sets up both paths (Spikes and
+# wire, then each path's guest A, timing its vif's backend; then the two B guests),
+# then IPERF_RUNS rounds of one slot (SLOT_S s of dom0's clock) per path, spike then
+# std, then tears both down. Before a slot the other path's guests (and Spikes) are
+# paused (xl pause), so only the slot's path and dom0 run. At a slot's start dom0 samples `xl list` (CPU time per
+# domain) and the Spikes' counters, then tells guest B through its console to
+# measure (banana.bench=1, images/guest/init): iperf3 -c A -t IPERF_S -O OMIT_S
+# (warm-up not counted) both ways, then PINGS pings PING_I s apart. Guests A
+# (banana.bench=quiet) and B send nothing outside their slots, so the idle path is
+# quiet. dom0 sleeps through the slot and samples again 1.5 s before its end. Before
+# the rounds of a setup, IDLE_S s without measurement show (in the log) what each
+# domain costs idle.
+#   net_{spike,std}_{tx,rx}_mbit_*  iperf3 receiver Mbit/s per round; tx = B sends
+#   net_{spike,std}_{tx,rx}_retr_{runs,total}  TCP retransmits of the sender
+#   net_{spike,std}_rtt_ms_{median,p90}  p50 / p90 of all pings; _runs, _spread:
+#                                   per-round p50s
+#   net_{spike,std}_cpu_s_per_gb_{dom0,guests,spikes,path}  CPU seconds over the GB
+#                                   B's eth0 moved (path: dom0 + Spikes)
+#   net_ratio_{tx,rx,rtt,rtt_p90,cpu}  spike median / std median (rtt: p50)
+#   net_spike_ctr_<counter>_{runs,total}  both Spikes' drop / ring-full counter
+#                                   deltas over spike slots (DROP_RE of common.sh)
+#   vif_initwait_{spike,std}_*_s    guest A's `xl create` start -> its vif's
 #                                   backend `state` >= 2 (InitWait) in xenstore
 #   vif_backend_react_*_median_s    its backend node first seen (state 1, written
 #                                   by libxl) -> state >= 2: the backend's own part
@@ -30,11 +46,18 @@
 . "$BANANA_ROOT/lib.sh"
 . "$BANANA_ROOT/bench/common.sh"
 BAD_RE=
-RUNS=${RUNS:-3}
-IPERF_S=${IPERF_S:-10}
-IPERF_RUNS=${IPERF_RUNS:-2}
-MEM_TRIES=${MEM_TRIES:-12 8 6 4 3}
-BOOT_RUNS=${BOOT_RUNS:-5}
+bench_param RUNS 3
+bench_param IPERF_RUNS 2
+bench_param IPERF_S 8
+bench_param OMIT_S 2
+bench_param PINGS 100
+bench_param PING_I 0.1
+bench_param MEM_TRIES "12 8 6 4 3"
+bench_param BOOT_RUNS 5
+bench_param IDLE_S 15
+W=$(awk -v s="$IPERF_S" -v o="$OMIT_S" -v n="$PINGS" -v i="$PING_I" 'BEGIN { printf "%d\n", 2 * (s + o + 6) + int(n * i + 4) }')
+bench_param SLOT_S $((W + 6))
+W=$BANANA_WORK
 SPIKE_BAD='panicked at|SPIKE-VIF-FATAL|SPIKE-WIRE-ERROR'
 problems=
 problem() { log "PROBLEM: $*"; problems="$problems $*;"; }
@@ -101,87 +124,146 @@ be_wait() {
 }
 
 # ---- the two paths
-SP_TX= SP_RX= SP_RTT= STD_TX= STD_RX= STD_RTT= SP_IW= STD_IW= SP_RE= STD_RE= SP_CB=
-collect() { # PATH GUEST: the measured lines of GUEST -> the lists of PATH
-	for v in $(console "$2" | sed -n 's/^GUEST-IPERF3 dir=tx mbit_s=//p'); do
-		case $v in FAIL) problem "$1: iperf3 tx failed in $2" ;; *) eval "$3_TX=\"\$$3_TX $v\"" ;; esac
-	done
-	for v in $(console "$2" | sed -n 's/^GUEST-IPERF3 dir=rx mbit_s=//p'); do
-		case $v in FAIL) problem "$1: iperf3 rx failed in $2" ;; *) eval "$3_RX=\"\$$3_RX $v\"" ;; esac
-	done
-	for v in $(console "$2" | sed -n 's/^GUEST-RTT avg_ms=//p'); do
-		case $v in FAIL) problem "$1: ping failed in $2" ;; *) eval "$3_RTT=\"\$$3_RTT $v\"" ;; esac
-	done
-	log "$1 $2: tx $(console "$2" | sed -n 's/^GUEST-IPERF3 dir=tx mbit_s=//p' | tr '\n' ' ')Mbit/s;" \
-		"rx $(console "$2" | sed -n 's/^GUEST-IPERF3 dir=rx mbit_s=//p' | tr '\n' ' ')Mbit/s;" \
-		"rtt $(console "$2" | sed -n 's/^GUEST-RTT avg_ms=//p' | tr '\n' ' ')ms"
-}
+SP_IW= STD_IW= SP_RE= STD_RE= SP_CB=
 
-# run_path spike|std R: one setup, measurement and teardown
-run_path() {
+# guest_a P R: path P's Spikes (spike) and guest A of setup R, timing its backend;
+# sets GA_P, SA/SB (spike), VB_P (guest B's vif spec); 1 when it failed
+guest_a() {
 	P=$1 R=$2
-	GA=n$P${R}a GB=n$P${R}b SA= SB=
-	log "---- $P path, run $R"
+	GA=n$P${R}a
 	if [ $P = spike ]; then
 		SA=nsp${R}a SB=nsp${R}b
 		T0=$(now)
-		if ! spike $SA; then problem "spike run $R: Spike $SA did not come up"; spikes_gone $SA; return; fi
+		if ! spike $SA; then problem "spike setup $R: Spike $SA did not come up"; spikes_gone $SA; SA= SB=; return 1; fi
 		SP_CB="$SP_CB $(since "$T0")"
-		if ! spike $SB; then problem "spike run $R: Spike $SB did not come up"; spikes_gone $SA $SB; return; fi
-		if ! bn wire connect spike:$SA spike:$SB; then problem "spike run $R: wire connect failed"; spikes_gone $SA $SB; return; fi
-		VA="backend=$SA" VB="backend=$SB" BASE=/local/domain/$(domid $SA)/backend/vif
+		if ! spike $SB; then problem "spike setup $R: Spike $SB did not come up"; spikes_gone $SA $SB; SA= SB=; return 1; fi
+		if ! bn wire connect spike:$SA spike:$SB; then problem "spike setup $R: wire connect failed"; spikes_gone $SA $SB; SA= SB=; return 1; fi
+		VA="backend=$SA" VB_spike="backend=$SB" BASE=/local/domain/$(domid $SA)/backend/vif MA=00:16:3e:00:00:01
 	else
-		VA="bridge=xenbr0,script=$VIF_SCRIPT" VB=$VA BASE=/local/domain/0/backend/vif
+		VA="bridge=xenbr0,script=$VIF_SCRIPT" VB_std=$VA BASE=/local/domain/0/backend/vif MA=00:16:3e:00:00:11
 	fi
 	BEFORE=$(xenstore-list "$BASE" 2>/dev/null | tr '\n' ' ')
 	T0=$(now)
-	be_wait "$BASE" "$BEFORE" 60 > "$BANANA_WORK/iw-$GA" &
+	be_wait "$BASE" "$BEFORE" 60 > "$W/iw-$GA" &
 	BP=$!
-	OK=1
-	if guest $GA 10.0.0.1 10.0.0.2 00:16:3e:00:00:01 "$VA"; then
-		wait $BP
-		read -r TS T1 < "$BANANA_WORK/iw-$GA"
-		if [ "$TS" = timeout ] || [ -z "$T1" ]; then
-			problem "$P run $R: backend of $GA never reached state 2"
-		else
-			IW=$(awk -v a="$T0" -v b="$T1" 'BEGIN { printf "%.3f\n", b - a }')
-			RE=$(awk -v a="$TS" -v b="$T1" 'BEGIN { printf "%.3f\n", b - a }')
-			log "$GA: backend state 2 after ${IW}s (${RE}s after its node was seen); xl create returned after $(since "$T0")s"
-			if [ $P = spike ]; then SP_IW="$SP_IW $IW" SP_RE="$SP_RE $RE"; else STD_IW="$STD_IW $IW" STD_RE="$STD_RE $RE"; fi
-		fi
-	else
+	if ! guest $GA 10.0.0.1 10.0.0.2 $MA "$VA" banana.bench=quiet; then
 		kill $BP 2>/dev/null
-		problem "$P run $R: xl create $GA failed"
-		OK=0
+		problem "$P setup $R: xl create $GA failed"
+		return 1
 	fi
-	if [ $OK = 1 ] && ! guest $GB 10.0.0.2 10.0.0.1 00:16:3e:00:00:02 "$VB" \
-		"banana.iperf=1 banana.iperf_s=$IPERF_S banana.iperf_runs=$IPERF_RUNS"; then
-		problem "$P run $R: xl create $GB failed"
-		OK=0
+	eval "GA_$P=$GA"
+	wait $BP
+	read -r TS T1 < "$W/iw-$GA"
+	if [ "$TS" = timeout ] || [ -z "$T1" ]; then
+		problem "$P setup $R: backend of $GA never reached state 2"
+		return 0
 	fi
-	if [ $OK = 1 ] && ! seen $GB 'GUEST-NET-OK n=1' 'panicked at|GUEST-FAIL' 120; then
-		problem "$P run $R: $GB never reached $GA (last line '$(console $GB | tail -n 1)')"
-		OK=0
-	fi
-	if [ $OK = 1 ]; then
-		log "$GB reaches $GA; measuring ($IPERF_RUNS x iperf3 ${IPERF_S}s both ways + ping); dom0 sleeps"
-		sleep $((IPERF_RUNS * (2 * IPERF_S + 6)))
-		wait_lines $GB '^GUEST-RTT ' $IPERF_RUNS $((IPERF_RUNS * 40 + 60)) ||
-			problem "$P run $R: $GB printed $(console $GB | grep -c '^GUEST-RTT ') of $IPERF_RUNS GUEST-RTT lines"
-		if [ $P = spike ]; then
-			collect $P $GB SP
-			for s in $SA $SB; do
-				log "$s counters: $(xenstore-ls "/local/domain/$(domid $s)/data/banana" 2>/dev/null | tr -s ' \n' ' ')"
-				b=$(console $s | grep -Ec "$SPIKE_BAD|SPIKE-VIF-ERROR")
-				[ "$b" = 0 ] || problem "spike run $R: $s printed $b error lines"
-			done
-		else
-			collect $P $GB STD
-			ip -s link show | grep -A 5 -E '^[0-9]+: (vif|xenbr)' | sed 's/^/    /'
+	IW=$(awk -v a="$T0" -v b="$T1" 'BEGIN { printf "%.3f\n", b - a }')
+	RE=$(awk -v a="$TS" -v b="$T1" 'BEGIN { printf "%.3f\n", b - a }')
+	log "$GA: backend state 2 after ${IW}s (${RE}s after its node was seen); xl create returned after $(since "$T0")s"
+	if [ $P = spike ]; then SP_IW="$SP_IW $IW" SP_RE="$SP_RE $RE"; else STD_IW="$STD_IW $IW" STD_RE="$STD_RE $RE"; fi
+}
+
+# setup R: both paths up, IPERF_RUNS rounds of slots (spike, std), both torn down
+setup() {
+	R=$1
+	log "---- setup $R: both paths"
+	GA_spike= GA_std= GB_spike= GB_std= SA= SB= PTY_spike= PTY_std=
+	guest_a spike $R
+	guest_a std $R
+	pi=0
+	for P in spike std; do
+		eval "ga=\$GA_$P vb=\$VB_$P"
+		if [ -n "$ga" ]; then
+			gb=n$P${R}b mb=00:16:3e:00:00:$((pi + 1))2
+			if guest $gb 10.0.0.2 10.0.0.1 $mb "$vb" \
+				"banana.bench=1 banana.slot_s=$SLOT_S banana.iperf_s=$IPERF_S banana.iperf_omit=$OMIT_S banana.pings=$PINGS banana.ping_i=$PING_I"; then
+				eval "GB_$P=$gb"
+			else
+				problem "$P setup $R: xl create $gb failed"
+			fi
 		fi
-	fi
-	gone $GA $GB
-	if [ $P = spike ]; then spikes_gone $SA $SB; fi
+		pi=$((pi + 1))
+	done
+	for P in spike std; do
+		eval "gb=\$GB_$P"
+		[ -n "$gb" ] || continue
+		if seen $gb '^GUEST-BENCH-READY' 'panicked at|GUEST-FAIL' 180 && pty=$(console_pty $gb) && [ -n "$pty" ]; then
+			eval "PTY_$P=$pty"
+			log "$P setup $R: $gb reaches 10.0.0.1 and is ready (console $pty)"
+		else
+			problem "$P setup $R: $gb not ready (last line '$(console $gb | tail -n 1)'); its slots are skipped"
+			eval "GB_$P="
+		fi
+	done
+	[ -z "$SA" ] || { IA=$(domid $SA) IB=$(domid $SB); }
+	sleep 2
+	cpu_snap "$W/idle-$R-a"
+	sleep "$IDLE_S"
+	cpu_snap "$W/idle-$R-b"
+	log "setup $R: idle for ${IDLE_S}s, CPU s used: $(cpu_list "$W/idle-$R-a" "$W/idle-$R-b")"
+	: > "$W/slots-$R"
+	ALL_DOMS="$GA_spike $GB_spike $SA $SB $GA_std $GB_std"
+	rr=1
+	while [ $rr -le "$IPERF_RUNS" ]; do
+		for P in spike std; do
+			eval "gb=\$GB_$P ga=\$GA_$P pty=\$PTY_$P"
+			[ -n "$gb" ] || continue
+			if [ $P = spike ]; then only $ga $gb $SA $SB; else only $ga $gb; fi
+			t=$(awk -v n="$(now)" 'BEGIN { printf "%d\n", n + 2 }')
+			sleep_until "$t"
+			[ $P = std ] || { ctr_snap "$IA" "$W/ctr-$t-a-a"; ctr_snap "$IB" "$W/ctr-$t-b-a"; }
+			cpu_snap "$W/cpu-$t-a"
+			bench_go "$pty" "$t" || problem "setup $R round $rr $P: could not write to $gb's console $pty"
+			lt=$(late_by "$t")
+			sleep_until "$(awk -v t="$t" -v s="$SLOT_S" 'BEGIN { printf "%.1f\n", t + s - 1.5 }')"
+			cpu_snap "$W/cpu-$t-b"
+			[ $P = std ] || { ctr_snap "$IA" "$W/ctr-$t-a-b"; ctr_snap "$IB" "$W/ctr-$t-b-b"; }
+			echo "$t $rr $P $ga $gb $lt" >> "$W/slots-$R"
+		done
+		rr=$((rr + 1))
+	done
+	only $ALL_DOMS
+	while read -r t rr P ga gb lt <&3; do
+		L="setup $R round $rr $P"
+		awk -v l="$lt" 'BEGIN { exit !(l > 1.5) }' && problem "$L: dom0 started the slot ${lt}s late"
+		slot_read "$L" $gb $t
+		[ -z "$SL_TX" ] || eval "TX_$P=\"\$TX_$P $SL_TX\" TXR_$P=\"\$TXR_$P $SL_TXR\""
+		[ -z "$SL_RX" ] || eval "RX_$P=\"\$RX_$P $SL_RX\" RXR_$P=\"\$RXR_$P $SL_RXR\""
+		echo "$SL_RTT" | awk 'NF' >> "$W/rtt-$P"
+		p50=$(echo "$SL_RTT" | pct 50) p90=$(echo "$SL_RTT" | pct 90)
+		[ "$p50" = none ] || eval "RTT_$P=\"\$RTT_$P $p50\""
+		a=$W/cpu-$t-a b=$W/cpu-$t-b
+		c0=$(cpu_used $a $b Domain-0) cg=$(echo "$(cpu_used $a $b $ga) $(cpu_used $a $b $gb)" | sum) cs=none ex=
+		if [ $P = spike ]; then
+			cs=$(echo "$(cpu_used $a $b $SA) $(cpu_used $a $b $SB)" | sum)
+			ex=" spikes $cs; drops/ring-full:"
+			for e in a b; do
+				ctr_delta "$W/ctr-$t-$e-a" "$W/ctr-$t-$e-b" > "$W/ctrd-$t-$e"
+				[ -s "$W/ctrd-$t-$e" ] || problem "$L: no counters from Spike $e (banana counters)"
+				[ -z "$(awk '$2 < 0' "$W/ctrd-$t-$e")" ] || problem "$L: Spike $e's counters went backwards (restarted?)"
+				awk -v r="$R.$rr" '{ print $1, $2, r }' "$W/ctrd-$t-$e" >> "$W/ctr-spike"
+				ex="$ex $e:$(ctr_drops "$W/ctrd-$t-$e")"
+			done
+		fi
+		if [ "$SL_OK" = 1 ]; then
+			for x in gb:$SL_GB dom0:$c0 guests:$cg spikes:$cs; do
+				case ${x#*:} in none | '') continue ;; esac
+				eval "S_${P}_${x%%:*}=\$(echo \"\${S_${P}_${x%%:*}:-0} ${x#*:}\" | sum)"
+			done
+		fi
+		log "$L: tx ${SL_TX:-none} Mbit/s (retr ${SL_TXR:-?}), rx ${SL_RX:-none} (retr ${SL_RXR:-?}), rtt p50 $p50 p90 $p90 ms" \
+			"(${SL_GOT:-0}/${SL_SENT:-?}), $SL_GB GB; cpu s: dom0 $c0 guests $cg$ex (all: $(cpu_list $a $b))"
+		if [ $P = spike ]; then
+			for s in $SA $SB; do
+				b=$(console $s | grep -Ec "$SPIKE_BAD|SPIKE-VIF-ERROR")
+				[ "$b" = 0 ] || problem "$L: $s printed $b error lines"
+			done
+		fi
+	done 3< "$W/slots-$R"
+	[ -z "$GA_std" ] || ip -s link show | grep -A 5 -E '^[0-9]+: (vif|xenbr)' | sed 's/^/    /'
+	gone $GA_spike $GB_spike $GA_std $GB_std
+	[ -z "$SA" ] || spikes_gone $SA $SB
 }
 
 # ---- Spike boot: xl create (spike.cfg) -> SPIKE-BOOT
@@ -217,14 +299,14 @@ for m in $MEM_TRIES; do
 	[ $ok = 1 ] || break
 done
 
-# ---- the paths, alternating
+# ---- the paths, interleaved in each setup
 if ! brctl addbr xenbr0 || ! ip link set xenbr0 up; then
 	fail "cannot set up the dom0 bridge xenbr0"
 fi
+log "---- $RUNS setups x $IPERF_RUNS rounds of 2 slots of ${SLOT_S}s (~$((RUNS * (IPERF_RUNS * 2 * SLOT_S + 120) / 60)) minutes)"
 r=1
 while [ $r -le "$RUNS" ]; do
-	run_path spike $r
-	run_path std $r
+	setup $r
 	r=$((r + 1))
 done
 ip link set xenbr0 down
@@ -246,17 +328,47 @@ fig vif_initwait_std_median_s "$iwd"
 fig vif_initwait_ratio_spike_over_std "$(ratio "$iws" "$iwd")"
 fig vif_backend_react_spike_median_s "$(echo "$SP_RE" | median)"
 fig vif_backend_react_std_median_s "$(echo "$STD_RE" | median)"
-for q in TX:tx_mbit RX:rx_mbit RTT:rtt_ms; do
-	v=${q%%:*} k=${q#*:}
-	eval "sp=\$SP_$v std=\$STD_$v"
-	fig net_spike_${k}_runs "$(csv "$sp")"
-	fig net_std_${k}_runs "$(csv "$std")"
-	ms=$(echo "$sp" | median) md=$(echo "$std" | median)
-	fig net_spike_${k}_median "$ms"
-	fig net_std_${k}_median "$md"
-	fig net_spike_${k}_spread "$(echo "$sp" | spread)"
-	fig net_std_${k}_spread "$(echo "$std" | spread)"
-	fig net_ratio_${k%%_*} "$(ratio "$ms" "$md")"
+for P in spike std; do
+	for d in tx rx; do
+		eval "l=\${$(echo $d | tr a-z A-Z)_$P:-} rl=\${$(echo $d | tr a-z A-Z)R_$P:-}"
+		md=$(echo "$l" | median)
+		eval "M_${P}_$d=$md"
+		fig net_${P}_${d}_mbit_runs "$(csv "$l")"
+		fig net_${P}_${d}_mbit_median "$md"
+		fig net_${P}_${d}_mbit_spread "$(echo "$l" | spread)"
+		fig net_${P}_${d}_retr_runs "$(csv "$rl")"
+		fig net_${P}_${d}_retr_total "$(echo "$rl" | tr ' ' '\n' | grep -E '^[0-9]+$' | tr '\n' ' ' | sum)"
+	done
+	eval "l=\${RTT_$P:-}"
+	p50=$(pct 50 < "$W/rtt-$P" 2>/dev/null || echo none) p90=$(pct 90 < "$W/rtt-$P" 2>/dev/null || echo none)
+	eval "M_${P}_rtt=$p50 M_${P}_rtt90=$p90"
+	fig net_${P}_rtt_ms_median "$p50"
+	fig net_${P}_rtt_ms_p90 "$p90"
+	fig net_${P}_rtt_ms_runs "$(csv "$l")"
+	fig net_${P}_rtt_ms_spread "$(echo "$l" | spread)"
+	eval "gb=\${S_${P}_gb:-0} c0=\${S_${P}_dom0:-0} cs=\${S_${P}_spikes:-0}"
+	fig net_${P}_gb "$gb"
+	for x in dom0 guests spikes; do
+		eval "c=\${S_${P}_$x:-none}"
+		[ "$c" = none ] || fig net_${P}_cpu_s_per_gb_$x "$(per_gb "$c" "$gb")"
+	done
+	c=$(per_gb "$(echo "$c0 $cs" | sum)" "$gb")
+	eval "M_${P}_cpu=$c"
+	fig net_${P}_cpu_s_per_gb_path "$c"
 done
+for q in tx:tx rx:rx rtt:rtt rtt_p90:rtt90 cpu:cpu; do
+	eval "x=\${M_spike_${q#*:}:-none} y=\${M_std_${q#*:}:-none}"
+	fig net_ratio_${q%%:*} "$(ratio "$x" "$y")"
+done
+if [ -s "$W/ctr-spike" ]; then
+	for n in $( (awk -v re="$DROP_RE" '$1 ~ re && $2 != 0 { print $1 }' "$W/ctr-spike"
+		echo "wire/tx-queue-full vif/rx_no_buffers vif/tx_sink_full") | tr ' ' '\n' | sort -u); do
+		k=$(echo "$n" | tr '/-' '__')
+		runs=$(awk -v n="$n" '!($3 in h) { h[$3] = 1; o[++k] = $3 } $1 == n { v[$3] += $2 }
+			END { for (i = 1; i <= k; i++) printf "%s%s", (i > 1 ? "," : ""), v[o[i]] + 0; print "" }' "$W/ctr-spike")
+		fig net_spike_ctr_${k}_runs "$runs"
+		fig net_spike_ctr_${k}_total "$(echo "$runs" | tr ',' ' ' | sum)"
+	done
+fi
 [ -z "$problems" ] || fail "$problems"
 pass

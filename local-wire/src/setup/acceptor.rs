@@ -10,11 +10,9 @@ use pv_runtime::xenbus::XenbusState;
 
 use super::{
     key_path, parse_state, parse_u64, wire_dir, write_state, Action, Offer, Refusal, Then, WireId,
-    KEY_REQUEST, KEY_STATE,
+    KEY_MAX_PAGES, KEY_REQUEST, KEY_STATE,
 };
-
-/// Consecutive failed connection attempts before the acceptor gives up.
-pub const MAX_ATTEMPTS: u32 = 3;
+use crate::layout::MAX_PAGES_PER_DIR;
 
 /// Where the acceptor is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,10 +49,14 @@ pub enum AcceptorState {
     },
     /// `TearDown` issued (state 5).
     TearingDown(Then),
+    /// Between attempts (after a failure or a refused offer): the domain
+    /// calls [`retry`](Acceptor::retry) after its backoff.
+    Waiting {
+        /// The request that failed.
+        nonce: u64,
+    },
     /// Shut down (state 6).
     Closed,
-    /// Refused an offer or failed too often (state 6).
-    Failed,
 }
 
 /// The offerer as the acceptor sees it.
@@ -74,7 +76,6 @@ pub struct Acceptor {
     state: AcceptorState,
     view: Peer,
     nonce: u64,
-    failures: u32,
     refusal: Option<Refusal>,
 }
 
@@ -88,7 +89,6 @@ impl Acceptor {
             state: AcceptorState::Idle,
             view: Peer::Other,
             nonce: 0,
-            failures: 0,
             refusal: None,
         }
     }
@@ -165,8 +165,8 @@ impl Acceptor {
             }
             AcceptorState::Idle
             | AcceptorState::TearingDown(_)
-            | AcceptorState::Closed
-            | AcceptorState::Failed => {}
+            | AcceptorState::Waiting { .. }
+            | AcceptorState::Closed => {}
         }
         out
     }
@@ -177,8 +177,10 @@ impl Acceptor {
     }
 
     /// Answers `ReadOffer`: `lookup` reads a full xenstore path. A hostile
-    /// or broken offer is refused for good ([`refusal`](Self::refusal)):
-    /// the offerer would only publish the same again.
+    /// or broken offer is refused ([`refusal`](Self::refusal)), state 6
+    /// tells the offerer, and a new request follows only after the domain's
+    /// backoff ([`Action::RetryLater`]): a restarted offerer heals the wire,
+    /// a broken one costs a parse per backoff period.
     pub fn offer_read(&mut self, lookup: impl FnMut(&str) -> Option<String>) -> Vec<Action> {
         let AcceptorState::Reading { nonce, offer_id } = self.state else {
             return Vec::new();
@@ -187,8 +189,9 @@ impl Acceptor {
         match Offer::parse(&self.peer_dir, lookup) {
             Err(r) => {
                 self.refusal = Some(r);
-                self.state = AcceptorState::Failed;
+                self.state = AcceptorState::Waiting { nonce };
                 out.push(write_state(&self.dir, XenbusState::Closed));
+                out.push(Action::RetryLater);
             }
             Ok(offer) if offer.offer_for == nonce && offer.offer_id == offer_id => {
                 self.state = AcceptorState::Mapping {
@@ -220,7 +223,6 @@ impl Acceptor {
         if stale {
             self.tear_down(Then::Restart, &mut out);
         } else {
-            self.failures = 0;
             self.state = AcceptorState::Connected { nonce, offer_id };
             out.push(Action::Connect);
             out.push(write_state(&self.dir, XenbusState::Connected));
@@ -235,41 +237,45 @@ impl Acceptor {
         };
         let mut out = Vec::new();
         match then {
+            // A stale offer (the offerer moved on) is answered at once;
+            // after a failure the domain's backoff comes first.
             Then::Restart => self.request(self.nonce.wrapping_add(1), &mut out),
+            Then::Fail => {
+                self.state = AcceptorState::Waiting { nonce: self.nonce };
+                out.push(Action::RetryLater);
+            }
             Then::Close => {
                 self.state = AcceptorState::Closed;
-                out.push(write_state(&self.dir, XenbusState::Closed));
-            }
-            Then::Fail => {
-                self.state = AcceptorState::Failed;
                 out.push(write_state(&self.dir, XenbusState::Closed));
             }
         }
         out
     }
 
-    /// The last local step (mapping, binding, `accept`, or the wire itself,
-    /// e.g. corruption) failed: tear down and request a new offer, at most
-    /// [`MAX_ATTEMPTS`] times in a row.
+    /// The last local step (mapping, binding, `accept`) or the connected
+    /// wire itself (corruption, refusal, silence) failed: tear down, then
+    /// request a new offer after the domain's backoff. Never for good: the
+    /// acceptor keeps trying as long as the wire is configured.
     pub fn local_error(&mut self) -> Vec<Action> {
         let mut out = Vec::new();
         match self.state {
             AcceptorState::Reading { .. }
             | AcceptorState::Mapping { .. }
-            | AcceptorState::Connected { .. } => {
-                self.failures += 1;
-                let then = if self.failures >= MAX_ATTEMPTS {
-                    Then::Fail
-                } else {
-                    Then::Restart
-                };
-                self.tear_down(then, &mut out);
-            }
-            AcceptorState::TearingDown(_) | AcceptorState::AwaitOffer { .. } => {
-                self.state = AcceptorState::Failed;
-                out.push(write_state(&self.dir, XenbusState::Closed));
-            }
-            AcceptorState::Idle | AcceptorState::Closed | AcceptorState::Failed => {}
+            | AcceptorState::Connected { .. } => self.tear_down(Then::Fail, &mut out),
+            AcceptorState::Idle
+            | AcceptorState::AwaitOffer { .. }
+            | AcceptorState::TearingDown(_)
+            | AcceptorState::Waiting { .. }
+            | AcceptorState::Closed => {}
+        }
+        out
+    }
+
+    /// The backoff after [`Action::RetryLater`] is over: request a new offer.
+    pub fn retry(&mut self) -> Vec<Action> {
+        let mut out = Vec::new();
+        if let AcceptorState::Waiting { nonce } = self.state {
+            self.request(nonce.wrapping_add(1), &mut out);
         }
         out
     }
@@ -284,11 +290,12 @@ impl Acceptor {
             AcceptorState::TearingDown(_) => self.state = AcceptorState::TearingDown(Then::Close),
             AcceptorState::Idle
             | AcceptorState::AwaitOffer { .. }
-            | AcceptorState::Reading { .. } => {
+            | AcceptorState::Reading { .. }
+            | AcceptorState::Waiting { .. } => {
                 self.state = AcceptorState::Closed;
                 out.push(write_state(&self.dir, XenbusState::Closed));
             }
-            AcceptorState::Closed | AcceptorState::Failed => {}
+            AcceptorState::Closed => {}
         }
         out
     }
@@ -308,6 +315,10 @@ impl Acceptor {
         self.nonce = nonce;
         self.state = AcceptorState::AwaitOffer { nonce };
         out.push(Action::WriteAll(vec![
+            (
+                key_path(&self.dir, KEY_MAX_PAGES),
+                format!("{}", MAX_PAGES_PER_DIR),
+            ),
             (key_path(&self.dir, KEY_REQUEST), format!("{nonce}")),
             (
                 key_path(&self.dir, KEY_STATE),

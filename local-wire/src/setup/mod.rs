@@ -17,10 +17,12 @@ use pv_runtime::xenbus::XenbusState;
 use crate::layout::RingPages;
 
 mod acceptor;
+mod backoff;
 mod offer;
 mod offerer;
 
-pub use acceptor::{Acceptor, AcceptorState, MAX_ATTEMPTS};
+pub use acceptor::{Acceptor, AcceptorState};
+pub use backoff::Backoff;
 pub use offer::{Key, Offer, Refusal};
 pub use offerer::{Offerer, OffererState};
 
@@ -31,6 +33,9 @@ pub type WireId = u32;
 pub const KEY_STATE: &str = "state";
 /// Acceptor's `request` key.
 pub const KEY_REQUEST: &str = "request";
+/// Acceptor's `max-ring-pages` key: the largest K it maps (a power of two);
+/// the offerer offers no more. Absent (an older acceptor): [`RingPages::FOR_FRAMES`].
+pub const KEY_MAX_PAGES: &str = "max-ring-pages";
 
 /// `/local/domain/<dom>/data/banana/wire/<wire>`: a side's wire directory.
 pub fn wire_dir(dom: DomId, wire: WireId) -> String {
@@ -90,6 +95,10 @@ pub enum Action {
     /// page, retrying while the acceptor still maps it (until it unmaps or
     /// dies), before freeing it. Then call `torn_down`.
     TearDown,
+    /// Call the machine's `retry` after a backoff ([`Backoff`]): the link
+    /// failed, and setting it up again at once could spin against a peer
+    /// that fails every attempt.
+    RetryLater,
 }
 
 /// What a machine does once its teardown finishes.
@@ -99,7 +108,8 @@ pub enum Then {
     Restart,
     /// Stop for good ([`shutdown`](Offerer::shutdown) was called).
     Close,
-    /// Stop for good after an error; the controller may start a new machine.
+    /// After a failure: the offerer stops for good (local resource
+    /// exhaustion); the acceptor waits for its backoff, then requests again.
     Fail,
 }
 

@@ -57,11 +57,19 @@ enum Peer {
 pub struct Offerer {
     dir: String,
     peer: DomId,
+    /// The K we would like to offer.
     pages: RingPages,
+    /// The largest K the acceptor maps, as it last said.
+    peer_max: RingPages,
+    /// The K of the allocation in progress (the acceptor may change its
+    /// mind meanwhile; the offer must match what was allocated).
+    allocated: RingPages,
     state: OffererState,
     view: Peer,
     last_offered_for: Option<u64>,
     next_offer_id: u64,
+    /// After a failed link, no offer before [`retry`](Offerer::retry).
+    paused: bool,
 }
 
 impl Offerer {
@@ -79,10 +87,13 @@ impl Offerer {
             dir: wire_dir(own, wire),
             peer,
             pages,
+            peer_max: RingPages::FOR_FRAMES,
+            allocated: pages,
             state: OffererState::Idle,
             view: Peer::Missing,
             last_offered_for: None,
             next_offer_id: first_offer_id,
+            paused: false,
         }
     }
 
@@ -111,6 +122,27 @@ impl Offerer {
             },
             write_state(&self.dir, XenbusState::Initialising),
         ]
+    }
+
+    /// The acceptor's `max-ring-pages` as just read (call before
+    /// [`peer_changed`](Self::peer_changed)). Hostile text: anything but a
+    /// power of two in `1..=MAX_PAGES_PER_DIR` (or absent) reads as
+    /// [`RingPages::FOR_FRAMES`], the size every acceptor maps.
+    pub fn peer_max_pages(&mut self, max: Option<&str>) {
+        self.peer_max = max
+            .and_then(parse_u64)
+            .and_then(|k| u32::try_from(k).ok())
+            .and_then(RingPages::new)
+            .unwrap_or(RingPages::FOR_FRAMES);
+    }
+
+    /// The K of the next offer: ours, or less if the acceptor maps less.
+    pub fn offered_pages(&self) -> RingPages {
+        if self.peer_max.get() < self.pages.get() {
+            self.peer_max
+        } else {
+            self.pages
+        }
     }
 
     /// The acceptor's `state` and `request` as just read (`None`: absent).
@@ -167,7 +199,7 @@ impl Offerer {
             return Vec::new();
         };
         let mut out = Vec::new();
-        if data_refs.len() != 2 * self.pages.get() as usize {
+        if data_refs.len() != 2 * self.allocated.get() as usize {
             self.tear_down(Then::Fail, &mut out);
             return out;
         }
@@ -176,7 +208,7 @@ impl Offerer {
             return out;
         }
         let offer = Offer {
-            pages: self.pages,
+            pages: self.allocated,
             control_ref,
             data_refs: data_refs.to_vec(),
             event_channel,
@@ -203,9 +235,13 @@ impl Offerer {
         let mut out = Vec::new();
         match then {
             Then::Restart => {
+                // The next offer waits for the domain's backoff: a peer that
+                // fails every link (or re-requests at will) costs one set-up
+                // per backoff period, not a busy loop.
                 self.state = OffererState::AwaitRequest;
+                self.paused = true;
                 out.push(write_state(&self.dir, XenbusState::Initialising));
-                self.maybe_offer(&mut out);
+                out.push(Action::RetryLater);
             }
             Then::Close => {
                 self.state = OffererState::Closed;
@@ -231,6 +267,17 @@ impl Offerer {
                 self.tear_down(Then::Restart, &mut out)
             }
             _ => {}
+        }
+        out
+    }
+
+    /// The backoff after [`Action::RetryLater`] is over: answer the
+    /// acceptor's pending request, if any.
+    pub fn retry(&mut self) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.paused = false;
+        if self.state == OffererState::AwaitRequest {
+            self.maybe_offer(&mut out);
         }
         out
     }
@@ -271,11 +318,15 @@ impl Offerer {
     }
 
     fn maybe_offer(&mut self, out: &mut Vec<Action>) {
+        if self.paused {
+            return;
+        }
         if let Peer::Requesting(n) = self.view {
             if self.last_offered_for != Some(n) {
                 self.state = OffererState::Allocating { request: n };
+                self.allocated = self.offered_pages();
                 out.push(Action::Allocate {
-                    pages: self.pages,
+                    pages: self.allocated,
                     peer: self.peer,
                 });
             }

@@ -377,14 +377,16 @@ fn segment_count_and_ip_length_bound_the_merge() {
     check_merged(&s, &outs[0], &frames[..64]);
     check_merged(&s, &outs[1], &frames[64..]);
 
-    // 65535 - 20 - 32 = 65483 = 44 * 1460 + 1243.
-    let frames = run_of(&s, 46, 1460);
+    // Segments are at most MTU-sized (1448 bytes behind 32 bytes of TCP
+    // header), so the frame bound (65535 - 14 - 20 - 32 = 65469 =
+    // 45 * 1448 + 309) binds before the IP length's (65535 - 20 - 32).
+    let frames = run_of(&s, 46, 1448);
     let outs = run(&mut gro(), &frames);
     assert_eq!(outs.len(), 2);
-    check_merged(&s, &outs[0], &frames[..44]);
-    check_merged(&s, &outs[1], &frames[44..]);
+    check_merged(&s, &outs[0], &frames[..45]);
+    passed(&outs[1], &frames[45], true);
     let ip_len = be16(&outs[0].frame, s.l3() + 2);
-    assert_eq!(usize::from(ip_len), 20 + 32 + 44 * 1460);
+    assert_eq!(usize::from(ip_len), 20 + 32 + 45 * 1448);
 }
 
 /// The remote attack of issue 9 (A.1): back-to-back segments of one flow
@@ -407,6 +409,31 @@ fn merges_never_exceed_the_largest_netif_frame() {
         assert!(outs.iter().all(|o| o.frame.len() <= MAX_FRAME_LEN));
         // The old bound alone (IP length) would have taken the short one too.
         assert!(s.l3() + 20 + 32 + 45 * 1448 + room > MAX_FRAME_LEN);
+    }
+}
+
+/// Found by the `coalesce` fuzz target: segments longer than an MTU-sized
+/// frame (giants from the network) were merged with an MSS no segmenter
+/// may cut (`MssTooLarge`), so the merge could not be re-segmented.
+#[test]
+fn giants_pass_through_unmerged() {
+    for s in variants() {
+        let hdr = s.hdr_len();
+        let max = if s.l3() > 14 { 1518 } else { 1514 };
+        let fit = run_of(&s, 2, max - hdr);
+        let outs = run(&mut gro(), &fit);
+        assert_eq!(outs.len(), 1);
+        check_merged(&s, &outs[0], &fit);
+        let (kind, mss) = outs[0].gso.unwrap();
+        let mut copy = outs[0].frame.clone();
+        let loc = checksum::locate(&copy).unwrap();
+        checksum::set_pseudo(&mut copy, &loc).unwrap();
+        assert!(crate::segment(&copy, kind, mss, &mut |_| {}).is_ok());
+        let giants = run_of(&s, 2, max - hdr + 1);
+        let outs = run(&mut gro(), &giants);
+        assert_eq!(outs.len(), 2);
+        passed(&outs[0], &giants[0], true);
+        passed(&outs[1], &giants[1], true);
     }
 }
 

@@ -97,7 +97,7 @@ pub struct UnmapGrantRef {
 
 /// One side of a `gnttab_copy`: a grant ref of `domid`, or a frame (`gmfn`) of ours.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CopyPtr {
     /// `union { grant_ref_t ref; xen_pfn_t gmfn; } u`.
     pub u: u64,

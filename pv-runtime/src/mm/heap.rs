@@ -182,6 +182,40 @@ pub unsafe fn map_foreign(
     unsafe { m.paging.map(va, mfn, prot, foreign, &mut m.frames) }
 }
 
+/// Maps our own frames `mfns` side by side in the foreign window, read-write:
+/// a contiguous view of pages that are not contiguous in the direct map (a
+/// wire ring's data pages, which records must see as one run of bytes).
+/// Returns the view's address; undo with [`unalias`].
+pub fn alias(mfns: &[Mfn]) -> Result<u64, PagingError> {
+    let va = reserve_foreign(mfns.len())?;
+    for (i, &mfn) in mfns.iter().enumerate() {
+        let at = va + (i * PAGE_SIZE) as u64;
+        // SAFETY: a freshly reserved, unmapped window page; `mfn` is ours.
+        let r = unsafe { map_foreign(at, mfn, L1_PROT, DOMID_SELF) };
+        if let Err(e) = r {
+            unalias(va, i);
+            release_foreign(va + (i * PAGE_SIZE) as u64, mfns.len() - i);
+            return Err(e);
+        }
+    }
+    Ok(va)
+}
+
+/// Removes the first `n` pages of a view made by [`alias`] and gives the
+/// window back. The frames themselves are the caller's.
+pub fn unalias(va: u64, n: usize) {
+    let mut mem = MEMORY.lock();
+    if let Some(m) = mem.as_mut() {
+        for i in 0..n {
+            // SAFETY: an alias mapping of ours that nothing uses any more.
+            let _ = unsafe { m.paging.unmap(va + (i * PAGE_SIZE) as u64) };
+        }
+        if let Some(v) = m.foreign.as_mut() {
+            let _ = v.free(va, n);
+        }
+    }
+}
+
 /// Frames still free (heap growth and page users share them).
 pub fn frames_available() -> u64 {
     MEMORY.lock().as_ref().map_or(0, |m| m.frames.available())

@@ -1,7 +1,18 @@
 //! Where pciback puts the devices it exports, as hostile xenstore text:
 //! `root-N = "DDDD:BB"` (Linux pciback `xen_pcibk_publish_pci_root`) and
 //! `dev-N = "DDDD:BB:SS.F"` (its `xen_pcibk_publish_pci_dev`). Parsed strictly
-//! so a bad value is refused rather than half-understood.
+//! so a bad value is refused rather than half-understood; `root_num` too.
+
+use crate::xenstore::parse_decimal;
+
+/// Root buses we accept from the backend.
+pub const MAX_ROOTS: u32 = 4;
+
+/// pciback's `root_num`: strict decimal (no sign, space or leading zero),
+/// at most [`MAX_ROOTS`].
+pub fn parse_root_num(s: &str) -> Option<u32> {
+    parse_decimal(s).filter(|&n| n <= MAX_ROOTS)
+}
 
 /// A root bus the backend exports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +102,15 @@ mod tests {
             Address::parse("abcd:ef:1f.7").unwrap().to_string(),
             "abcd:ef:1f.7"
         );
+    }
+
+    #[test]
+    fn root_num_is_strict() {
+        assert_eq!(parse_root_num("0"), Some(0));
+        assert_eq!(parse_root_num("4"), Some(MAX_ROOTS));
+        for bad in ["", "5", "+1", "01", " 1", "1 ", "-0", "4294967296"] {
+            assert_eq!(parse_root_num(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

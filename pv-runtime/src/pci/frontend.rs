@@ -15,6 +15,7 @@ use alloc::vec::Vec;
 use crate::abi::{DomId, GrantRef, Port, DOMID_SELF};
 use crate::event::Events;
 use crate::mm::heap::alloc_page;
+use crate::pci::address::parse_root_num;
 use crate::pci::op::{Answer, MAX_MSIX};
 use crate::pci::{config, Address, OpError, OpPage, Request, Root};
 use crate::println;
@@ -25,8 +26,6 @@ use crate::xenbus::{self, XenbusState};
 
 /// How long pciback gets to answer one op (Linux pcifront: 3 s).
 const OP_TIMEOUT_NS: u64 = 3_000_000_000;
-/// Root buses and functions we accept from the backend.
-const MAX_ROOTS: u32 = 4;
 
 /// The device directory libxl makes for the first (only) PCI frontend.
 pub const DEVICE: &str = "device/pci/0";
@@ -78,9 +77,8 @@ impl PciFront {
             .read(&format!("{DEVICE}/backend"))
             .map_err(|_| PciError::NoDevice(DEVICE))?;
         let id_text = rt.xs.read(&format!("{DEVICE}/backend-id"))?;
-        let backend_id = id_text
-            .parse::<DomId>()
-            .ok()
+        let backend_id = crate::xenstore::parse_decimal(&id_text)
+            .and_then(|d| DomId::try_from(d).ok())
             .filter(|&d| d < DOMID_SELF)
             .ok_or(PciError::BadValue(id_text))?;
         let (va, mfn) = alloc_page().map_err(|_| PciError::NoResources)?;
@@ -138,11 +136,7 @@ impl PciFront {
 
     fn roots(&self, rt: &mut Runtime) -> Result<Vec<Root>, PciError> {
         let n_text = rt.xs.read(&format!("{}/root_num", self.backend))?;
-        let n = n_text
-            .parse::<u32>()
-            .ok()
-            .filter(|&n| n <= MAX_ROOTS)
-            .ok_or(PciError::BadValue(n_text))?;
+        let n = parse_root_num(&n_text).ok_or(PciError::BadValue(n_text))?;
         (0..n)
             .map(|i| {
                 let v = rt.xs.read(&format!("{}/root-{i}", self.backend))?;

@@ -1,6 +1,6 @@
 //! PCI passthrough for a PV driver domain: pcifront (io/pciif.h) for config
 //! space and MSI/MSI-X, BAR decoding, and (in the domain) BAR mapping from
-//! `DOMID_IO` and physical-IRQ binding. XEN-FACTS "PCI passthrough".
+//! `DOMID_IO` and physical-IRQ binding. docs/xen-interfaces.md, "PCI passthrough".
 //!
 //! * [`op`]: the one-op-in-flight shared page protocol, sans-IO;
 //! * [`address`]: the backend's `root-N` / `dev-N` values, parsed strictly;

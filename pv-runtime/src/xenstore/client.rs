@@ -94,7 +94,10 @@ impl From<EncodeError> for XsError {
 /// Client tunables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
-    /// Deadline for each request, from sending to reply.
+    /// Deadline for each request, from sending to reply. Linux's xenbus
+    /// waits for ever; we give up so a dead xenstored is said aloud, but
+    /// late: a loaded dom0's xenstored was seen pausing ~10 s in the nested
+    /// lab (every dom0 `xenstore-*` and `xl` command stalled with it).
     pub timeout_ns: u64,
     /// Capacity of the watch event queue.
     pub watch_queue: usize,
@@ -105,7 +108,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Config {
         Config {
-            timeout_ns: 10_000_000_000,
+            timeout_ns: 30_000_000_000,
             watch_queue: 64,
             tx_attempts: 8,
         }

@@ -42,10 +42,34 @@ pub use ring::{HeapPage, RawPage, SharedPage, StoreRing};
 pub use watch::WatchEvent;
 
 /// A strict unsigned decimal xenstore value: digits only, no sign, space or
-/// leading `+`, at most `u32` (every value from another domain is hostile).
+/// leading `+`, no leading zero (but `"0"` itself), at most `u32` (every
+/// value from another domain is hostile): two texts never mean one number,
+/// so `"08"` and `"8"` cannot name one device or ring twice.
 pub fn parse_decimal(s: &str) -> Option<u32> {
-    if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 10 || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    if b[0] == b'0' && b.len() > 1 {
         return None;
     }
     s.parse().ok()
+}
+
+#[cfg(test)]
+mod decimal_tests {
+    use super::parse_decimal;
+
+    /// Found by the Spike's `xenbus_values` fuzz target: `"08"` parsed as 8,
+    /// so `scan` named directory `08` as device 8 and a ring ref's text did
+    /// not round-trip.
+    #[test]
+    fn canonical_decimal_only() {
+        assert_eq!(parse_decimal("0"), Some(0));
+        assert_eq!(parse_decimal("8"), Some(8));
+        assert_eq!(parse_decimal("4294967295"), Some(u32::MAX));
+        for bad in ["", "00", "08", "0000000008", "4294967296", "+8", "8 ", "٨"] {
+            assert_eq!(parse_decimal(bad), None, "{bad:?}");
+        }
+    }
 }

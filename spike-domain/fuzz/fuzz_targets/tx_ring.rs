@@ -1,5 +1,7 @@
-//! Arbitrary TX ring contents and grant-copy statuses into `Vif::process_tx`:
-//! it must never panic, and every pass must answer exactly what it consumed.
+//! Arbitrary TX ring contents and grant-copy statuses into `Vif::process_tx`
+//! with a sink that plays the wire's ring (frames grant-copied into its
+//! pages): it must never panic, every pass must answer exactly what it
+//! consumed, and every frame committed must carry the vif's MAC.
 //!
 //! Input layout: `start: u32`, `n: u8` (requests claimed; 0xff = a wild
 //! `req_prod`), `cfg: u8` (offered GSO, budget), 4032 bytes of ring entries,
@@ -7,9 +9,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use spike_domain::netback::fake::{FakeFrontend, FakeXen};
+use spike_domain::netback::fake::{FakeFrontend, FakeSink, FakeXen};
 use spike_domain::netback::netif::{TxResponse, SRING_ENTRIES_OFFSET, TX_RING_SIZE};
-use spike_domain::netback::{FrontendFeatures, LocalPages, SharedPage, TxFrame, Vif, VifConfig};
+use spike_domain::netback::{FrontendFeatures, LocalPages, SharedPage, TxRate, Vif, VifConfig};
 
 const FE: u16 = 3;
 const MAC: [u8; 6] = [0x00, 0x16, 0x3e, 0x12, 0x34, 0x56];
@@ -60,7 +62,17 @@ fuzz_target!(|data: &[u8]| {
     cfg.offered.gso_tcpv4 = cfg_bits & 1 != 0;
     cfg.offered.gso_tcpv6 = cfg_bits & 2 != 0;
     cfg.limits.tx_budget = usize::from(cfg_bits >> 2 & 0x1f) + 1;
-    let mut pool = LocalPages::heap(8, 0x1000);
+    // The ring's start index doubles as a vif `rate` (any credit, any window):
+    // a spent credit leaves requests on the ring, never answered twice.
+    if start & 0x8000_0000 != 0 {
+        cfg.rate = Some(TxRate {
+            bytes: u64::from(start >> 16 & 0x7fff).max(1),
+            usecs: (start & 0xffff).max(1),
+        });
+    }
+    let mut pool = LocalPages::heap(2, 0x1000);
+    let mut sink = FakeSink::new(&mut xen, 1, 5000, 32);
+    sink.full = cfg_bits & 0x40 != 0 && statuses.first().is_some_and(|b| b & 1 != 0);
     let rx_pool = LocalPages::heap(2, 0x2000);
     // SAFETY: both pools outlive every copy below.
     unsafe {
@@ -71,15 +83,14 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let mut front = fe.tx.clone();
-    let mut sink = |f: TxFrame<'_>| {
-        assert!(f.data.len() >= 14 && f.data[6..12] == MAC);
-        true
-    };
-    for _ in 0..4 {
-        match vif.process_tx(&mut xen, &mut pool, &mut sink) {
+    for pass in 0..4u64 {
+        match vif.process_tx(&mut xen, &mut pool, &mut sink, pass * 20_000_000) {
             Ok(p) => {
                 assert!(p.consumed <= TX_RING_SIZE && p.delivered <= p.consumed);
                 assert_eq!(front.responses::<TxResponse>().len() as u32, p.consumed);
+                for (f, _) in sink.sent.drain(..) {
+                    assert!(f.len() >= 14 && f[6..12] == MAC);
+                }
             }
             Err(_) => assert!(vif.fatal().is_some()),
         }

@@ -1,6 +1,6 @@
 //! Per-vif counters: every frame or request the netback refuses is counted
 //! under its reason, so the domain can publish them (e.g. to xenstore under
-//! its own `/local/domain/<id>/…`, DESIGN.md §5) and tests can assert on them.
+//! its own `/local/domain/<id>/…`, docs/architecture.md §5) and tests can assert on them.
 
 pv_runtime::counters! {
     /// Monotonic event counts of one vif.
@@ -26,20 +26,20 @@ pv_runtime::counters! {
         tx_bad_gso,
         /// `csum_blank`/GSO frames without a checksummable IP/TCP/UDP header.
         tx_csum_setup_failed,
-        /// Frames the sink (the wire) had no room for.
+        /// Frames the sink (the wire) refused (down, or never room for them).
         tx_sink_full,
-        /// Frames that did not fit in the local page pool at all.
-        tx_no_local_pages,
         /// Multicast-control dummy requests (accepted, ignored).
         tx_mcast_ignored,
+        /// Times the guest's frames were left on its ring for lack of credit
+        /// (the vif `rate`), until the credit timer.
+        tx_credit_waits,
         /// Frames delivered to the guest.
         rx_packets,
         /// Bytes of those frames.
         rx_bytes,
-        /// Frames dropped because the guest posted no (or too few) rx buffers.
+        /// Frames dropped because the guest posted no (or too few) rx buffers
+        /// for too long.
         rx_no_buffers,
-        /// Frames dropped because the rx queue was full while buffers were posted.
-        rx_queue_full,
         /// Frames too large for the MTU, or over one page without `feature-sg`.
         rx_oversize,
         /// GSO frames of a kind the frontend did not ask for.

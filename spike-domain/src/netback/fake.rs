@@ -15,12 +15,14 @@ use pv_runtime::abi::{DomId, GrantRef, Mfn, DOMID_SELF};
 use super::netif::*;
 use super::pages::Page;
 use super::ring::{HeapPage, SharedPage};
-use super::{CopyFailed, GrantCopier, LocalPages};
+use super::{CopyEnd, CopyFailed, FrameMeta, GrantCopier, LocalPages, RxSource, SinkError, TxSink};
 
 /// Guest memory, local frames and the copy hypercall.
 #[derive(Default)]
 pub struct FakeXen {
     grants: BTreeMap<(DomId, GrantRef), Box<Page>>,
+    /// Pages another domain granted us, living elsewhere (a wire's ring).
+    foreign: BTreeMap<(DomId, GrantRef), NonNull<u8>>,
     local: BTreeMap<Mfn, NonNull<Page>>,
     /// Fail the whole hypercall.
     pub fail_hypercall: bool,
@@ -32,6 +34,8 @@ pub struct FakeXen {
     pub on_copy: Option<Box<dyn FnMut()>>,
     pub calls: usize,
     pub ops: usize,
+    /// Bytes copied by successful ops (the copy accounting of the tests).
+    pub bytes: usize,
 }
 
 impl FakeXen {
@@ -63,9 +67,21 @@ impl FakeXen {
         self.local.extend(pages.raw());
     }
 
+    /// Makes the page at `page` reachable as `domid`'s grant `gref`.
+    ///
+    /// # Safety
+    /// `page` points to 4096 bytes that outlive every later copy and that no
+    /// reference covers during a copy.
+    pub unsafe fn attach_foreign(&mut self, domid: DomId, gref: GrantRef, page: NonNull<u8>) {
+        self.foreign.insert((domid, gref), page);
+    }
+
     fn resolve(&mut self, p: &CopyPtr, is_gref: bool) -> Result<*mut u8, i16> {
         if is_gref {
             let gref = GrantRef::try_from(p.u).map_err(|_| gt::GNTST_BAD_GNTREF)?;
+            if let Some(page) = self.foreign.get(&(p.domid, gref)) {
+                return Ok(page.as_ptr());
+            }
             self.grants
                 .get_mut(&(p.domid, gref))
                 .map(|b| b.as_mut_ptr())
@@ -124,6 +140,9 @@ impl GrantCopier for FakeXen {
                 Some(s) if s != gt::GNTST_OKAY => s,
                 _ => self.one(op),
             };
+            if op.status == gt::GNTST_OKAY {
+                self.bytes += usize::from(op.len);
+            }
         }
         Ok(())
     }
@@ -320,5 +339,124 @@ impl FakeFrontend {
             .collect();
         self.rx.push();
         grefs
+    }
+}
+
+/// A [`TxSink`] that plays the wire's ring: a fixed set of pages of
+/// `domid` in a [`FakeXen`], handed out per reservation (the frame's bytes
+/// are grant-copied into them); a commit reads the frame back, header
+/// written over its start, into `sent`.
+pub struct FakeSink {
+    domid: DomId,
+    free: Vec<GrantRef>,
+    /// Say "full" to every reservation (backpressure).
+    pub full: bool,
+    /// Refuse every reservation (a wire that is down).
+    pub refused: bool,
+    /// Committed frames.
+    pub sent: Vec<(Vec<u8>, FrameMeta)>,
+    pages: BTreeMap<GrantRef, *mut Page>,
+}
+
+/// A [`FakeSink`] reservation: the pages it took.
+pub struct FakeSlot(Vec<GrantRef>);
+
+impl FakeSink {
+    /// `pages` pages granted by `domid` as `first_gref..`.
+    pub fn new(xen: &mut FakeXen, domid: DomId, first_gref: GrantRef, pages: u32) -> Self {
+        let mut map = BTreeMap::new();
+        for g in first_gref..first_gref + pages {
+            map.insert(g, xen.grant(domid, g) as *mut Page);
+        }
+        FakeSink {
+            domid,
+            free: (first_gref..first_gref + pages).rev().collect(),
+            full: false,
+            refused: false,
+            sent: Vec::new(),
+            pages: map,
+        }
+    }
+}
+
+impl TxSink for FakeSink {
+    type Slot = FakeSlot;
+
+    fn reserve(&mut self, len: usize) -> Result<FakeSlot, SinkError> {
+        if self.refused {
+            return Err(SinkError::Refused);
+        }
+        let n = len.div_ceil(PAGE_SIZE);
+        if self.full || n > self.free.len() {
+            return Err(SinkError::Full);
+        }
+        Ok(FakeSlot(self.free.split_off(self.free.len() - n)))
+    }
+
+    fn target(&mut self, slot: &FakeSlot, at: usize) -> Option<CopyEnd> {
+        let gref = *slot.0.get(at / PAGE_SIZE)?;
+        let off = at % PAGE_SIZE;
+        Some(CopyEnd {
+            ptr: CopyPtr {
+                u: u64::from(gref),
+                domid: self.domid,
+                offset: off as u16,
+            },
+            gref: true,
+            room: PAGE_SIZE - off,
+        })
+    }
+
+    fn commit(&mut self, slot: FakeSlot, header: &[u8], len: usize, meta: FrameMeta) -> bool {
+        let mut f = Vec::with_capacity(len);
+        for g in &slot.0 {
+            // SAFETY: a page boxed in the FakeXen, alive as long as it; no
+            // copy is running.
+            f.extend_from_slice(unsafe { &*self.pages[g] });
+        }
+        f.truncate(len);
+        f[..header.len()].copy_from_slice(header);
+        self.sent.push((f, meta));
+        self.free.extend(slot.0);
+        true
+    }
+
+    fn cancel(&mut self, slot: FakeSlot) {
+        self.free.extend(slot.0);
+    }
+}
+
+/// An [`RxSource`] that plays the wire's ring toward the guest: one frame's
+/// bytes in pages `grefs` of `domid`.
+pub struct FakeSource<'a> {
+    pub xen: &'a FakeXen,
+    pub domid: DomId,
+    pub grefs: &'a [GrantRef],
+}
+
+impl RxSource for FakeSource<'_> {
+    fn origin(&mut self, at: usize) -> Option<CopyEnd> {
+        let gref = *self.grefs.get(at / PAGE_SIZE)?;
+        let off = at % PAGE_SIZE;
+        Some(CopyEnd {
+            ptr: CopyPtr {
+                u: u64::from(gref),
+                domid: self.domid,
+                offset: off as u16,
+            },
+            gref: true,
+            room: PAGE_SIZE - off,
+        })
+    }
+
+    fn read(&mut self, at: usize, dst: &mut [u8]) {
+        for (i, b) in dst.iter_mut().enumerate() {
+            let p = at + i;
+            *b = self
+                .grefs
+                .get(p / PAGE_SIZE)
+                .and_then(|g| self.xen.granted(self.domid, *g))
+                .map_or(0, |page| page[p % PAGE_SIZE]);
+        }
     }
 }

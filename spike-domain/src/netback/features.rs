@@ -4,7 +4,7 @@
 //! Feature keys are named in netif.h ("feature-sg", "feature-gso-tcpv4",
 //! "feature-no-csum-offload", "feature-ipv6-csum-offload", "feature-rx-notify",
 //! "request-rx-copy"). Their values come from the guest and are hostile text
-//! (XEN-FACTS checklist 7): exactly "0" or "1" is accepted, anything else
+//! (docs/xen-interfaces.md, checklist item 7): exactly "0" or "1" is accepted, anything else
 //! counts as absent and is counted.
 
 use alloc::string::String;
@@ -91,7 +91,7 @@ impl Default for BackendFeatures {
 }
 
 impl BackendFeatures {
-    /// The keys to write before `state=2` (XEN-FACTS handshake:
+    /// The keys to write before `state=2` (docs/xen-interfaces.md, "Handshake":
     /// `feature-rx-copy=1` is mandatory, `feature-rx-flip=0`).
     pub fn kv(&self) -> [(&'static str, &'static str); 6] {
         let b = |v: bool| if v { "1" } else { "0" };
@@ -106,7 +106,7 @@ impl BackendFeatures {
     }
 }
 
-/// Bounds on the work and memory of one vif (XEN-FACTS checklist 5).
+/// Bounds on the work and memory of one vif (docs/xen-interfaces.md, checklist item 5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Frames taken from the TX ring per [`process_tx`](super::Vif::process_tx).
@@ -128,7 +128,7 @@ impl Default for Limits {
 }
 
 /// One vif, keyed by `(frontend_domid, handle)` — never by MAC or name
-/// (XEN-FACTS, localhost migration).
+/// (docs/xen-interfaces.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VifConfig {
     pub frontend_domid: DomId,
@@ -141,6 +141,9 @@ pub struct VifConfig {
     pub offered: BackendFeatures,
     pub features: FrontendFeatures,
     pub limits: Limits,
+    /// The toolstack's `rate` key: the guest's transmit limit (`None`:
+    /// unlimited).
+    pub rate: Option<super::TxRate>,
 }
 
 impl VifConfig {
@@ -158,6 +161,7 @@ impl VifConfig {
             offered: BackendFeatures::default(),
             features,
             limits: Limits::default(),
+            rate: None,
         }
     }
 }

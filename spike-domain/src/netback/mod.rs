@@ -4,13 +4,14 @@
 //! (where the guest's frames go: the wire to the Corm).
 //!
 //! Everything the frontend writes — ring indices, requests, xenstore keys — is
-//! hostile input (XEN-FACTS "Netback hostile-input checklist"). A malformed
+//! hostile input (docs/xen-interfaces.md, "Netback hostile-input checklist"). A malformed
 //! request is answered with an error status and counted; what Linux netback
 //! treats as fatal (`xenvif_fatal_tx_err`) returns [`Fatal`], after which the
 //! vif refuses all work and the caller must disconnect it. Nothing panics and
 //! every loop is bounded by the ring size or a budget.
 
 pub mod counters;
+pub mod credit;
 #[cfg(any(test, feature = "fake"))]
 pub mod fake;
 pub mod features;
@@ -33,10 +34,11 @@ use pv_runtime::ring::RingOverflow;
 use thiserror::Error;
 
 pub use counters::Counters;
+pub use credit::{TxCredit, TxRate};
 pub use features::{BackendFeatures, FrontendFeatures, Limits, VifConfig};
 pub use pages::LocalPages;
 pub use ring::{HeapPage, RawPage, SharedPage};
-pub use rx::{RxDrop, RxPass};
+pub use rx::{RxDrop, RxPass, RxPlan};
 pub use tx::TxPass;
 
 /// The whole `GNTTABOP_copy` hypercall failed (no op was attempted).
@@ -57,55 +59,61 @@ impl<T: GrantCopier + ?Sized> GrantCopier for &mut T {
     }
 }
 
-/// Checksum state of a frame, as Linux `ip_summed` and the wire protocol's
-/// `Checksum` (wire-proto/PROTOCOL.md, "Frame").
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum CsumMeta {
-    #[default]
-    None,
-    /// The L4 checksum field holds the pseudo-header sum; the sum from `start`
-    /// (from the start of the Ethernet frame) to the end goes at `start + offset`.
-    Partial { start: u16, offset: u16 },
-    /// The sender verified the checksum.
-    Validated,
-}
+/// Checksum state, GSO and frame metadata: the one vocabulary
+/// (`netframe`), shared with the wire protocol and the offloads.
+pub use netframe::{Checksum as CsumMeta, FrameMeta, Gso, GsoKind};
 
-/// What a GSO super-frame segments into.
+/// Where a frame's bytes land, or come from, for a grant copy: a page of the
+/// wire's ring, named as the copy names it (`local_wire::CopyEnd`).
+pub use local_wire::CopyEnd;
+
+/// Why a sink did not reserve room for a frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GsoKind {
-    TcpV4,
-    TcpV6,
+pub enum SinkError {
+    /// No room now: leave the frame on the guest's ring and wait for the
+    /// sink's kick (backpressure, never a drop).
+    Full,
+    /// Never (the wire is down, the frame too large): drop it and answer.
+    Refused,
 }
 
-/// A GSO super-frame's kind and segment size (MSS, never 0).
-pub type Gso = (GsoKind, u16);
-
-/// A frame from the guest, linear (headers never split, XSA-423).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TxFrame<'a> {
-    pub data: &'a [u8],
-    pub csum: CsumMeta,
-    pub gso: Option<Gso>,
-}
-
-/// A frame for the guest.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RxFrame<'a> {
-    pub data: &'a [u8],
-    pub csum: CsumMeta,
-    pub gso: Option<Gso>,
-}
-
-/// Where TX frames go. `false` means "no room": the frame is dropped, answered
-/// `NETIF_RSP_DROPPED` and counted.
+/// Where the guest's TX frames go: room in a ring (the wire to the Corm)
+/// that the frame's bytes are grant-copied straight into, from the guest's
+/// pages. Its first bytes go to a private copy first: they are checked
+/// there (anti-spoof, offload headers) and written into the slot by
+/// [`commit`](TxSink::commit), so the ring holds exactly what was checked.
 pub trait TxSink {
-    fn send(&mut self, frame: TxFrame<'_>) -> bool;
+    /// A reservation.
+    type Slot;
+    /// Room for a frame of `len` bytes.
+    fn reserve(&mut self, len: usize) -> Result<Self::Slot, SinkError>;
+    /// Where frame byte `at` of `slot` lands.
+    fn target(&mut self, slot: &Self::Slot, at: usize) -> Option<CopyEnd>;
+    /// The frame is in place but for its first `header.len()` bytes: write
+    /// them and make the frame visible with `meta`. `false`: refused (the
+    /// sink counted it).
+    fn commit(&mut self, slot: Self::Slot, header: &[u8], len: usize, meta: FrameMeta) -> bool;
+    /// Gives up a reservation.
+    fn cancel(&mut self, slot: Self::Slot);
 }
 
-impl<F: FnMut(TxFrame<'_>) -> bool> TxSink for F {
-    fn send(&mut self, frame: TxFrame<'_>) -> bool {
-        self(frame)
-    }
+/// A frame waiting in a ring (the wire from the Corm) for the guest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RxFrame {
+    /// Its length.
+    pub len: usize,
+    /// Its metadata.
+    pub meta: FrameMeta,
+}
+
+/// Where frames for the guest come from: a ring whose bytes are
+/// grant-copied straight into the guest's buffers.
+pub trait RxSource {
+    /// Where frame byte `at` is.
+    fn origin(&mut self, at: usize) -> Option<CopyEnd>;
+    /// Copies frame bytes `at..at + dst.len()` into private memory (headers
+    /// to decide on, or a frame to finish in software).
+    fn read(&mut self, at: usize, dst: &mut [u8]);
 }
 
 /// A frontend error Linux netback treats as fatal (`xenvif_fatal_tx_err`):
@@ -139,14 +147,16 @@ pub struct Vif<P: SharedPage> {
     cfg: VifConfig,
     tx: tx::TxPath<P>,
     rx: rx::RxPath<P>,
+    /// The toolstack's `rate` limit on the guest's transmissions.
+    credit: TxCredit,
     counters: Counters,
     fatal: Option<Fatal>,
 }
 
 impl<P: SharedPage> Vif<P> {
     /// Attaches to the frontend's mapped `tx-ring-ref`/`rx-ring-ref` pages.
-    /// `rx_pool` holds frames waiting for the guest's rx buffers; its size
-    /// bounds the rx queue's memory.
+    /// `rx_pool`: private pages for frames whose checksum is completed in
+    /// software (a page a frame, a few per commit).
     pub fn new(cfg: VifConfig, tx_page: P, rx_page: P, rx_pool: LocalPages) -> Result<Self, Fatal> {
         let tx = tx::TxPath::new(tx_page).map_err(Fatal::TxRingOverflow)?;
         let rx = rx::RxPath::new(rx_page, rx_pool).map_err(Fatal::RxRingOverflow)?;
@@ -155,6 +165,7 @@ impl<P: SharedPage> Vif<P> {
             ..Default::default()
         };
         Ok(Self {
+            credit: TxCredit::new(cfg.rate),
             cfg,
             tx,
             rx,
@@ -176,6 +187,11 @@ impl<P: SharedPage> Vif<P> {
         &self.counters
     }
 
+    /// The TX credit (the vif `rate`).
+    pub fn tx_credit(&self) -> &TxCredit {
+        &self.credit
+    }
+
     /// The fatal error that disabled this vif, if any.
     pub fn fatal(&self) -> Option<Fatal> {
         self.fatal
@@ -194,47 +210,65 @@ impl<P: SharedPage> Vif<P> {
     }
 
     /// One TX pass: takes up to `limits.tx_budget` frames from the guest,
-    /// copies them into `pool` with one batched grant copy, hands the good
-    /// ones to `sink`, answers every consumed request.
+    /// grant-copies each one's headers into `pool` (16 header slots a page)
+    /// and the rest straight into room `sink` reserved, in one batch, commits
+    /// the good ones, answers every consumed request. A full sink leaves
+    /// frames on the ring ([`TxPass::blocked`]); so does a spent credit (the
+    /// vif `rate`, [`credit`]) until [`TxPass::credit_wait`]: run a pass then.
     pub fn process_tx(
         &mut self,
         copier: &mut impl GrantCopier,
         pool: &mut LocalPages,
         sink: &mut impl TxSink,
+        now_ns: u64,
     ) -> Result<TxPass, Fatal> {
         self.check_alive()?;
-        let r = self
-            .tx
-            .process(&self.cfg, &mut self.counters, copier, pool, sink);
+        let r = self.tx.process(
+            &self.cfg,
+            &mut self.counters,
+            &mut self.credit,
+            now_ns,
+            copier,
+            pool,
+            sink,
+        );
         self.record(r)
     }
 
-    /// Queues a frame for the guest (copied into the rx pool now); dropped and
-    /// counted when it can't be delivered or the queue is full.
-    pub fn queue_rx(&mut self, frame: RxFrame<'_>) -> Result<(), RxDrop> {
+    /// Plans the delivery of `frame`, read from `src` (the wire's ring),
+    /// into the guest's posted buffers: the grant copies run at
+    /// [`rx_commit`](Self::rx_commit), so the frame stays in `src` until then.
+    /// Frames the frontend cannot take are dropped and counted.
+    pub fn rx_plan(&mut self, frame: &RxFrame, src: &mut impl RxSource) -> Result<RxPlan, Fatal> {
         if self.fatal.is_some() {
-            return Err(RxDrop::Disconnected);
+            return Ok(RxPlan::Dropped(RxDrop::Disconnected));
         }
-        self.rx.queue(&self.cfg, &mut self.counters, frame)
-    }
-
-    /// Delivers queued frames into the guest's posted rx buffers with one
-    /// batched grant copy.
-    pub fn flush_rx(&mut self, copier: &mut impl GrantCopier) -> Result<RxPass, Fatal> {
-        self.check_alive()?;
-        let r = self.rx.flush(&self.cfg, &mut self.counters, copier);
+        let r = self.rx.plan(&self.cfg, &mut self.counters, frame, src);
         self.record(r)
     }
 
-    /// Drops every queued rx frame (e.g. the guest posted no buffers for the
-    /// caller's stall timeout), counted as `rx_no_buffers`.
-    pub fn purge_rx(&mut self) -> usize {
-        self.rx.purge(&mut self.counters)
+    /// Runs the planned deliveries in one batched grant copy and answers
+    /// the guest's requests.
+    pub fn rx_commit(&mut self, copier: &mut impl GrantCopier) -> Result<RxPass, Fatal> {
+        self.check_alive()?;
+        let r = self.rx.commit(&mut self.counters, copier);
+        self.record(r)
     }
 
-    /// Frames waiting for rx buffers.
-    pub fn rx_queued(&self) -> usize {
-        self.rx.queued()
+    /// Frames planned and not yet committed.
+    pub fn rx_planned(&self) -> usize {
+        self.rx.planned()
+    }
+
+    /// Whether the guest has rx buffers posted that were not taken yet.
+    pub fn rx_posted(&self) -> bool {
+        self.rx.posted()
+    }
+
+    /// Counts a frame dropped for this vif by its caller (a guest that has
+    /// posted no buffers for too long).
+    pub fn rx_dropped_no_buffers(&mut self) {
+        self.counters.rx_no_buffers += 1;
     }
 
     /// `RING_FINAL_CHECK_FOR_REQUESTS` on the TX ring: true if the guest has

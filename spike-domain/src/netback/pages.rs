@@ -1,6 +1,6 @@
 //! A fixed pool of local 4 KiB pages with their machine frame numbers: the
 //! grant-copy targets for TX and sources for RX. A PV domain is not
-//! auto-translated, so `GNTTABOP_copy` names local frames by MFN (XEN-FACTS
+//! auto-translated, so `GNTTABOP_copy` names local frames by MFN (docs/xen-interfaces.md
 //! "PV boot, memory"); in the domain the pages come from
 //! `pv_runtime::mm::heap::alloc_page()`.
 //!

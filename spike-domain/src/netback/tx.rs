@@ -16,12 +16,26 @@
 //! Responses: one per consumed request, in order. Every data slot gets the
 //! packet's status under its own `id` (netfront frees each slot's grant by
 //! id), extra-info slots get `NETIF_RSP_NULL` — Linux `make_tx_response`.
+//!
+//! Where the bytes go: one `GNTTABOP_copy` batch per pass moves each
+//! packet's first [`HEADER_COPY_LEN`] bytes into a private header slot (a
+//! page of `pool`), and the rest straight into room the [`TxSink`] reserved
+//! in the wire's ring (the guest's page to the Corm's, never through ours).
+//! The header copy is checked (anti-spoof, offload headers; XSA-155: the
+//! guest cannot change it any more) and then written into the ring slot, so
+//! the ring holds exactly what was checked. A full sink leaves the packet
+//! on the guest's ring: backpressure, never a drop. So does a spent TX
+//! credit (the vif `rate`, [`super::credit`]), checked on the packet's
+//! private copy of its first request, as Linux does before consuming it.
+#![forbid(unsafe_code)]
 
 use alloc::vec::Vec;
 use core::ops::Range;
 
 use heapless::Vec as HVec;
-use pv_runtime::abi::grant_table::{Copy as GrantCopy, CopyPtr, GNTCOPY_SOURCE_GREF, GNTST_OKAY};
+use pv_runtime::abi::grant_table::{
+    Copy as GrantCopy, CopyPtr, GNTCOPY_DEST_GREF, GNTCOPY_SOURCE_GREF, GNTST_OKAY,
+};
 use pv_runtime::abi::DOMID_SELF;
 use pv_runtime::ring::RingOverflow;
 
@@ -29,8 +43,13 @@ use super::checksum::{self, IpVersion, ETHERTYPE_VLAN, ETH_HLEN, IPPROTO_TCP};
 use super::netif::*;
 use super::ring::{BackRing, SharedPage, Tx};
 use super::{
-    Counters, CsumMeta, Fatal, GrantCopier, Gso, GsoKind, LocalPages, TxFrame, TxSink, VifConfig,
+    Counters, CsumMeta, Fatal, FrameMeta, GrantCopier, Gso, GsoKind, LocalPages, SinkError,
+    TxCredit, TxSink, VifConfig,
 };
+use netframe::HEADER_COPY_LEN;
+
+/// Header slots per pool page.
+const HEADERS_PER_PAGE: usize = PAGE_SIZE / HEADER_COPY_LEN;
 
 /// Longest slot chain accepted for one packet: at least `XEN_NETIF_NR_SLOTS_MIN`
 /// (netif.h); beyond it the frontend is treated as malicious (Linux's
@@ -54,21 +73,32 @@ pub struct TxPass {
     /// Requests are still waiting: run another pass (budget or pool exhausted,
     /// or new requests raced `RING_FINAL_CHECK_FOR_REQUESTS`).
     pub more: bool,
+    /// The sink was full: packets were left on the ring; run again when the
+    /// sink has room (its kick), not before.
+    pub blocked: bool,
+    /// The credit (the vif `rate`) ran out: packets were left on the ring;
+    /// run again at this time (a timer), not before. The ring's event is not
+    /// re-armed meanwhile (Linux: no `napi` rescheduling while
+    /// `rate_limited`).
+    pub credit_wait: Option<u64>,
 }
 
+#[derive(Clone, Copy)]
 enum Outcome {
     Deliver,
     Respond(i16),
 }
 
-struct Pending {
+struct Pending<S> {
     rsps: Range<usize>,
     ops: Range<usize>,
-    first_page: usize,
+    /// Header slot index in the pool (page `hdr / HEADERS_PER_PAGE`).
+    hdr: usize,
     len: usize,
     flags: u16,
     gso: Option<Gso>,
     outcome: Outcome,
+    slot: Option<S>,
 }
 
 /// One packet's requests, copied out and checked for what Linux treats as fatal.
@@ -87,10 +117,8 @@ struct Parsed {
 pub(super) struct TxPath<P: SharedPage> {
     ring: BackRing<P, Tx>,
     ops: Vec<GrantCopy>,
-    pending: Vec<Pending>,
     /// Response ids in ring order; `None` = an extra slot (`NETIF_RSP_NULL`).
     rsps: Vec<Option<u16>>,
-    scratch: Vec<u8>,
 }
 
 impl<P: SharedPage> TxPath<P> {
@@ -98,9 +126,7 @@ impl<P: SharedPage> TxPath<P> {
         Ok(Self {
             ring: BackRing::attach(page)?,
             ops: Vec::new(),
-            pending: Vec::new(),
             rsps: Vec::new(),
-            scratch: Vec::new(),
         })
     }
 
@@ -108,59 +134,75 @@ impl<P: SharedPage> TxPath<P> {
         self.ring.final_check()
     }
 
-    pub(super) fn process(
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn process<S: TxSink>(
         &mut self,
         cfg: &VifConfig,
         counters: &mut Counters,
+        credit: &mut TxCredit,
+        now_ns: u64,
         copier: &mut impl GrantCopier,
         pool: &mut LocalPages,
-        sink: &mut impl TxSink,
+        sink: &mut S,
     ) -> Result<TxPass, Fatal> {
         self.ops.clear();
-        self.pending.clear();
         self.rsps.clear();
+        let mut pending: Vec<Pending<S::Slot>> = Vec::new();
         let mut pass = TxPass::default();
         self.ring.begin().map_err(Fatal::TxRingOverflow)?;
-        let mut next_page = 0;
+        let headers = pool.len() * HEADERS_PER_PAGE;
         let mut stopped_early = false;
         while self.ring.remaining() > 0 {
-            if self.pending.len() >= cfg.limits.tx_budget {
+            if pending.len() >= cfg.limits.tx_budget || pending.len() >= headers {
                 stopped_early = true;
                 break;
             }
             let rsp_start = self.rsps.len();
             let p = self.parse()?;
+            // Charged on the size this pass read (never re-read from the
+            // ring), good packet or bad, like Linux.
+            if let Err(until) = credit.take(p.total as u64, now_ns) {
+                self.rsps.truncate(rsp_start);
+                counters.tx_credit_waits += 1;
+                pass.credit_wait = Some(until);
+                break;
+            }
             let mut outcome = judge(&p, cfg, counters);
-            let pages = p.total.div_ceil(PAGE_SIZE);
+            let mut slot = None;
             if matches!(outcome, Outcome::Deliver) {
-                if pages > pool.len() {
-                    counters.tx_no_local_pages += 1;
-                    outcome = Outcome::Respond(RSP_DROPPED);
-                } else if next_page + pages > pool.len() {
-                    // Leave the packet on the ring for the next pass, which
-                    // reads and validates it afresh.
-                    self.rsps.truncate(rsp_start);
-                    stopped_early = true;
-                    break;
+                match sink.reserve(p.total) {
+                    Ok(s) => slot = Some(s),
+                    Err(SinkError::Full) => {
+                        // Leave the packet on the ring for a later pass,
+                        // which reads, validates and charges it afresh.
+                        credit.refund(p.total as u64);
+                        self.rsps.truncate(rsp_start);
+                        pass.blocked = true;
+                        break;
+                    }
+                    Err(SinkError::Refused) => {
+                        counters.tx_sink_full += 1;
+                        outcome = Outcome::Respond(RSP_DROPPED);
+                    }
                 }
             }
             self.ring.consume(p.slots);
             counters.tx_requests += u64::from(p.slots);
             pass.consumed += p.slots;
             let ops_start = self.ops.len();
-            let first_page = next_page;
-            if matches!(outcome, Outcome::Deliver) {
-                self.build_ops(&p, cfg, pool, first_page);
-                next_page += pages;
+            let hdr = pending.len();
+            if let Some(s) = &slot {
+                self.build_ops(&p, cfg, pool, hdr, sink, s);
             }
-            self.pending.push(Pending {
+            pending.push(Pending {
                 rsps: rsp_start..self.rsps.len(),
                 ops: ops_start..self.ops.len(),
-                first_page,
+                hdr,
                 len: p.total,
                 flags: p.flags,
                 gso: p.gso,
                 outcome,
+                slot,
             });
         }
 
@@ -168,20 +210,22 @@ impl<P: SharedPage> TxPath<P> {
         if !copied {
             counters.copy_hypercall_failed += 1;
         }
-        for f in &self.pending {
-            let status = match f.outcome {
-                Outcome::Respond(s) => s,
-                Outcome::Deliver => {
-                    let ops_ok = copied
-                        && self.ops[f.ops.clone()]
-                            .iter()
-                            .all(|o| o.status == GNTST_OKAY);
-                    if ops_ok {
-                        deliver(f, cfg, counters, pool, &mut self.scratch, sink)
-                    } else {
-                        counters.tx_copy_failed += 1;
-                        RSP_ERROR
+        for mut f in pending {
+            let ops_ok = copied
+                && self.ops[f.ops.clone()]
+                    .iter()
+                    .all(|o| o.status == GNTST_OKAY);
+            let status = match (f.outcome, f.slot.take()) {
+                (Outcome::Respond(s), _) => s,
+                (Outcome::Deliver, Some(slot)) if ops_ok => {
+                    deliver(&f, slot, cfg, counters, pool, sink)
+                }
+                (Outcome::Deliver, slot) => {
+                    if let Some(slot) = slot {
+                        sink.cancel(slot);
                     }
+                    counters.tx_copy_failed += 1;
+                    RSP_ERROR
                 }
             };
             if status == RSP_OKAY && matches!(f.outcome, Outcome::Deliver) {
@@ -199,7 +243,9 @@ impl<P: SharedPage> TxPath<P> {
             }
         }
         pass.notify = self.ring.push_responses();
-        pass.more = stopped_early || self.ring.final_check();
+        pass.more = !pass.blocked
+            && pass.credit_wait.is_none()
+            && (stopped_early || self.ring.final_check());
         Ok(pass)
     }
 
@@ -229,12 +275,13 @@ impl<P: SharedPage> TxPath<P> {
                         if size == 0 {
                             return Err(Fatal::GsoSizeZero);
                         }
+                        malformed |= size < netframe::MIN_GSO_SIZE;
                         let kind = match e.gso_type() {
                             GSO_TYPE_TCPV4 => GsoKind::TcpV4,
                             GSO_TYPE_TCPV6 => GsoKind::TcpV6,
                             t => return Err(Fatal::BadGsoType(t)),
                         };
-                        gso = Some((kind, size));
+                        gso = Some(Gso { kind, size });
                     }
                     EXTRA_TYPE_MCAST_ADD | EXTRA_TYPE_MCAST_DEL => mcast = true,
                     EXTRA_TYPE_HASH => {}
@@ -298,8 +345,22 @@ impl<P: SharedPage> TxPath<P> {
         })
     }
 
-    /// One grant copy per (slot, local page) piece: at most two per slot.
-    fn build_ops(&mut self, p: &Parsed, cfg: &VifConfig, pool: &LocalPages, first_page: usize) {
+    /// One grant copy per piece: each guest slot's bytes, split where the
+    /// private header slot ends and where the sink's ring pages end.
+    fn build_ops<S: TxSink>(
+        &mut self,
+        p: &Parsed,
+        cfg: &VifConfig,
+        pool: &LocalPages,
+        hdr: usize,
+        sink: &mut S,
+        slot: &S::Slot,
+    ) {
+        let hlen = p.total.min(HEADER_COPY_LEN);
+        let (hpage, hoff) = (
+            hdr / HEADERS_PER_PAGE,
+            (hdr % HEADERS_PER_PAGE) * HEADER_COPY_LEN,
+        );
         let mut pos = 0;
         for (i, s) in p.data.iter().enumerate() {
             let mut len = if i == 0 {
@@ -309,21 +370,37 @@ impl<P: SharedPage> TxPath<P> {
             };
             let mut src = usize::from(s.offset);
             while len > 0 {
-                let (page, dst) = (first_page + pos / PAGE_SIZE, pos % PAGE_SIZE);
-                let chunk = len.min(PAGE_SIZE - dst);
+                let (dest, chunk, dest_gref) = if pos < hlen {
+                    let dest = CopyPtr {
+                        u: pool.mfn(hpage),
+                        domid: DOMID_SELF,
+                        offset: (hoff + pos) as u16,
+                    };
+                    (dest, len.min(hlen - pos), false)
+                } else {
+                    let Some(t) = sink.target(slot, pos) else {
+                        // A sink that cannot place its own bytes: the copy
+                        // op below fails, answering the packet with an error.
+                        self.ops.push(GrantCopy {
+                            status: 0,
+                            len: 0,
+                            flags: u16::MAX,
+                            ..GrantCopy::default()
+                        });
+                        return;
+                    };
+                    (t.ptr, len.min(t.room), t.gref)
+                };
+                let flags = GNTCOPY_SOURCE_GREF | if dest_gref { GNTCOPY_DEST_GREF } else { 0 };
                 self.ops.push(GrantCopy {
                     source: CopyPtr {
                         u: s.gref.into(),
                         domid: cfg.frontend_domid,
                         offset: src as u16,
                     },
-                    dest: CopyPtr {
-                        u: pool.mfn(page),
-                        domid: DOMID_SELF,
-                        offset: dst as u16,
-                    },
+                    dest,
                     len: chunk as u16,
-                    flags: GNTCOPY_SOURCE_GREF,
+                    flags,
                     status: 0,
                 });
                 pos += chunk;
@@ -351,11 +428,17 @@ fn judge(p: &Parsed, cfg: &VifConfig, counters: &mut Counters) -> Outcome {
         return Outcome::Respond(RSP_ERROR);
     }
     match p.gso {
-        Some((GsoKind::TcpV4, _)) if !cfg.offered.gso_tcpv4 => {
+        Some(Gso {
+            kind: GsoKind::TcpV4,
+            ..
+        }) if !cfg.offered.gso_tcpv4 => {
             counters.tx_gso_not_offered += 1;
             Outcome::Respond(RSP_ERROR)
         }
-        Some((GsoKind::TcpV6, _)) if !cfg.offered.gso_tcpv6 => {
+        Some(Gso {
+            kind: GsoKind::TcpV6,
+            ..
+        }) if !cfg.offered.gso_tcpv6 => {
             counters.tx_gso_not_offered += 1;
             Outcome::Respond(RSP_ERROR)
         }
@@ -372,56 +455,77 @@ pub(super) fn max_frame(mtu: u16, vlan: bool) -> usize {
     usize::from(mtu) + ETH_HLEN + if vlan { 4 } else { 0 }
 }
 
-/// Checks the copied frame (anti-spoof, size, checksum/GSO headers) and hands
-/// it to the sink. Returns the status for the packet's slots.
-fn deliver(
-    f: &Pending,
+/// Checks the packet's private header copy (anti-spoof, size, checksum/GSO
+/// headers) and commits the frame to the sink. Returns the status for the
+/// packet's slots.
+fn deliver<S: TxSink>(
+    f: &Pending<S::Slot>,
+    slot: S::Slot,
     cfg: &VifConfig,
     counters: &mut Counters,
     pool: &mut LocalPages,
-    scratch: &mut Vec<u8>,
-    sink: &mut impl TxSink,
+    sink: &mut S,
 ) -> i16 {
-    // Linearise: a frame within one page is used in place, a larger one is
-    // gathered so its headers are contiguous whatever the slot split (XSA-423).
-    let data: &mut [u8] = if f.len <= PAGE_SIZE {
-        &mut pool.page_mut(f.first_page)[..f.len]
-    } else {
-        scratch.clear();
-        for i in 0..f.len.div_ceil(PAGE_SIZE) {
-            let n = (f.len - i * PAGE_SIZE).min(PAGE_SIZE);
-            scratch.extend_from_slice(&pool.page(f.first_page + i)[..n]);
+    let hlen = f.len.min(HEADER_COPY_LEN);
+    let (hpage, hoff) = (
+        f.hdr / HEADERS_PER_PAGE,
+        (f.hdr % HEADERS_PER_PAGE) * HEADER_COPY_LEN,
+    );
+    let data = &mut pool.page_mut(hpage)[hoff..hoff + hlen];
+    let status = check(f, cfg, counters, data);
+    let meta = match status {
+        Ok(meta) => meta,
+        Err(status) => {
+            sink.cancel(slot);
+            return status;
         }
-        &mut scratch[..]
     };
+    if sink.commit(slot, data, f.len, meta) {
+        counters.tx_packets += 1;
+        counters.tx_bytes += f.len as u64;
+        RSP_OKAY
+    } else {
+        counters.tx_sink_full += 1;
+        RSP_DROPPED
+    }
+}
+
+/// The checks on a packet's header copy (`data`, its first bytes), fixing
+/// it up where Linux does; its metadata, or the status to answer.
+fn check<S>(
+    f: &Pending<S>,
+    cfg: &VifConfig,
+    counters: &mut Counters,
+    data: &mut [u8],
+) -> Result<FrameMeta, i16> {
     if data[6..12] != cfg.mac {
         counters.tx_spoofed_mac += 1;
-        return RSP_DROPPED;
+        return Err(RSP_DROPPED);
     }
     let vlan = u16::from_be_bytes([data[12], data[13]]) == ETHERTYPE_VLAN;
     if f.gso.is_none() && f.len > max_frame(cfg.mtu, vlan) {
         counters.tx_oversize += 1;
-        return RSP_ERROR;
+        return Err(RSP_ERROR);
     }
     let csum = if f.flags & NETTXF_CSUM_BLANK != 0 || f.gso.is_some() {
-        let Ok(loc) = checksum::locate(data) else {
+        let Ok(loc) = checksum::locate_in(data, f.len) else {
             counters.tx_csum_setup_failed += 1;
-            return RSP_ERROR;
+            return Err(RSP_ERROR);
         };
-        if let Some((kind, _)) = f.gso {
+        if let Some(Gso { kind, .. }) = f.gso {
             let ip = match kind {
                 GsoKind::TcpV4 => IpVersion::V4,
                 GsoKind::TcpV6 => IpVersion::V6,
             };
             if loc.ip != ip || loc.proto != IPPROTO_TCP {
                 counters.tx_bad_gso += 1;
-                return RSP_ERROR;
+                return Err(RSP_ERROR);
             }
             // A GSO frame must be CHECKSUM_PARTIAL; buggy frontends omit
             // csum_blank, so Linux recomputes the pseudo-header sum.
             if f.flags & NETTXF_CSUM_BLANK == 0 && checksum::set_pseudo(data, &loc).is_err() {
                 counters.tx_csum_setup_failed += 1;
-                return RSP_ERROR;
+                return Err(RSP_ERROR);
             }
         }
         CsumMeta::Partial {
@@ -433,16 +537,8 @@ fn deliver(
     } else {
         CsumMeta::None
     };
-    if sink.send(TxFrame {
-        data,
-        csum,
+    Ok(FrameMeta {
+        checksum: csum,
         gso: f.gso,
-    }) {
-        counters.tx_packets += 1;
-        counters.tx_bytes += f.len as u64;
-        RSP_OKAY
-    } else {
-        counters.tx_sink_full += 1;
-        RSP_DROPPED
-    }
+    })
 }

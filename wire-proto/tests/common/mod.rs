@@ -105,7 +105,8 @@ pub fn owned_frame_with_len(
         let checksum = prop_oneof![Just(Checksum::None), Just(Checksum::Validated), partial];
         let gso_kind = prop_oneof![Just(GsoKind::TcpV4), Just(GsoKind::TcpV6)];
         let gso = proptest::option::of(
-            (gso_kind, 1..=u16::MAX).prop_map(|(kind, size)| Gso { kind, size }),
+            (gso_kind, netframe::MIN_GSO_SIZE..=u16::MAX)
+                .prop_map(|(kind, size)| Gso { kind, size }),
         );
         (payload, checksum, gso)
     })
@@ -181,7 +182,7 @@ pub fn encode(msg: &Message<'_>) -> Vec<u8> {
 }
 
 pub fn record(msg: &Message<'_>) -> Vec<u8> {
-    let mut buf = vec![0u8; msg.encoded_len() + RECORD_HEADER_LEN];
+    let mut buf = vec![0u8; record_len(msg.encoded_len())];
     let n = encode_record(msg, &mut buf).expect("encode_record");
     assert_eq!(n, buf.len());
     buf

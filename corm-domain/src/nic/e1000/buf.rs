@@ -4,7 +4,7 @@
 use alloc::vec::Vec;
 
 use crate::nic::dma::{Dma, DmaPage, PAGE_SIZE};
-use crate::nic::{NicError, BUF_SIZE};
+use crate::nic::{NicError, TxError, TxFrame, BUF_SIZE};
 
 const PER_PAGE: usize = PAGE_SIZE / BUF_SIZE;
 
@@ -37,10 +37,45 @@ impl Buffers {
         self.locate(i).map_or(0, |(p, off)| p.bus() + off as u64)
     }
 
-    /// Copies `data` (at most `BUF_SIZE` bytes) into buffer `i`.
-    pub fn write(&self, i: usize, data: &[u8]) {
+    /// Gathers a whole frame (at most `BUF_SIZE` bytes) into buffer `i`,
+    /// completing the checksum it asks for in the copy.
+    pub fn fill(&self, i: usize, frame: &TxFrame<'_>) -> Result<(), TxError> {
+        let (p, off) = self.locate(i).ok_or(TxError::Invalid)?;
+        let n = frame.len();
+        if n > BUF_SIZE {
+            return Err(TxError::Length(n));
+        }
+        // SAFETY: the transmit ring only fills slots it has reclaimed, whose
+        // buffers no posted descriptor names; nothing else views buffer `i`.
+        let dst = unsafe { p.bytes_mut(off, n) }.ok_or(TxError::Length(n))?;
+        let r = frame.copy_whole(dst);
+        p.done_with();
+        r
+    }
+
+    /// Gathers frame bytes `at..at + len` (at most `BUF_SIZE`) into buffer `i`.
+    pub fn fill_part(&self, i: usize, frame: &TxFrame<'_>, at: usize, len: usize) {
         if let Some((p, off)) = self.locate(i) {
-            p.write(off, &data[..data.len().min(BUF_SIZE)]);
+            // SAFETY: as in `fill`.
+            if let Some(dst) = unsafe { p.bytes_mut(off, len.min(BUF_SIZE)) } {
+                frame.copy_to(at, dst);
+                p.done_with();
+            }
+        }
+    }
+
+    /// Lends buffer `i`'s first `len` bytes (at most `BUF_SIZE`) to `f`.
+    ///
+    /// # Safety
+    /// The device does not own buffer `i` now (its descriptor is done and
+    /// not yet reposted).
+    pub unsafe fn lend(&self, i: usize, len: usize, f: &mut dyn FnMut(&mut [u8])) {
+        if let Some((p, off)) = self.locate(i) {
+            // SAFETY: the caller's contract; nothing else views buffer `i`.
+            if let Some(b) = unsafe { p.bytes_mut(off, len.min(BUF_SIZE)) } {
+                f(b);
+                p.done_with();
+            }
         }
     }
 
@@ -49,14 +84,6 @@ impl Buffers {
         let n = data.len().min(BUF_SIZE.saturating_sub(off));
         if let Some((p, base)) = self.locate(i) {
             p.write(base + off, &data[..n]);
-        }
-    }
-
-    /// Copies the first `out.len()` (at most `BUF_SIZE`) bytes of buffer `i`.
-    pub fn read(&self, i: usize, out: &mut [u8]) {
-        let n = out.len().min(BUF_SIZE);
-        if let Some((p, off)) = self.locate(i) {
-            p.read(off, &mut out[..n]);
         }
     }
 }

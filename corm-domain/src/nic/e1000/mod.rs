@@ -36,15 +36,15 @@ mod tests;
 use core::sync::atomic::{fence, Ordering};
 
 use crate::nic::{
-    Dma, Events, IrqMode, Mmio, Nic, NicCounters, NicError, TxError, TxOffload, TxOffloads,
-    MAX_FRAME,
+    Dma, Events, IrqMode, Mmio, Nic, NicCounters, NicError, TxError, TxFrame, TxOffload,
+    TxOffloads, MAX_FRAME,
 };
 
 pub use irq::ITR_INTERVAL;
 pub use model::Model;
 pub use offload::MAX_TSO_FRAME;
 pub use rx::MIN_FRAME;
-pub use tx::TX_WATCHDOG_HANDLES;
+pub use tx::TX_WATCHDOG_TICKS;
 
 use regs::{ALL_ONES, ICR, RDT, STATUS, STATUS_LU, TDH, TDT};
 use rx::RxRing;
@@ -79,24 +79,48 @@ pub struct E1000<M: Mmio> {
 }
 
 impl<M: Mmio> E1000<M> {
-    /// The common tail of both transmit paths: reclaim written-back slots,
-    /// let `push` fill descriptors, and ring the TDT doorbell once (or count
-    /// a full ring, nothing written).
-    fn enqueue(&mut self, push: impl FnOnce(&mut TxRing) -> Option<u32>) -> Result<(), TxError> {
+    /// The common tail of both transmit paths: reclaim written-back slots
+    /// and let `push` fill descriptors, queued for the next `flush_tx`. A
+    /// ring that is full only of frames not yet published is published
+    /// first (the device cannot complete what it was not told about), and
+    /// `push` is tried again on what that freed: QEMU completes a TDT write
+    /// synchronously, hardware a little later.
+    fn enqueue(
+        &mut self,
+        mut push: impl FnMut(&mut TxRing) -> Result<(), TxError>,
+    ) -> Result<(), TxError> {
         if self.failed || !self.link {
             return Err(TxError::NotReady);
         }
         self.tx.reclaim(&mut self.counters);
-        match push(&mut self.tx) {
-            Some(tail) => {
-                doorbell(&self.mmio, TDT, tail);
-                Ok(())
-            }
-            None => {
-                self.counters.tx_full += 1;
-                Err(TxError::Full)
-            }
+        let mut r = push(&mut self.tx);
+        if r == Err(TxError::Full) && self.tx.published_in_flight() < self.tx.in_flight() {
+            self.flush_tx();
+            self.tx.reclaim(&mut self.counters);
+            r = push(&mut self.tx);
         }
+        match r {
+            Err(TxError::Full) => self.counters.tx_full += 1,
+            Err(_) => self.counters.tx_dropped += 1,
+            Ok(()) => {}
+        }
+        r
+    }
+
+    /// Reads STATUS: the link state, or `None` for a vanished device.
+    fn read_link(&mut self) -> Option<bool> {
+        let status = self.mmio.read32(STATUS);
+        (status != ALL_ONES).then_some(status & STATUS_LU != 0)
+    }
+
+    /// Records the link state; whether it changed.
+    fn set_link(&mut self, up: bool) -> bool {
+        let changed = up != self.link;
+        if changed {
+            self.link = up;
+            self.counters.link_changes += 1;
+        }
+        changed
     }
 
     /// Allocates the rings and buffers, then resets and programs the device.
@@ -150,23 +174,6 @@ impl<M: Mmio> E1000<M> {
         events.fatal = true;
         events
     }
-
-    /// Samples TDH while transmit work is outstanding (see
-    /// [`TX_WATCHDOG_HANDLES`]).
-    fn watchdog(&mut self, events: Events) -> Events {
-        if self.tx.in_flight() == 0 {
-            self.tx.idle();
-            return events;
-        }
-        let head = self.mmio.read32(TDH);
-        if head == ALL_ONES {
-            return self.fail(events);
-        }
-        match self.tx.watch(head, self.link) {
-            Watch::Healthy => events,
-            Watch::Hung | Watch::BadHead => self.fail(events),
-        }
-    }
 }
 
 impl<M: Mmio> Nic for E1000<M> {
@@ -179,10 +186,9 @@ impl<M: Mmio> Nic for E1000<M> {
     }
 
     /// Reads ICR and acknowledges exactly the causes read (see `irq`), maps
-    /// them to [`Events`], refreshes the link state on LSC, reclaims
-    /// completed transmits and runs the transmit watchdog. The caller must
-    /// call `receive` after an event with `rx`, and should call `handle`
-    /// periodically even without interrupts so the watchdog can fire.
+    /// them to [`Events`], refreshes the link state on LSC and reclaims
+    /// completed transmits. One ICR read, and on the 82574 one ICR write;
+    /// a STATUS read on LSC. The transmitter is checked by `watchdog`.
     fn handle(&mut self) -> Events {
         if self.failed {
             return Events {
@@ -202,26 +208,44 @@ impl<M: Mmio> Nic for E1000<M> {
             self.counters.interrupts += 1;
         }
         if events.link {
-            let status = self.mmio.read32(STATUS);
-            if status == ALL_ONES {
+            let Some(up) = self.read_link() else {
                 return self.fail(events);
-            }
-            let up = status & STATUS_LU != 0;
-            if up != self.link {
-                self.link = up;
-                self.counters.link_changes += 1;
-            }
+            };
+            self.set_link(up);
         }
         if events.tx {
             self.tx.reclaim(&mut self.counters);
         }
-        self.watchdog(events)
+        events
+    }
+
+    /// One STATUS read (a vanished device, a link change whose LSC was
+    /// missed); publishes frames a caller forgot to flush; reclaims; and
+    /// only when published frames have made no progress since the previous
+    /// call, one TDH read (see [`TX_WATCHDOG_TICKS`]).
+    fn watchdog(&mut self) -> Events {
+        let mut events = Events::default();
+        if self.failed {
+            events.fatal = true;
+            return events;
+        }
+        let Some(up) = self.read_link() else {
+            return self.fail(events);
+        };
+        events.link = self.set_link(up);
+        self.flush_tx();
+        self.tx.reclaim(&mut self.counters);
+        let mmio = &self.mmio;
+        match self.tx.watch(self.link, || mmio.read32(TDH)) {
+            Watch::Healthy => events,
+            Watch::Hung | Watch::BadHead | Watch::Gone => self.fail(events),
+        }
     }
 
     /// Walks the ring while descriptors are done; passes only whole,
     /// error-free frames of `MIN_FRAME..=MAX_FRAME` bytes, each copied out
     /// once, and re-posts every descriptor it read with one RDT write.
-    fn receive(&mut self, budget: usize, sink: &mut dyn FnMut(&[u8])) -> usize {
+    fn receive(&mut self, budget: usize, sink: &mut dyn FnMut(&mut [u8])) -> usize {
         if self.failed {
             return 0;
         }
@@ -232,43 +256,52 @@ impl<M: Mmio> Nic for E1000<M> {
         passed
     }
 
-    /// One frame, one legacy descriptor (EOP|IFCS|RS), one TDT write: the
-    /// caller's batching is the doorbell batching, and a per-frame doorbell
-    /// keeps latency low at the Corm's frame rates. Short frames are padded
-    /// by the device (TCTL.PSP). Frames count as sent once written back.
-    fn transmit(&mut self, frame: &[u8]) -> Result<(), TxError> {
-        if !(MIN_FRAME..=MAX_FRAME).contains(&frame.len()) {
-            self.counters.tx_dropped += 1;
-            return Err(TxError::Length(frame.len()));
-        }
-        self.enqueue(|tx| tx.push(frame))
-    }
-
-    /// Checksum insertion and IPv4 TSO on both models, IPv6 TSO on the
-    /// 82574L only (see `offload`).
-    fn tx_offloads(&self) -> TxOffloads {
-        offload::offloads(self.model)
-    }
-
-    /// One frame as a TCP/IP context descriptor (omitted when the device
-    /// holds an equal one) and a data descriptor per 2 KiB of frame, EOP|RS
-    /// on the last, one TDT write: up to 1 + `MAX_TSO_FRAME.div_ceil(2048)`
-    /// = 34 slots; `Full` (nothing written) when they are not free. The
-    /// driver fills in the checksum fields the device needs (see
-    /// [`TxOffload`]); the caller's frame is not modified. Counted like
-    /// `transmit`: one frame, its bytes, whatever the segments on the wire.
-    fn transmit_offload(&mut self, frame: &[u8], req: TxOffload) -> Result<(), TxError> {
+    /// One frame, one legacy descriptor (EOP|IFCS|RS), or a context
+    /// descriptor and data descriptors for an offload, queued: the TDT write
+    /// that hands a batch to the device is `flush_tx`'s. Short frames are
+    /// padded by the device (TCTL.PSP). Frames count as sent once written
+    /// back.
+    fn transmit_frame(
+        &mut self,
+        frame: &TxFrame<'_>,
+        offload: Option<TxOffload>,
+    ) -> Result<(), TxError> {
+        let Some(req) = offload else {
+            if !(MIN_FRAME..=MAX_FRAME).contains(&frame.len()) {
+                self.counters.tx_dropped += 1;
+                return Err(TxError::Length(frame.len()));
+            }
+            return self.enqueue(|tx| tx.push(frame));
+        };
         let caps = self.tx_offloads();
         let able = match (req.tso_mss, req.ipv6) {
             (None, _) => caps.csum,
             (Some(_), false) => caps.tso_v4,
             (Some(_), true) => caps.tso_v6,
         };
-        if !able {
+        if !able || frame.needs_checksum() {
             return Err(TxError::Unsupported);
         }
-        let plan = offload::plan(frame, &req).inspect_err(|_| self.counters.tx_dropped += 1)?;
+        let plan = offload::plan(frame.head(), frame.len(), &req)
+            .inspect_err(|_| self.counters.tx_dropped += 1)?;
         self.enqueue(|tx| tx.push_offload(frame, &plan))
+    }
+
+    /// One TDT write for everything queued since the last one; none when
+    /// nothing was.
+    fn flush_tx(&mut self) {
+        if self.failed {
+            return;
+        }
+        if let Some(tail) = self.tx.publish() {
+            doorbell(&self.mmio, TDT, tail);
+        }
+    }
+
+    /// Checksum insertion and IPv4 TSO on both models, IPv6 TSO on the
+    /// 82574L only (see `offload`).
+    fn tx_offloads(&self) -> TxOffloads {
+        offload::offloads(self.model)
     }
 
     fn tx_space(&self) -> usize {

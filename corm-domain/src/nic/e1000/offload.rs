@@ -28,23 +28,16 @@
 //! long. QEMU's e1000e parses the packet itself (`net_tx_pkt`) and hands a
 //! GSO frame to a vnet-header backend such as tap, which handles IPv6.
 
-use net_offload::checksum::{fold, pseudo_v4, pseudo_v6, ETH_HLEN, IPPROTO_TCP, IPPROTO_UDP};
-
-use crate::nic::{TxError, TxOffload, TxOffloads, MAX_FRAME};
+use crate::nic::offload::check;
+use crate::nic::{TxError, TxOffload, TxOffloads};
 
 use super::desc::{Context, POPTS_IXSM, POPTS_TXSM, TUCMD_IP, TUCMD_TCP, TUCMD_TSE};
 use super::model::Model;
-use super::rx::MIN_FRAME;
 
-/// Largest TSO frame, as the `Nic` trait defines it: 64 KiB plus a tag.
-pub const MAX_TSO_FRAME: usize = 65535 + 4;
+pub use crate::nic::offload::MAX_TSO_FRAME;
 
 /// Context offsets and HDRLEN are 8-bit fields (SDM §3.3.6).
 const MAX_CONTEXT_OFFSET: usize = 255;
-
-/// TCP header length bounds (RFC 9293 §3.1: data offset 5..=15 words).
-const TCP_MIN_HLEN: usize = 20;
-const TCP_MAX_HLEN: usize = 60;
 
 pub fn offloads(model: Model) -> TxOffloads {
     TxOffloads {
@@ -65,103 +58,43 @@ pub struct Plan {
     pub patches: [Option<(usize, u16)>; 2],
 }
 
-fn be16(b: &[u8], at: usize) -> usize {
-    usize::from(u16::from_be_bytes([b[at], b[at + 1]]))
-}
-
-/// Checks `req` against `frame` and plans its descriptors. `Length` for a
-/// frame too short or too long for the request, `Invalid` for offsets or
-/// header fields that disagree with it.
-pub fn plan(frame: &[u8], req: &TxOffload) -> Result<Plan, TxError> {
-    let len = frame.len();
-    let max = if req.tso_mss.is_some() {
-        MAX_TSO_FRAME
-    } else {
-        MAX_FRAME
-    };
-    if !(MIN_FRAME..=max).contains(&len) {
-        return Err(TxError::Length(len));
-    }
-    let (l3, l4) = (usize::from(req.l3_start), usize::from(req.l4_start));
-    let off = usize::from(req.csum_offset);
-    let proto = match off {
-        16 => IPPROTO_TCP,
-        6 => IPPROTO_UDP,
-        _ => return Err(TxError::Invalid),
-    };
-    let ip_min = if req.ipv6 { 40 } else { 20 };
-    if l3 < ETH_HLEN || l4 < l3 + ip_min || l4 + off > MAX_CONTEXT_OFFSET || l4 + off + 2 > len {
-        return Err(TxError::Invalid);
-    }
-    let ip = &frame[l3..l4];
-    let (src, dst) = if req.ipv6 {
-        let next_ok = l4 > l3 + 40 || ip[6] == proto;
-        if ip[0] >> 4 != 6 || !next_ok {
-            return Err(TxError::Invalid);
-        }
-        (&ip[8..24], &ip[24..40])
-    } else {
-        if ip[0] >> 4 != 4 || usize::from(ip[0] & 0x0F) * 4 != ip.len() || ip[9] != proto {
-            return Err(TxError::Invalid);
-        }
-        (&ip[12..16], &ip[16..20])
-    };
-    let pseudo = |l4_len: usize| {
-        let f = if req.ipv6 { pseudo_v6 } else { pseudo_v4 };
-        fold(f(src, dst, proto, l4_len as u32))
-    };
-    let field = l4 + off;
+/// Checks `req` against a frame of `len` bytes whose headers are in `head`
+/// (its first bytes; see `nic::offload::check`) and plans its descriptors.
+pub fn plan(head: &[u8], len: usize, req: &TxOffload) -> Result<Plan, TxError> {
+    let c = check(head, len, req, MAX_CONTEXT_OFFSET)?;
     let mut ctx = Context {
-        ipcss: l3 as u8,
-        tucss: l4 as u8,
-        tucso: field as u8,
-        tucmd: if proto == IPPROTO_TCP { TUCMD_TCP } else { 0 },
+        ipcss: c.l3 as u8,
+        tucss: c.l4 as u8,
+        tucso: c.field as u8,
+        tucmd: if c.tcp { TUCMD_TCP } else { 0 },
         ..Context::default()
     };
-    if !req.ipv6 {
-        ctx.ipcso = (l3 + 10) as u8;
-        ctx.ipcse = (l4 - 1) as u16;
+    if !c.ipv6 {
+        ctx.ipcso = (c.l3 + 10) as u8;
+        ctx.ipcse = (c.l4 - 1) as u16;
         ctx.tucmd |= TUCMD_IP;
     }
-    let Some(mss) = req.tso_mss else {
-        let end = if req.ipv6 {
-            l3 + 40 + be16(ip, 4)
-        } else {
-            l3 + be16(ip, 2)
-        };
-        if end > len || end < field + 2 {
-            return Err(TxError::Invalid);
-        }
+    let Some((mss, hdr)) = c.tso else {
         return Ok(Plan {
             ctx,
             tse: false,
             popts: POPTS_TXSM,
-            patches: [Some((field, pseudo(end - l4))), None],
+            patches: [Some((c.field, c.pseudo)), None],
         });
     };
-    let th = usize::from(req.l4_len);
-    let hdr = l4 + th;
-    let tcp_ok = proto == IPPROTO_TCP
-        && (TCP_MIN_HLEN..=TCP_MAX_HLEN).contains(&th)
-        && hdr <= MAX_CONTEXT_OFFSET
-        && hdr < len
-        && usize::from(frame[l4 + 12] >> 4) * 4 == th;
-    if !tcp_ok || mss == 0 || hdr + usize::from(mss) > MAX_FRAME {
-        return Err(TxError::Invalid);
-    }
     ctx.tucmd |= TUCMD_TSE;
     ctx.paylen = (len - hdr) as u32;
     ctx.hdrlen = hdr as u8;
     ctx.mss = mss;
-    let (popts, ip_csum) = if req.ipv6 {
+    let (popts, ip_csum) = if c.ipv6 {
         (POPTS_TXSM, None)
     } else {
-        (POPTS_TXSM | POPTS_IXSM, Some((l3 + 10, 0)))
+        (POPTS_TXSM | POPTS_IXSM, Some((c.l3 + 10, 0)))
     };
     Ok(Plan {
         ctx,
         tse: true,
         popts,
-        patches: [Some((field, pseudo(0))), ip_csum],
+        patches: [Some((c.field, c.pseudo_no_len)), ip_csum],
     })
 }

@@ -1,10 +1,12 @@
 //! The transmit ring (SDM §3.3, §3.4): filling descriptors, reclaiming the
 //! ones the device has written back, and noticing when it stops doing so.
 //! No register access happens here; the driver writes the TDT this module
-//! returns and feeds it the TDH it reads.
+//! publishes and feeds it the TDH it reads.
 //!
-//! `clean..tail` are the descriptors handed to the device and not yet
-//! reclaimed; at most `RING_LEN - 1` so that TDT never wraps onto TDH.
+//! `clean..tail` are the descriptors filled and not yet reclaimed; at most
+//! `RING_LEN - 1` so that TDT never wraps onto TDH. `clean..published` are
+//! the ones the device was told about (the TDT last written): frames are
+//! queued by `push`/`push_offload` and published once per batch.
 //!
 //! A frame is a run of slots: one legacy descriptor, or an optional TCP/IP
 //! context descriptor then data descriptors, one per 2 KiB buffer (SDM
@@ -13,28 +15,32 @@
 //! it ends and how many bytes it carried.
 
 use crate::nic::dma::{Dma, DmaPage};
-use crate::nic::{NicCounters, NicError, BUF_SIZE};
+use crate::nic::{NicCounters, NicError, TxError, TxFrame, BUF_SIZE};
 
 use super::buf::Buffers;
 use super::desc::{self, Context, RING_LEN, TXD_CMD_EOP, TXD_CMD_RS, TXD_CMD_TSE};
 use super::offload::Plan;
 
-/// Consecutive `handle` calls that may see the device hold transmit work
-/// without TDH moving before it is declared hung. Counted in calls because
-/// the driver has no clock: interrupts are throttled to at most ~7.8k/s
-/// (`ITR`), so 512 calls last at least 65 ms, longer than the longest
-/// 802.3x pause at 1 Gb/s (65535 quanta x 512 bit times = 33.6 ms); a caller
-/// polling every millisecond detects a hang within about half a second.
-pub const TX_WATCHDOG_HANDLES: u32 = 512;
+/// Consecutive watchdog calls (about one a second, see `Nic::watchdog`)
+/// that may find published transmit work with nothing completed and TDH
+/// unmoved, the link up, before the transmitter is declared hung. With the
+/// call that finds no completion and takes the first TDH sample, that is 3
+/// to 4 s without progress. The longest legitimate stall, an 802.3x pause
+/// at 1 Gb/s (65535 quanta x 512 bit times = 33.6 ms), is far shorter;
+/// Linux's e1000 declares a hang after 1 s of no progress plus up to 2 s of
+/// watchdog period, the same order. Between calls no register is read.
+pub const TX_WATCHDOG_TICKS: u32 = 2;
 
-/// What the watchdog concluded from one TDH sample.
+/// What the watchdog concluded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Watch {
     Healthy,
-    /// TDH has not moved for `TX_WATCHDOG_HANDLES` calls with work queued.
+    /// No progress for `TX_WATCHDOG_TICKS` calls with work published.
     Hung,
     /// TDH names no descriptor of the ring: the device state is corrupt.
     BadHead,
+    /// TDH read as all-ones: the device is gone.
+    Gone,
 }
 
 pub struct TxRing {
@@ -47,10 +53,17 @@ pub struct TxRing {
     /// The context descriptor the device holds, when the last one written
     /// is known to be loaded (cleared by `reset`): an equal one is skipped.
     ctx: Option<Context>,
-    /// Next slot to fill (the TDT we last wrote).
+    /// Next slot to fill.
     tail: usize,
+    /// The TDT last written: slots before it are the device's to process.
+    published: usize,
     /// Oldest slot not yet reclaimed.
     clean: usize,
+    /// Descriptors reclaimed, ever (wrapping): progress without a register.
+    completed: u32,
+    /// `completed` at the previous watchdog call that found work published.
+    seen: Option<u32>,
+    /// TDH at the previous watchdog call that had to read it.
     last_head: Option<usize>,
     stalled: u32,
 }
@@ -66,7 +79,10 @@ impl TxRing {
             ends: [0; RING_LEN],
             ctx: None,
             tail: 0,
+            published: 0,
             clean: 0,
+            completed: 0,
+            seen: None,
             last_head: None,
             stalled: 0,
         })
@@ -91,14 +107,30 @@ impl TxRing {
             desc::clear(&self.ring, i);
         }
         self.tail = 0;
+        self.published = 0;
         self.clean = 0;
-        self.last_head = None;
-        self.stalled = 0;
+        self.idle();
         lost
     }
 
+    /// Slots filled and not yet reclaimed, published or not.
     pub fn in_flight(&self) -> usize {
         desc::distance(self.clean, self.tail)
+    }
+
+    /// Slots the device was told about and has not been seen to complete.
+    pub fn published_in_flight(&self) -> usize {
+        desc::distance(self.clean, self.published)
+    }
+
+    /// The TDT to write if frames were queued since the last call: they
+    /// become the device's.
+    pub fn publish(&mut self) -> Option<u32> {
+        if self.published == self.tail {
+            return None;
+        }
+        self.published = self.tail;
+        Some(self.tail as u32)
     }
 
     /// Slots free right now, counting completed but unreclaimed ones; reads
@@ -126,6 +158,7 @@ impl TxRing {
                 desc::clear(&self.ring, self.clean);
                 let i = self.clean;
                 self.clean = desc::next(i);
+                self.completed = self.completed.wrapping_add(1);
                 if i == end {
                     break;
                 }
@@ -133,32 +166,46 @@ impl TxRing {
         }
     }
 
-    /// Copies `frame` (length already checked) into the tail slot and
-    /// returns the new TDT, or `None` when no slot is free.
-    pub fn push(&mut self, frame: &[u8]) -> Option<u32> {
-        if self.in_flight() >= RING_LEN - 1 {
-            return None;
+    /// Whether `slots` more slots are free right now (reclaimed ones).
+    /// One slot always stays empty: TDT == TDH means "ring empty" (8254x
+    /// SDM 3.4), so a full ring would be indistinguishable from an empty one.
+    pub fn fits(&self, slots: usize) -> bool {
+        self.in_flight() + slots < RING_LEN
+    }
+
+    /// Copies `frame` (length already checked, `fits(1)` checked) into the
+    /// tail slot and queues it. `Err` (nothing queued) when the checksum it
+    /// asks for cannot be completed.
+    pub fn push(&mut self, frame: &TxFrame<'_>) -> Result<(), TxError> {
+        if !self.fits(1) {
+            return Err(TxError::Full);
         }
         let i = self.tail;
         let len = frame.len() as u16;
-        self.bufs.write(i, frame);
+        self.bufs.fill(i, frame)?;
         self.lens[i] = u32::from(len);
         self.ends[i] = i as u16;
         desc::tx_fill(&self.ring, i, self.bufs.bus(i), len);
         self.tail = desc::next(i);
-        Some(self.tail as u32)
+        Ok(())
+    }
+
+    /// Slots `frame` takes with `plan`: a context descriptor unless the
+    /// device already holds an equal one, and one per `BUF_SIZE` bytes.
+    pub fn slots_for(&self, frame: &TxFrame<'_>, plan: &Plan) -> usize {
+        frame.len().div_ceil(BUF_SIZE) + usize::from(self.ctx != Some(plan.ctx))
     }
 
     /// Queues `frame` (checked by `offload::plan`) as a context descriptor,
     /// unless the device already holds an equal one, and one data descriptor
     /// per `BUF_SIZE` bytes, with `plan`'s fix-ups applied to the copy.
-    /// Returns the new TDT, or `None`, having written nothing, when the
-    /// slots it needs are not free.
-    pub fn push_offload(&mut self, frame: &[u8], plan: &Plan) -> Option<u32> {
+    /// `Err(Full)`, having written nothing, when the slots it needs
+    /// ([`slots_for`](Self::slots_for)) are not free.
+    pub fn push_offload(&mut self, frame: &TxFrame<'_>, plan: &Plan) -> Result<(), TxError> {
         let data = frame.len().div_ceil(BUF_SIZE);
         let with_ctx = self.ctx != Some(plan.ctx);
-        if data == 0 || self.in_flight() + data + usize::from(with_ctx) > RING_LEN - 1 {
-            return None;
+        if data == 0 || !self.fits(self.slots_for(frame, plan)) {
+            return Err(TxError::Full);
         }
         let first = self.tail;
         let mut i = first;
@@ -168,8 +215,9 @@ impl TxRing {
             i = desc::next(i);
         }
         let tse = if plan.tse { TXD_CMD_TSE } else { 0 };
-        for (k, chunk) in frame.chunks(BUF_SIZE).enumerate() {
-            self.bufs.write(i, chunk);
+        for k in 0..data {
+            let chunk = (frame.len() - k * BUF_SIZE).min(BUF_SIZE);
+            self.bufs.fill_part(i, frame, k * BUF_SIZE, chunk);
             if k == 0 {
                 for (off, v) in plan.patches.iter().flatten() {
                     self.bufs.write_at(i, *off, &v.to_be_bytes());
@@ -185,7 +233,7 @@ impl TxRing {
                 &self.ring,
                 i,
                 self.bufs.bus(i),
-                chunk.len() as u16,
+                chunk as u16,
                 cmd,
                 plan.popts,
             );
@@ -193,29 +241,47 @@ impl TxRing {
         }
         self.lens[first] = frame.len() as u32;
         self.tail = i;
-        Some(self.tail as u32)
+        Ok(())
     }
 
-    /// Nothing is in flight, so nothing can be hung.
-    pub fn idle(&mut self) {
+    /// Nothing is published, so nothing can be hung.
+    fn idle(&mut self) {
+        self.seen = None;
         self.last_head = None;
         self.stalled = 0;
     }
 
-    /// Feeds one TDH sample. The device has work while TDH != TDT; it is
-    /// only expected to make progress while the link is up.
-    pub fn watch(&mut self, head: u32, link_up: bool) -> Watch {
+    /// One watchdog call (after `reclaim`). Completions since the previous
+    /// call are progress, and need no register; only when there were none
+    /// is TDH sampled through `read_head`, whose moving is progress too (a
+    /// long TSO frame). The device is only expected to make progress while
+    /// the link is up.
+    pub fn watch(&mut self, link_up: bool, read_head: impl FnOnce() -> u32) -> Watch {
+        if self.published_in_flight() == 0 {
+            self.idle();
+            return Watch::Healthy;
+        }
+        if self.seen != Some(self.completed) {
+            self.seen = Some(self.completed);
+            self.last_head = None;
+            self.stalled = 0;
+            return Watch::Healthy;
+        }
+        let head = read_head();
+        if head == u32::MAX {
+            return Watch::Gone;
+        }
         let head = head as usize;
         if head >= RING_LEN {
             return Watch::BadHead;
         }
-        if head != self.tail && link_up && self.last_head == Some(head) {
+        if link_up && self.last_head == Some(head) {
             self.stalled += 1;
         } else {
             self.stalled = 0;
         }
         self.last_head = Some(head);
-        if self.stalled >= TX_WATCHDOG_HANDLES {
+        if self.stalled >= TX_WATCHDOG_TICKS {
             Watch::Hung
         } else {
             Watch::Healthy

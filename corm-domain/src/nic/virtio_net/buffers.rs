@@ -5,7 +5,7 @@
 use alloc::vec::Vec;
 
 use crate::nic::dma::PAGE_SIZE;
-use crate::nic::{Dma, DmaPage, NicError, BUF_SIZE};
+use crate::nic::{Dma, DmaPage, NicError, TxError, TxFrame, BUF_SIZE};
 
 const PER_PAGE: usize = PAGE_SIZE / BUF_SIZE;
 
@@ -46,13 +46,60 @@ impl Buffers {
         }
     }
 
-    /// Copies bytes from byte `at` of buffer `i`; zeros past the buffer.
-    pub(super) fn read(&self, i: u16, at: usize, out: &mut [u8]) {
-        match self.slot(i) {
-            Some((page, off)) if at.checked_add(out.len()).is_some_and(|e| e <= BUF_SIZE) => {
-                page.read(off + at, out)
+    /// Gathers `frame` into buffer `i` from byte `at` on, completing the
+    /// checksum it asks for in the copy.
+    pub(super) fn fill(&self, i: u16, at: usize, frame: &TxFrame<'_>) -> Result<(), TxError> {
+        let n = frame.len();
+        let (page, off) = self.slot(i).ok_or(TxError::Invalid)?;
+        if at.checked_add(n).is_none_or(|e| e > BUF_SIZE) {
+            return Err(TxError::Length(n));
+        }
+        // SAFETY: the queue hands out only free descriptors, whose buffers
+        // the device does not own; nothing else views buffer `i`.
+        let dst = unsafe { page.bytes_mut(off + at, n) }.ok_or(TxError::Length(n))?;
+        let r = frame.copy_whole(dst);
+        page.done_with();
+        r
+    }
+
+    /// Gathers frame bytes `from..from + len` into buffer `i` at byte `at`
+    /// (ignored past the buffer).
+    pub(super) fn fill_part(
+        &self,
+        i: u16,
+        at: usize,
+        frame: &TxFrame<'_>,
+        from: usize,
+        len: usize,
+    ) {
+        let Some((page, off)) = self.slot(i) else {
+            return;
+        };
+        if at.checked_add(len).is_none_or(|e| e > BUF_SIZE) {
+            return;
+        }
+        // SAFETY: as in `fill`: a free descriptor's buffer, viewed only here.
+        if let Some(dst) = unsafe { page.bytes_mut(off + at, len) } {
+            frame.copy_to(from, dst);
+            page.done_with();
+        }
+    }
+
+    /// Lends bytes `at..at + len` of buffer `i` to `f`.
+    ///
+    /// # Safety
+    /// The device does not own buffer `i` now (its completion was popped
+    /// and it is not yet reposted).
+    pub(super) unsafe fn lend(&self, i: u16, at: usize, len: usize, f: &mut dyn FnMut(&mut [u8])) {
+        let Some((page, off)) = self.slot(i) else {
+            return;
+        };
+        if at.checked_add(len).is_some_and(|e| e <= BUF_SIZE) {
+            // SAFETY: the caller's contract; nothing else views the buffer.
+            if let Some(b) = unsafe { page.bytes_mut(off + at, len) } {
+                f(b);
+                page.done_with();
             }
-            _ => out.fill(0),
         }
     }
 }

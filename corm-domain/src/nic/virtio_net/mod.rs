@@ -13,8 +13,16 @@
 //!
 //! One receive queue (receiveq1, index 0) and one transmit queue (transmitq1,
 //! index 1), each up to 256 entries, one 2048-byte buffer per descriptor,
-//! a 12-byte `virtio_net_hdr` (§5.1.6) in front of every frame. Features
-//! accepted: see [`features::select`].
+//! a 12-byte `virtio_net_hdr` (§5.1.6) in front of every frame. A received
+//! frame takes one buffer; a transmitted one a chain of them (a TSO frame
+//! up to 33, see `tx`). Features accepted: see [`features::select`].
+//!
+//! Register accesses: `handle` reads nothing with MSI-X/MSI (one vector for
+//! every cause: completions are found in memory, the link and the device
+//! status are read by `watchdog`), only the ISR byte with INTx; a receive
+//! batch and a transmit batch cost at most one notification each, and with
+//! `VIRTIO_F_EVENT_IDX` none while the device is already busy with the
+//! queue.
 //!
 //! QEMU's `-device virtio-net-pci` (transitional 1AF4:1000 by default) has
 //! all four structures in 64-bit memory BAR 4 (common at 0, ISR 0x1000,
@@ -36,20 +44,21 @@ mod net;
 mod pci;
 mod queue;
 mod transport;
+mod tx;
 
 #[cfg(test)]
 mod tests;
 
 use buffers::Buffers;
 use common::*;
-use features::{NET_F_MAC, NET_F_STATUS};
-use net::{HDR_LEN, MIN_FRAME};
+use features::{F_EVENT_IDX, NET_F_MAC, NET_F_STATUS};
+use net::HDR_LEN;
 use queue::{pow2_floor, Completion, SplitQueue, DESC_F_WRITE, MAX_SIZE};
 use transport::Transport;
 
 use super::{
-    BarMapper, ConfigSpace, Dma, Events, IrqMode, Mmio, Nic, NicCounters, NicError, TxError, Width,
-    BUF_SIZE, MAX_FRAME,
+    BarMapper, ConfigSpace, Dma, Events, IrqMode, Mmio, Nic, NicCounters, NicError, TxError,
+    TxFrame, TxOffload, TxOffloads, Width, BUF_SIZE,
 };
 
 const VENDOR_ID: u16 = 0x1af4;
@@ -87,7 +96,8 @@ impl Queue {
         })
     }
 
-    fn kick<M: Mmio>(&self, t: &Transport<M>) {
+    /// Publishes what was pushed and notifies the device if it asked to be.
+    fn kick<M: Mmio>(&mut self, t: &Transport<M>) {
         self.vq.publish();
         if self.vq.needs_notify() {
             t.notify(self.notify, self.index);
@@ -106,6 +116,8 @@ pub struct VirtioNet<M: Mmio> {
     ready: bool,
     rx: Queue,
     tx: Queue,
+    /// Transmit buffers pushed and not yet published (`flush_tx`).
+    tx_queued: usize,
     counters: NicCounters,
     bad_completions: u64,
 }
@@ -172,6 +184,7 @@ impl<M: Mmio> VirtioNet<M> {
             ready: false,
             rx,
             tx,
+            tx_queued: 0,
             counters: NicCounters::default(),
             bad_completions: 0,
         };
@@ -218,9 +231,13 @@ impl<M: Mmio> VirtioNet<M> {
                 return Err(NicError::Device);
             }
             q.notify = self.t.queue_notify_offset().ok_or(NicError::Device)?;
-            q.vq.set_no_interrupt(self.irq == IrqMode::Poll);
+            q.vq.set_mode(self.features & F_EVENT_IDX != 0, self.irq == IrqMode::Poll);
             self.t.enable_queue();
         }
+        // Transmit completions are reclaimed as frames are sent; an
+        // interrupt is only asked for when the ring runs low (`flush_tx`).
+        self.tx.vq.interrupt_at(None);
+        self.tx_queued = 0;
         self.mac = net::FALLBACK_MAC;
         if self.features & NET_F_MAC != 0 {
             self.t.device_bytes(net::CFG_MAC, &mut self.mac)?;
@@ -253,6 +270,25 @@ impl<M: Mmio> VirtioNet<M> {
         changed
     }
 
+    /// Reads the device status and, if it is sound, the link: `fatal` for
+    /// a device that is gone, needs a reset or dropped `DRIVER_OK`.
+    fn check_device(&mut self, mut ev: Events) -> Events {
+        let status = self.t.status();
+        let broken = !self.ready
+            || status == u8::MAX
+            || status & S_NEEDS_RESET != 0
+            || status & S_DRIVER_OK == 0;
+        if broken {
+            self.ready = false;
+            ev.ours = true;
+            ev.fatal = true;
+            return ev;
+        }
+        ev.link |= self.refresh_link();
+        ev
+    }
+
+    /// Takes back every transmit chain the device has used.
     fn reclaim_tx(&mut self) {
         for _ in 0..self.tx.vq.size() {
             match self.tx.vq.pop() {
@@ -290,49 +326,65 @@ impl<M: Mmio> Nic for VirtioNet<M> {
     }
 
     /// With INTx the ISR byte says which causes fired (reading it clears it
-    /// and deasserts the line, §4.1.4.5); with MSI-X (vector 0 for config
-    /// and both queues), MSI or polling, every cause is assumed.
+    /// and deasserts the line, §4.1.4.5), and a configuration change is
+    /// read at once (device status, link). With MSI-X (vector 0 for config
+    /// and both queues) or MSI the cause is not told apart without reading
+    /// registers, so none is read: queue work is assumed (completions are
+    /// found in memory) and the link and device status are left to
+    /// `watchdog`, a second later at most. Polling: the same, no interrupt
+    /// counted.
     fn handle(&mut self) -> Events {
+        let mut ev = Events::default();
+        if !self.ready {
+            ev.ours = true;
+            ev.fatal = true;
+            return ev;
+        }
         let isr = match self.irq {
             IrqMode::Intx => self.t.isr(),
-            _ => ISR_QUEUE | ISR_CONFIG,
+            _ => ISR_QUEUE,
         };
-        let status = self.t.status();
-        let broken = !self.ready
-            || status == u8::MAX
-            || status & S_NEEDS_RESET != 0
-            || status & S_DRIVER_OK == 0;
-        let mut ev = Events {
-            ours: broken || isr & (ISR_QUEUE | ISR_CONFIG) != 0,
-            ..Events::default()
-        };
+        ev.ours = isr & (ISR_QUEUE | ISR_CONFIG) != 0;
         if ev.ours && self.irq != IrqMode::Poll {
             self.counters.interrupts += 1;
         }
-        if broken {
-            self.ready = false;
-            ev.fatal = true;
-            return ev;
+        if isr & ISR_CONFIG != 0 {
+            ev = self.check_device(ev);
+            if ev.fatal {
+                return ev;
+            }
         }
         if isr & ISR_QUEUE != 0 {
             ev.rx = true;
             ev.tx = true;
             self.reclaim_tx();
         }
-        if isr & ISR_CONFIG != 0 {
-            ev.link = self.refresh_link();
-        }
         ev.fatal = !self.ready;
         ev
     }
 
+    /// Reads the device status (two register reads with the link): a
+    /// device that needs a reset, is gone or lost `DRIVER_OK` is fatal; a
+    /// link change is reported. Also rings a transmit doorbell a caller
+    /// forgot. Nothing else: the device has no transmit watchdog of its own
+    /// to feed, and a stuck queue shows as a full ring.
+    fn watchdog(&mut self) -> Events {
+        let ev = self.check_device(Events::default());
+        if !ev.fatal {
+            self.flush_tx();
+        }
+        ev
+    }
+
     /// Delivers up to `budget` frames. Buffers go back to the device at the
-    /// end of the batch (one notification), so an id the device repeats
-    /// within a batch is caught as not outstanding.
-    fn receive(&mut self, budget: usize, sink: &mut dyn FnMut(&[u8])) -> usize {
+    /// end of the batch (one notification at most), so an id the device
+    /// repeats within a batch is caught as not outstanding. A batch that
+    /// drains the queue re-arms its interrupt; one that fills its budget
+    /// does not (the caller comes back at once).
+    fn receive(&mut self, budget: usize, sink: &mut dyn FnMut(&mut [u8])) -> usize {
         let mut delivered = 0;
         let mut bogus = 0;
-        let mut frame = [0u8; MAX_FRAME];
+        let mut rearms = 0;
         let mut done = heapless::Vec::<u16, { MAX_SIZE as usize }>::new();
         while self.ready && delivered < budget && bogus < self.rx.vq.size() {
             if done.is_full() {
@@ -340,6 +392,11 @@ impl<M: Mmio> Nic for VirtioNet<M> {
                 done.clear();
             }
             match self.rx.vq.pop() {
+                // Drained: ask for an interrupt at the next frame, and take
+                // the frames that came in before the request was seen.
+                Completion::Empty if rearms < self.rx.vq.size() && self.rx.vq.rearm() => {
+                    rearms += 1;
+                }
                 Completion::Empty => break,
                 Completion::Overrun => {
                     self.bad_completions += 1;
@@ -354,8 +411,9 @@ impl<M: Mmio> Nic for VirtioNet<M> {
                 Completion::Done { id, len } => {
                     if net::rx_len_ok(len) {
                         let n = len as usize - HDR_LEN;
-                        self.rx.bufs.read(id, HDR_LEN, &mut frame[..n]);
-                        sink(&frame[..n]);
+                        // SAFETY: popped from the used ring, reposted only
+                        // at the end of the batch.
+                        unsafe { self.rx.bufs.lend(id, HDR_LEN, n, sink) };
                         self.counters.rx_frames += 1;
                         self.counters.rx_bytes += n as u64;
                         delivered += 1;
@@ -370,39 +428,33 @@ impl<M: Mmio> Nic for VirtioNet<M> {
         delivered
     }
 
-    /// One descriptor per frame: a zeroed header (no offloads) then the
-    /// frame, in the descriptor's own buffer.
-    fn transmit(&mut self, frame: &[u8]) -> Result<(), TxError> {
-        if !(MIN_FRAME..=MAX_FRAME).contains(&frame.len()) {
-            self.counters.tx_dropped += 1;
-            return Err(TxError::Length(frame.len()));
-        }
-        if !self.ready {
-            return Err(TxError::NotReady);
-        }
-        self.reclaim_tx();
-        if !self.ready || !self.link {
-            return Err(TxError::NotReady);
-        }
-        let Some(id) = self.tx.vq.take_free() else {
-            self.counters.tx_full += 1;
-            return Err(TxError::Full);
-        };
-        self.tx.bufs.write(id, 0, &[0; HDR_LEN]);
-        self.tx.bufs.write(id, HDR_LEN, frame);
-        let bus = self.tx.bufs.bus(id);
-        self.tx.vq.push(id, bus, (HDR_LEN + frame.len()) as u32, 0);
-        self.tx.kick(&self.t);
-        self.counters.tx_frames += 1;
-        self.counters.tx_bytes += frame.len() as u64;
-        Ok(())
+    /// A chain of transmit buffers per frame: the `virtio_net_hdr` (with
+    /// the offload asked for) then the frame, gathered once (see `tx`).
+    fn transmit_frame(
+        &mut self,
+        frame: &TxFrame<'_>,
+        offload: Option<TxOffload>,
+    ) -> Result<(), TxError> {
+        self.queue_frame(frame, offload)
     }
 
-    /// Free transmit descriptors as of the last `handle` or `transmit`
-    /// (completions are reclaimed there).
+    /// Publishes the queued frames with one notification at most (none if
+    /// the device is still working through the queue and said so).
+    fn flush_tx(&mut self) {
+        self.publish_tx();
+    }
+
+    /// Checksum insertion and TSO over IPv4/IPv6 as negotiated (TSO only
+    /// with checksum insertion, §5.1.3.1).
+    fn tx_offloads(&self) -> TxOffloads {
+        tx::offloads(self.features)
+    }
+
+    /// Free transmit descriptors, counting those of chains the device has
+    /// used and the driver not yet reclaimed (memory reads only).
     fn tx_space(&self) -> usize {
         if self.ready {
-            self.tx.vq.free_count()
+            self.tx.vq.free_count() + self.tx.vq.completed_descriptors()
         } else {
             0
         }
@@ -418,6 +470,7 @@ impl<M: Mmio> Nic for VirtioNet<M> {
         self.counters.resets += 1;
         self.ready = false;
         self.counters.tx_dropped += self.tx.vq.outstanding() as u64;
+        self.tx_queued = 0;
         self.features = negotiate(&self.t)?;
         let sizes = queue_size(&self.t, RX_QUEUE, self.rx.vq.capacity())
             .and_then(|rx| Ok((rx, queue_size(&self.t, TX_QUEUE, self.tx.vq.capacity())?)));

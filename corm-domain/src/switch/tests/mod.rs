@@ -1,5 +1,6 @@
 //! Scenario tests of the switch through its public API, on emitted bytes.
 
+mod ipguard;
 mod prop;
 
 use alloc::vec::Vec;
@@ -53,7 +54,7 @@ fn cfg() -> SwitchConfig {
 fn run(sw: &mut Switch, from: Port, frame: &[u8], now: u64) -> (Verdict, Vec<(Port, Vec<u8>)>) {
     let mut sent = Vec::new();
     let v = sw.ingress(from, frame, now, &mut |to, eg: Egress<'_>| {
-        let mut buf = [0u8; 128];
+        let mut buf = [0u8; 2048];
         let n = eg.write_to(&mut buf).unwrap();
         assert_eq!(n, eg.len());
         sent.push((to, buf[..n].to_vec()));
@@ -75,22 +76,16 @@ fn flat() -> Switch {
 }
 
 #[test]
-fn learns_and_forwards_unicast() {
+fn registered_macs_are_pinned_others_learned_on_the_uplink() {
     let mut sw = flat();
-    // mac(2) unknown: flooded to all but the ingress.
+    // mac(2) is endpoint 2's: forwarded there at once, nothing learned.
     let f = untagged(mac(2), mac(1));
     let (v, sent) = run(&mut sw, Port::Endpoint(1), &f, 0);
-    assert_eq!(v, Verdict::Flooded(3));
-    assert_eq!(sw.lookup(None, &mac(1), 0), Some(Port::Endpoint(1)));
-    assert!(sent.iter().all(|(_, b)| *b == f));
-    // The reply is forwarded to endpoint 1 only; then mac(2) is known too.
-    let r = untagged(mac(1), mac(2));
-    let (v, sent) = run(&mut sw, Port::Endpoint(2), &r, 1);
-    assert_eq!(v, Verdict::Forwarded(Port::Endpoint(1)));
-    assert_eq!(sent, [(Port::Endpoint(1), r)]);
-    let (v, _) = run(&mut sw, Port::Endpoint(1), &f, 2);
     assert_eq!(v, Verdict::Forwarded(Port::Endpoint(2)));
-    // Learned on the uplink, too.
+    assert_eq!(sent, [(Port::Endpoint(2), f)]);
+    assert_eq!(sw.lookup(None, &mac(1), 0), Some(Port::Endpoint(1)));
+    assert_eq!(sw.mac_table_len(), 0);
+    // A host outside is learned on the uplink.
     let u = untagged(mac(1), mac(99));
     assert_eq!(
         run(&mut sw, Port::Uplink, &u, 3).0,
@@ -101,8 +96,11 @@ fn learns_and_forwards_unicast() {
         (v, ports(&sent)),
         (Verdict::Forwarded(Port::Uplink), [Port::Uplink].to_vec())
     );
+    // An unknown destination floods.
+    let (v, _) = run(&mut sw, Port::Endpoint(3), &untagged(mac(50), mac(3)), 5);
+    assert_eq!(v, Verdict::Flooded(3));
     let c = sw.counters();
-    assert_eq!((c.forwarded, c.flooded, c.learned), (4, 1, 4));
+    assert_eq!((c.forwarded, c.flooded, c.learned), (3, 1, 1));
 }
 
 #[test]
@@ -255,6 +253,60 @@ fn vlan_isolation_and_stripping_from_uplink() {
     assert_eq!(sent, [(Port::Endpoint(3), untagged(mac(3), mac(80)))]);
 }
 
+/// Runts, giants and frames with two tags (or an S-tag) from the uplink are
+/// dropped and counted; the guests see none of them, and nothing else changes.
+#[test]
+fn uplink_runts_giants_and_double_tags_are_dropped() {
+    let mut sw = vlans();
+    let drop = |sw: &mut Switch, f: &[u8]| {
+        let (v, sent) = run(sw, Port::Uplink, f, 0);
+        assert!(sent.is_empty(), "{f:02x?}");
+        v
+    };
+    // Runts: shorter than a header, or a tag without its EtherType.
+    assert_eq!(
+        drop(&mut sw, &[0xff; 13]),
+        Verdict::Dropped(DropReason::Runt)
+    );
+    assert_eq!(
+        drop(&mut sw, &tagged(B, mac(80), 10)[..17]),
+        Verdict::Dropped(DropReason::Runt)
+    );
+    // Q-in-Q: an 802.1Q tag inside VLAN 10's, and an outer 802.1ad tag.
+    let mut qinq = tagged(B, mac(80), 20);
+    qinq.splice(12..12, [0x81, 0x00, 0x00, 0x0a]);
+    assert_eq!(
+        drop(&mut sw, &qinq),
+        Verdict::Dropped(DropReason::DoubleTag)
+    );
+    let mut stag = tagged(B, mac(80), 10);
+    stag[12..14].copy_from_slice(&[0x88, 0xa8]);
+    assert_eq!(
+        drop(&mut sw, &stag),
+        Verdict::Dropped(DropReason::DoubleTag)
+    );
+    // Giants: one byte over a 1500-byte MTU, tagged or not.
+    let mut giant = untagged(B, mac(80));
+    giant.resize(1515, 0);
+    assert_eq!(drop(&mut sw, &giant), Verdict::Dropped(DropReason::Giant));
+    let mut tagged_giant = tagged(B, mac(80), 10);
+    tagged_giant.resize(1519, 0);
+    assert_eq!(
+        drop(&mut sw, &tagged_giant),
+        Verdict::Dropped(DropReason::Giant)
+    );
+    let c = sw.counters();
+    assert_eq!(
+        (c.dropped_runt, c.dropped_double_tag, c.dropped_giant),
+        (2, 2, 2)
+    );
+    assert_eq!(sw.mac_table_len(), 0, "nothing learned from dropped frames");
+    // The largest legal frames still pass.
+    let mut full = untagged(B, mac(80));
+    full.resize(1514, 0);
+    assert_ne!(run(&mut sw, Port::Uplink, &full, 0).1.len(), 0);
+}
+
 #[test]
 fn aging_and_eviction_at_capacity() {
     let mut sw = Switch::new(SwitchConfig {
@@ -332,8 +384,30 @@ fn flood_limit_with_time() {
         Verdict::Forwarded(Port::Endpoint(2))
     );
     assert_eq!(sw.counters().dropped_flood_limit, 4);
-    // Learning still happened on limited frames.
-    assert_eq!(sw.lookup(None, &mac(1), SEC), Some(Port::Endpoint(1)));
+    // Learning still happens on limited frames.
+    for _ in 0..12 {
+        run(&mut sw, Port::Uplink, &untagged(B, mac(91)), SEC);
+    }
+    assert_eq!(sw.lookup(None, &mac(91), SEC), Some(Port::Uplink));
+}
+
+/// Issue 9 A.2: an uplink storm in one VLAN cannot starve floods (ARP,
+/// DHCP) in another.
+#[test]
+fn uplink_flood_limits_are_per_vlan() {
+    let mut sw = Switch::new(cfg());
+    sw.add_endpoint(1, ep(Some(5), &[mac(1)])).unwrap();
+    sw.add_endpoint(2, ep(Some(6), &[mac(2)])).unwrap();
+    let storm: Vec<_> = (0..50)
+        .map(|_| run(&mut sw, Port::Uplink, &tagged(B, mac(90), 5), 0).0)
+        .collect();
+    assert!(storm.contains(&Verdict::Dropped(DropReason::FloodLimit)));
+    for _ in 0..10 {
+        assert_eq!(
+            run(&mut sw, Port::Uplink, &tagged(B, mac(91), 6), 0).0,
+            Verdict::Flooded(1)
+        );
+    }
 }
 
 #[test]
@@ -341,9 +415,12 @@ fn endpoint_lifecycle_flushes() {
     let mut sw = flat();
     run(&mut sw, Port::Endpoint(1), &untagged(B, mac(1)), 0);
     run(&mut sw, Port::Endpoint(2), &untagged(B, mac(2)), 0);
-    assert_eq!(sw.mac_table_len(), 2);
+    assert_eq!(
+        sw.mac_table_len(),
+        0,
+        "endpoint MACs are pinned, not learned"
+    );
     assert_eq!(sw.remove_endpoint(1), Ok(ep(None, &[mac(1)])));
-    assert_eq!(sw.mac_table_len(), 1);
     assert_eq!(sw.lookup(None, &mac(1), 0), None);
     let (v, sent) = run(&mut sw, Port::Endpoint(2), &untagged(mac(1), mac(2)), 1);
     assert_eq!(
@@ -357,10 +434,11 @@ fn endpoint_lifecycle_flushes() {
         run(&mut sw, Port::Endpoint(1), &untagged(B, mac(1)), 1).0,
         Verdict::Dropped(DropReason::UnknownPort)
     );
-    // Reconfiguring into VLAN 7 flushes too and moves the endpoint's floods.
+    // Reconfiguring into VLAN 7 moves the endpoint's MACs and floods.
     sw.reconfigure_endpoint(2, ep(Some(7), &[mac(2), mac(22)]))
         .unwrap();
-    assert_eq!(sw.mac_table_len(), 0);
+    assert_eq!(sw.lookup(Some(7), &mac(22), 2), Some(Port::Endpoint(2)));
+    assert_eq!(sw.lookup(None, &mac(2), 2), None);
     let (_, sent) = run(&mut sw, Port::Endpoint(2), &untagged(B, mac(22)), 2);
     assert_eq!(sent, [(Port::Uplink, tagged(B, mac(22), 7))]);
     // Configuration errors.
@@ -410,25 +488,32 @@ fn endpoint_lifecycle_flushes() {
     );
 }
 
+/// Issue 9 A.2: a remote host claiming a guest's MAC is dropped and
+/// counted, never learned as a move; a flood of forged sources cannot
+/// evict a guest's MAC.
 #[test]
-fn mac_moves_between_ports() {
+fn pinned_macs_cannot_be_stolen_or_evicted() {
     let mut sw = flat();
-    // A guest's MAC first seen outside (e.g. before it migrated here) …
-    run(&mut sw, Port::Uplink, &untagged(B, mac(1)), 0);
-    assert_eq!(sw.lookup(None, &mac(1), 0), Some(Port::Uplink));
-    // … then from its endpoint: the entry moves.
-    run(&mut sw, Port::Endpoint(1), &untagged(B, mac(1)), 1);
-    assert_eq!(sw.lookup(None, &mac(1), 1), Some(Port::Endpoint(1)));
-    assert_eq!((sw.counters().moved, sw.counters().learned), (1, 1));
-    let (v, _) = run(&mut sw, Port::Endpoint(2), &untagged(mac(1), mac(2)), 2);
+    assert_eq!(
+        run(&mut sw, Port::Uplink, &untagged(B, mac(1)), 0).0,
+        Verdict::Dropped(DropReason::StolenMac)
+    );
+    assert_eq!(sw.counters().dropped_mac_steal, 1);
+    let (v, _) = run(&mut sw, Port::Endpoint(2), &untagged(mac(1), mac(2)), 1);
     assert_eq!(v, Verdict::Forwarded(Port::Endpoint(1)));
-    // Same MAC in two segments is two entries, not a move.
-    run(&mut sw, Port::Uplink, &tagged(B, mac(1), 5), 3);
-    assert_eq!(sw.counters().moved, 1);
-    assert_eq!(sw.lookup(Some(5), &mac(1), 3), Some(Port::Uplink));
-    let entries: Vec<_> = sw.mac_table().map(|e| (e.vlan, e.mac, e.port)).collect();
-    assert!(entries.contains(&(None, mac(1), Port::Endpoint(1))));
-    assert!(entries.contains(&(Some(5), mac(1), Port::Uplink)));
+    // The same MAC in another segment is another host's.
+    run(&mut sw, Port::Uplink, &tagged(B, mac(1), 5), 2);
+    assert_eq!(sw.lookup(Some(5), &mac(1), 2), Some(Port::Uplink));
+    // 200 forged sources churn the 16-entry table; the guests' MACs stay.
+    for n in 0..200u32 {
+        let src = [0x02, 1, 0, 0, (n >> 8) as u8, n as u8];
+        run(&mut sw, Port::Uplink, &untagged(mac(3), src), 3);
+    }
+    assert!(sw.mac_table_len() <= 16);
+    for n in 1..=3 {
+        let (v, _) = run(&mut sw, Port::Uplink, &untagged(mac(n), mac(70)), 4);
+        assert_eq!(v, Verdict::Forwarded(Port::Endpoint(u16::from(n))));
+    }
 }
 
 #[test]
@@ -439,10 +524,91 @@ fn zero_capacity_floods_everything() {
     });
     sw.add_endpoint(1, ep(None, &[mac(1)])).unwrap();
     sw.add_endpoint(2, ep(None, &[mac(2)])).unwrap();
-    run(&mut sw, Port::Endpoint(1), &untagged(B, mac(1)), 0);
+    run(&mut sw, Port::Uplink, &untagged(B, mac(77)), 0);
     assert_eq!(sw.mac_table_len(), 0);
     assert_eq!(
-        run(&mut sw, Port::Endpoint(2), &untagged(mac(1), mac(2)), 0).0,
+        run(&mut sw, Port::Endpoint(2), &untagged(mac(77), mac(2)), 0).0,
         Verdict::Flooded(2)
+    );
+}
+
+#[test]
+fn a_learning_endpoint_is_a_remote_segment() {
+    // Endpoint 9 is a tunnel to a remote segment: its hosts' MACs are
+    // learned on it, not announced.
+    let mut sw = flat();
+    sw.add_endpoint(9, ep(None, &[])).unwrap();
+    // Not yet learning: like any endpoint without MACs, it may send nothing.
+    assert_eq!(
+        run(&mut sw, Port::Endpoint(9), &untagged(mac(1), mac(70)), 0).0,
+        Verdict::Dropped(DropReason::Spoofed)
+    );
+    sw.set_learning(9, true).unwrap();
+    let (v, sent) = run(&mut sw, Port::Endpoint(9), &untagged(mac(1), mac(70)), 1);
+    assert_eq!(
+        (v, ports(&sent)),
+        (
+            Verdict::Forwarded(Port::Endpoint(1)),
+            [Port::Endpoint(1)].to_vec()
+        )
+    );
+    // The remote host is now known behind endpoint 9.
+    assert_eq!(sw.lookup(None, &mac(70), 2), Some(Port::Endpoint(9)));
+    let (v, _) = run(&mut sw, Port::Endpoint(1), &untagged(mac(70), mac(1)), 2);
+    assert_eq!(v, Verdict::Forwarded(Port::Endpoint(9)));
+    // It may not use a local endpoint's MAC, nor a group or zero source.
+    for (src, why) in [
+        (mac(2), DropReason::StolenMac),
+        (B, DropReason::BadSource),
+        ([0; 6], DropReason::BadSource),
+    ] {
+        assert_eq!(
+            run(&mut sw, Port::Endpoint(9), &untagged(mac(1), src), 3).0,
+            Verdict::Dropped(why)
+        );
+    }
+    // Still no tags from an endpoint.
+    assert_eq!(
+        run(&mut sw, Port::Endpoint(9), &tagged(mac(1), mac(70), 5), 3).0,
+        Verdict::Dropped(DropReason::TaggedFromEndpoint)
+    );
+    // Back to a Spike's port: what was learned on it is forgotten.
+    sw.set_learning(9, false).unwrap();
+    assert_eq!(sw.lookup(None, &mac(70), 4), None);
+    assert_eq!(
+        sw.set_learning(10, true),
+        Err(ConfigError::UnknownEndpoint(10))
+    );
+}
+
+#[test]
+fn a_local_vlan_stays_off_the_uplink() {
+    // Endpoints 1 and 2 on VLAN 40, a segment of this Corm only (a guest
+    // and the tunnel relaying it to another host).
+    let mut sw = Switch::new(cfg());
+    sw.add_endpoint(1, ep(Some(40), &[mac(1)])).unwrap();
+    sw.add_endpoint(2, ep(Some(40), &[mac(2)])).unwrap();
+    sw.set_local_vlan(40, true).unwrap();
+    let (v, sent) = run(&mut sw, Port::Endpoint(1), &untagged(B, mac(1)), 0);
+    assert_eq!(
+        (v, ports(&sent)),
+        (Verdict::Flooded(1), [Port::Endpoint(2)].to_vec())
+    );
+    // Unknown unicast too: never out of the NIC.
+    let (_, sent) = run(&mut sw, Port::Endpoint(1), &untagged(mac(77), mac(1)), 0);
+    assert_eq!(ports(&sent), [Port::Endpoint(2)]);
+    // Frames tagged with it from outside are not its.
+    assert_eq!(
+        run(&mut sw, Port::Uplink, &tagged(B, mac(70), 40), 0).0,
+        Verdict::Dropped(DropReason::BadVlan)
+    );
+    // Trunked again: floods reach the uplink.
+    sw.set_local_vlan(40, false).unwrap();
+    let (_, sent) = run(&mut sw, Port::Endpoint(1), &untagged(B, mac(1)), 0);
+    assert_eq!(ports(&sent), [Port::Uplink, Port::Endpoint(2)]);
+    assert_eq!(sw.set_local_vlan(0, true), Err(ConfigError::BadVlan(0)));
+    assert_eq!(
+        sw.set_local_vlan(4095, true),
+        Err(ConfigError::BadVlan(4095))
     );
 }

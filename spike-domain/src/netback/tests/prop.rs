@@ -84,11 +84,13 @@ proptest! {
                 1 => CsumMeta::Validated,
                 _ => CsumMeta::Partial { start: *s % 200, offset: *o % 64 },
             };
-            let g = (*kind == 3).then_some((GsoKind::TcpV4, *mss));
-            let _ = w.vif.queue_rx(RxFrame { data, csum, gso: g });
+            let g = (*kind == 3).then_some(Gso { kind: GsoKind::TcpV4, size: *mss });
+            if w.rx_plan(data, csum, g).is_err() {
+                prop_assert!(w.vif.fatal().is_some());
+            }
         }
         for _ in 0..3 {
-            match w.vif.flush_rx(&mut w.xen) {
+            match w.rx_commit() {
                 Ok(p) => prop_assert!(p.delivered as usize <= frames.len()),
                 Err(_) => prop_assert!(w.vif.fatal().is_some()),
             }

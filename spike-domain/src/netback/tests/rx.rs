@@ -1,15 +1,8 @@
-//! RX (world → guest) tests.
+//! RX (world → guest) tests: frames sit in the wire's ring (fake pages) and
+//! are grant-copied straight into the guest's buffers.
 
 use super::*;
 use crate::netback::netif::*;
-
-fn rx(data: &[u8]) -> RxFrame<'_> {
-    RxFrame {
-        data,
-        csum: CsumMeta::None,
-        gso: None,
-    }
-}
 
 fn rsps(w: &mut World) -> Vec<RxResponse> {
     w.fe.rx.responses()
@@ -19,21 +12,30 @@ fn guest_page(w: &World, gref: u32) -> &[u8; 4096] {
     w.xen.granted(FE, gref).unwrap()
 }
 
+fn tcp_gso(size: u16) -> Option<Gso> {
+    Some(Gso {
+        kind: GsoKind::TcpV4,
+        size,
+    })
+}
+
 #[test]
 fn single_frame_delivered_into_posted_buffer() {
     let mut w = World::new();
     let grefs = w.fe.post_rx(&mut w.xen, 4);
     let f = eth(100);
-    w.vif.queue_rx(rx(&f)).unwrap();
-    let p = w.vif.flush_rx(&mut w.xen).unwrap();
+    assert_eq!(w.rx_plan(&f, CsumMeta::None, None), Ok(RxPlan::Planned));
+    assert_eq!(w.vif.rx_planned(), 1);
+    let before = w.xen.bytes;
+    let p = w.rx_commit().unwrap();
     assert_eq!(
         p,
         RxPass {
             delivered: 1,
             notify: true,
-            more: false
         }
     );
+    assert_eq!(w.xen.bytes - before, 100, "one copy, ring to guest");
     assert_eq!(
         rsps(&mut w),
         vec![RxResponse {
@@ -47,8 +49,8 @@ fn single_frame_delivered_into_posted_buffer() {
     let c = w.vif.counters();
     assert_eq!((c.rx_packets, c.rx_bytes), (1, 100));
     assert!(
-        !w.vif.flush_rx(&mut w.xen).unwrap().notify,
-        "empty queue: nothing to do"
+        !w.rx_commit().unwrap().notify,
+        "nothing planned: nothing to do"
     );
 }
 
@@ -59,8 +61,8 @@ fn multi_slot_needs_feature_sg() {
     let mut w = World::with(cfg, 0);
     let grefs = w.fe.post_rx(&mut w.xen, 4);
     let f = eth(9014);
-    w.vif.queue_rx(rx(&f)).unwrap();
-    assert_eq!(w.vif.flush_rx(&mut w.xen).unwrap().delivered, 1);
+    assert_eq!(w.rx_plan(&f, CsumMeta::None, None), Ok(RxPlan::Planned));
+    assert_eq!(w.rx_commit().unwrap().delivered, 1);
     let r = rsps(&mut w);
     let flags: Vec<_> = r.iter().map(|r| (r.id, r.flags, r.status)).collect();
     assert_eq!(
@@ -82,11 +84,14 @@ fn multi_slot_needs_feature_sg() {
     cfg.features.sg = false;
     let mut w = World::with(cfg, 0);
     w.fe.post_rx(&mut w.xen, 4);
-    assert_eq!(w.vif.queue_rx(rx(&f)), Err(RxDrop::Oversize));
+    assert_eq!(
+        w.rx_plan(&f, CsumMeta::None, None),
+        Ok(RxPlan::Dropped(RxDrop::Oversize))
+    );
     assert_eq!(w.vif.counters().rx_oversize, 1);
     assert_eq!(
-        w.vif.queue_rx(rx(&eth(9015))),
-        Err(RxDrop::Oversize),
+        w.rx_plan(&eth(9015), CsumMeta::None, None),
+        Ok(RxPlan::Dropped(RxDrop::Oversize)),
         "over the MTU"
     );
 }
@@ -94,23 +99,21 @@ fn multi_slot_needs_feature_sg() {
 #[test]
 fn gso_frames_get_an_extra_slot_only_if_wanted() {
     let (f, csum) = partial_frame(false, checksum::IPPROTO_TCP, 6000);
-    let frame = RxFrame {
-        data: &f,
-        csum,
-        gso: Some((GsoKind::TcpV4, 1448)),
-    };
 
     let mut w = World::new();
     w.fe.post_rx(&mut w.xen, 8);
-    assert_eq!(w.vif.queue_rx(frame), Err(RxDrop::GsoUnsupported));
+    assert_eq!(
+        w.rx_plan(&f, csum, tcp_gso(1448)),
+        Ok(RxPlan::Dropped(RxDrop::GsoUnsupported))
+    );
     assert_eq!(w.vif.counters().rx_gso_unsupported, 1);
 
     let mut cfg = config();
     cfg.features.gso_tcpv4 = true;
     let mut w = World::with(cfg, 0);
     let grefs = w.fe.post_rx(&mut w.xen, 8);
-    w.vif.queue_rx(frame).unwrap();
-    assert_eq!(w.vif.flush_rx(&mut w.xen).unwrap().delivered, 1);
+    assert_eq!(w.rx_plan(&f, csum, tcp_gso(1448)), Ok(RxPlan::Planned));
+    assert_eq!(w.rx_commit().unwrap().delivered, 1);
     let r = rsps(&mut w);
     assert_eq!(r.len(), 3);
     let first = NETRXF_CSUM_BLANK | NETRXF_DATA_VALIDATED | NETRXF_EXTRA_INFO | NETRXF_MORE_DATA;
@@ -126,88 +129,47 @@ fn gso_frames_get_an_extra_slot_only_if_wanted() {
     );
     assert_eq!(&guest_page(&w, grefs[2])[..f.len() - 4096], &f[4096..]);
 
-    let bad = RxFrame {
-        data: &f,
-        csum: CsumMeta::None,
-        gso: Some((GsoKind::TcpV4, 1448)),
-    };
     assert_eq!(
-        w.vif.queue_rx(bad),
-        Err(RxDrop::BadFrame),
+        w.rx_plan(&f, CsumMeta::None, tcp_gso(1448)),
+        Ok(RxPlan::Dropped(RxDrop::BadFrame)),
         "GSO needs a partial checksum"
     );
-    let zero = RxFrame {
-        gso: Some((GsoKind::TcpV4, 0)),
-        ..frame
-    };
-    assert_eq!(w.vif.queue_rx(zero), Err(RxDrop::BadFrame));
+    assert_eq!(
+        w.rx_plan(&f, csum, tcp_gso(0)),
+        Ok(RxPlan::Dropped(RxDrop::BadFrame))
+    );
 }
 
+/// No queue in the Spike: a guest without buffers leaves its frames in the
+/// wire's ring, and is asked to kick once the head frame fits.
 #[test]
-fn guest_without_buffers_bounds_the_queue() {
-    let mut cfg = config();
-    cfg.limits.rx_queue_frames = 8;
-    let mut w = World::with(cfg, 0);
+fn a_guest_without_buffers_leaves_frames_in_the_ring() {
+    let mut w = World::new();
     let f = eth(60);
-    for _ in 0..8 {
-        w.vif.queue_rx(rx(&f)).unwrap();
-    }
-    for _ in 0..5 {
-        assert_eq!(w.vif.queue_rx(rx(&f)), Err(RxDrop::NoBuffers));
-    }
-    assert_eq!(w.vif.counters().rx_no_buffers, 5);
-    let p = w.vif.flush_rx(&mut w.xen).unwrap();
-    assert_eq!(
-        p,
-        RxPass {
-            delivered: 0,
-            notify: false,
-            more: false
-        }
-    );
+    assert_eq!(w.rx_plan(&f, CsumMeta::None, None), Ok(RxPlan::NoRoom));
     assert_eq!(
         w.fe.rx.req_event(),
         1,
         "armed for the head frame's one slot"
     );
-
-    w.fe.post_rx(&mut w.xen, 3);
+    assert!(!w.vif.rx_posted());
+    assert_eq!(w.rx_commit().unwrap(), RxPass::default());
+    w.fe.post_rx(&mut w.xen, 2);
+    assert!(w.vif.rx_posted());
+    assert_eq!(w.rx_plan(&f, CsumMeta::None, None), Ok(RxPlan::Planned));
+    assert_eq!(w.rx_plan(&f, CsumMeta::None, None), Ok(RxPlan::Planned));
+    assert_eq!(w.rx_plan(&f, CsumMeta::None, None), Ok(RxPlan::NoRoom));
+    assert_eq!(w.rx_commit().unwrap().delivered, 2);
+    // A 9000-byte frame needs three buffers: armed for three.
+    let mut cfg = config();
+    cfg.mtu = 9000;
+    let mut w = World::with(cfg, 0);
+    w.fe.post_rx(&mut w.xen, 2);
     assert_eq!(
-        w.vif.queue_rx(rx(&f)),
-        Err(RxDrop::QueueFull),
-        "buffers posted: queue full"
+        w.rx_plan(&eth(9014), CsumMeta::None, None),
+        Ok(RxPlan::NoRoom)
     );
-    let p = w.vif.flush_rx(&mut w.xen).unwrap();
-    assert_eq!(p.delivered, 3);
-    assert_eq!(w.vif.rx_queued(), 5);
-    assert_eq!(w.vif.purge_rx(), 5);
-    assert_eq!(w.vif.counters().rx_no_buffers, 10);
-    assert_eq!(w.vif.counters().rx_queue_full, 1);
-}
-
-#[test]
-fn pool_pages_bound_the_queue() {
-    let mut w = World::build(config(), 0, 4, 3);
-    let mut cfg_big = config();
-    cfg_big.mtu = 9000;
-    let mut big = World::build(cfg_big, 0, 4, 3);
-    let f = eth(9014);
-    big.vif.queue_rx(rx(&f)).unwrap();
-    assert_eq!(big.vif.queue_rx(rx(&f)), Err(RxDrop::NoBuffers));
-    for _ in 0..3 {
-        w.vif.queue_rx(rx(&eth(60))).unwrap();
-    }
-    assert_eq!(w.vif.queue_rx(rx(&eth(60))), Err(RxDrop::NoBuffers));
-    w.fe.post_rx(&mut w.xen, 1);
-    assert_eq!(
-        w.vif.flush_rx(&mut w.xen).unwrap(),
-        RxPass {
-            delivered: 1,
-            notify: true,
-            more: false
-        }
-    );
-    w.vif.queue_rx(rx(&eth(60))).unwrap();
+    assert_eq!(w.fe.rx.req_event(), 3);
 }
 
 #[test]
@@ -217,28 +179,10 @@ fn partial_checksum_completed_for_frontends_without_offload() {
 
     let mut w = World::new();
     let g = w.fe.post_rx(&mut w.xen, 3);
-    w.vif
-        .queue_rx(RxFrame {
-            data: &f,
-            csum,
-            gso: None,
-        })
-        .unwrap();
-    w.vif
-        .queue_rx(RxFrame {
-            data: &f,
-            csum: CsumMeta::Validated,
-            gso: None,
-        })
-        .unwrap();
-    w.vif
-        .queue_rx(RxFrame {
-            data: &f6,
-            csum: csum6,
-            gso: None,
-        })
-        .unwrap();
-    w.vif.flush_rx(&mut w.xen).unwrap();
+    for (data, c) in [(&f, csum), (&f, CsumMeta::Validated), (&f6, csum6)] {
+        assert_eq!(w.rx_plan(data, c, None), Ok(RxPlan::Planned));
+    }
+    w.rx_commit().unwrap();
     let r = rsps(&mut w);
     assert_eq!(r[0].flags, NETRXF_CSUM_BLANK | NETRXF_DATA_VALIDATED);
     assert_eq!(r[1].flags, NETRXF_DATA_VALIDATED);
@@ -252,57 +196,44 @@ fn partial_checksum_completed_for_frontends_without_offload() {
     let mut cfg = config();
     cfg.features.no_csum_offload = true;
     cfg.features.ipv6_csum_offload = false;
-    let mut w = World::with(cfg, 0);
+    let mut w = World::build(cfg, 0, 4, 1);
     let g = w.fe.post_rx(&mut w.xen, 2);
-    w.vif
-        .queue_rx(RxFrame {
-            data: &f,
-            csum,
-            gso: None,
-        })
-        .unwrap();
-    w.vif
-        .queue_rx(RxFrame {
-            data: &f6,
-            csum: csum6,
-            gso: None,
-        })
-        .unwrap();
-    w.vif.flush_rx(&mut w.xen).unwrap();
+    assert_eq!(w.rx_plan(&f, csum, None), Ok(RxPlan::Planned));
+    // One private page for software checksums: the next waits for a commit.
+    assert_eq!(w.rx_plan(&f6, csum6, None), Ok(RxPlan::Later));
+    w.rx_commit().unwrap();
+    assert_eq!(w.rx_plan(&f6, csum6, None), Ok(RxPlan::Planned));
+    w.rx_commit().unwrap();
     let r = rsps(&mut w);
     assert_eq!((r[0].flags, r[1].flags), (0, 0));
     assert!(checksum::verify_l4(&guest_page(&w, g[0])[..f.len()]).unwrap());
     assert!(checksum::verify_l4(&guest_page(&w, g[1])[..f6.len()]).unwrap());
     assert_eq!(w.vif.counters().rx_csum_completed, 2);
 
-    let bad = RxFrame {
-        data: &f,
-        csum: CsumMeta::Partial {
-            start: 34,
-            offset: 1000,
-        },
-        gso: None,
+    let bad = CsumMeta::Partial {
+        start: 34,
+        offset: 1000,
     };
-    assert_eq!(w.vif.queue_rx(bad), Err(RxDrop::BadFrame));
-    assert_eq!(w.vif.queue_rx(rx(&f[..10])), Err(RxDrop::BadFrame));
+    assert_eq!(
+        w.rx_plan(&f, bad, None),
+        Ok(RxPlan::Dropped(RxDrop::BadFrame))
+    );
+    assert_eq!(
+        w.rx_plan(&f[..10], CsumMeta::None, None),
+        Ok(RxPlan::Dropped(RxDrop::BadFrame))
+    );
 }
 
 #[test]
 fn rx_req_prod_overflow_is_fatal() {
     let mut w = World::new();
-    w.vif.queue_rx(rx(&eth(60))).unwrap();
     w.fe.rx.set(0, 5000);
     assert!(matches!(
-        w.vif.flush_rx(&mut w.xen),
+        w.rx_plan(&eth(60), CsumMeta::None, None),
         Err(Fatal::RxRingOverflow(_))
     ));
-    let mut sink = |_: TxFrame<'_>| true;
-    assert!(
-        w.vif
-            .process_tx(&mut w.xen, &mut w.pool, &mut sink)
-            .is_err(),
-        "whole vif is down"
-    );
+    assert!(w.tx().is_err(), "whole vif is down");
+    assert!(w.rx_commit().is_err());
 }
 
 #[test]
@@ -310,9 +241,9 @@ fn bad_rx_gref_is_answered_with_error() {
     let mut w = World::new();
     let g = w.fe.post_rx(&mut w.xen, 2);
     w.xen.revoke(FE, g[0]);
-    w.vif.queue_rx(rx(&eth(60))).unwrap();
-    w.vif.queue_rx(rx(&eth(70))).unwrap();
-    assert_eq!(w.vif.flush_rx(&mut w.xen).unwrap().delivered, 2);
+    w.rx_plan(&eth(60), CsumMeta::None, None).unwrap();
+    w.rx_plan(&eth(70), CsumMeta::None, None).unwrap();
+    assert_eq!(w.rx_commit().unwrap().delivered, 2);
     let r = rsps(&mut w);
     assert_eq!((r[0].status, r[1].status), (RSP_ERROR, 70));
     assert_eq!(w.vif.counters().rx_copy_failed, 1);
@@ -324,9 +255,9 @@ fn rx_wraps_around_u32_max_and_keeps_slot_order() {
     let mut w = World::with(config(), u32::MAX - 1);
     let grefs = w.fe.post_rx(&mut w.xen, 6);
     for n in [60, 61, 62, 63] {
-        w.vif.queue_rx(rx(&eth(n))).unwrap();
+        w.rx_plan(&eth(n), CsumMeta::None, None).unwrap();
     }
-    let p = w.vif.flush_rx(&mut w.xen).unwrap();
+    let p = w.rx_commit().unwrap();
     assert_eq!(p.delivered, 4);
     let r = rsps(&mut w);
     let ids: Vec<_> = r.iter().map(|r| r.id).collect();

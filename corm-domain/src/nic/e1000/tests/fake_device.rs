@@ -62,6 +62,8 @@ pub struct Dev {
     pub tx: TxEngine,
     /// Frames that found no free receive descriptor.
     pub rx_missed: u32,
+    /// Register accesses by the driver: (offset, is_write), in order.
+    pub accesses: Vec<(usize, bool)>,
 }
 
 #[derive(Clone)]
@@ -95,6 +97,7 @@ impl FakeE1000 {
             tx_cmds: Vec::new(),
             tx: TxEngine::default(),
             rx_missed: 0,
+            accesses: Vec::new(),
         };
         dev.set(CTRL, CTRL_FD | CTRL_SLU | CTRL_LRST);
         dev.set(EECD, EECD_AUTO_RD);
@@ -116,6 +119,13 @@ impl FakeE1000 {
 }
 
 impl Dev {
+    /// Register reads and writes since the last call, which forgets them.
+    pub fn take_accesses(&mut self) -> (usize, usize) {
+        let a = std::mem::take(&mut self.accesses);
+        let writes = a.iter().filter(|(_, w)| *w).count();
+        (a.len() - writes, writes)
+    }
+
     pub fn reg(&self, off: usize) -> u32 {
         self.regs[off / 4]
     }
@@ -369,6 +379,7 @@ impl Mmio for FakeE1000 {
             offset.is_multiple_of(4) && offset < 0x20000,
             "bad register offset {offset:#x}"
         );
+        d.accesses.push((offset, false));
         if d.gone {
             return ALL_ONES;
         }
@@ -386,6 +397,7 @@ impl Mmio for FakeE1000 {
             offset.is_multiple_of(4) && offset < 0x20000,
             "bad register offset {offset:#x}"
         );
+        d.accesses.push((offset, true));
         if d.gone {
             return;
         }

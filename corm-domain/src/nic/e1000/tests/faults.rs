@@ -3,7 +3,8 @@
 use crate::nic::{IrqMode, Nic, NicError, TxError};
 
 use super::super::desc::RING_LEN;
-use super::super::TX_WATCHDOG_HANDLES;
+use super::super::regs::{TDH, TDT};
+use super::super::TX_WATCHDOG_TICKS;
 use super::{drain, frame, rig, rig_with, MODELS};
 
 #[test]
@@ -12,6 +13,7 @@ fn gone_device_is_fatal_and_nothing_panics() {
         let mut r = rig(model, IrqMode::Intx);
         r.nic.transmit(&frame(1, 60)).unwrap();
         r.dev.dev().gone = true;
+        assert!(r.nic.watchdog().fatal, "STATUS reads all-ones");
         assert!(r.nic.handle().fatal);
         assert!(r.nic.handle().fatal, "stays fatal until reinit");
         assert_eq!(r.nic.transmit(&frame(2, 60)), Err(TxError::NotReady));
@@ -28,20 +30,48 @@ fn gone_device_is_fatal_and_nothing_panics() {
     }
 }
 
+/// TDH reads among the driver's register accesses since the last call.
+fn tdh_reads(r: &super::Rig) -> usize {
+    let mut d = r.dev.dev();
+    let n = d.accesses.iter().filter(|a| **a == (TDH, false)).count();
+    d.accesses.clear();
+    n
+}
+
 #[test]
-fn tx_watchdog_fires_after_the_documented_number_of_handles() {
+fn tx_watchdog_fires_after_the_documented_number_of_ticks() {
     for model in MODELS {
         let mut r = rig_with(model, IrqMode::Intx, |d| d.tx_auto = false);
         r.nic.transmit(&frame(1, 60)).unwrap();
-        // The first sample is the baseline; then N samples without progress.
-        for call in 0..TX_WATCHDOG_HANDLES {
+        tdh_reads(&r);
+        // The first call takes the completion baseline (no register), the
+        // second the first TDH sample; then TICKS calls without progress.
+        assert!(!r.nic.watchdog().fatal);
+        assert_eq!(tdh_reads(&r), 0, "{model:?}: baseline without TDH");
+        for call in 0..TX_WATCHDOG_TICKS {
             assert!(
-                !r.nic.handle().fatal,
+                !r.nic.watchdog().fatal,
                 "{model:?}: fatal early at call {call}"
             );
         }
-        assert!(r.nic.handle().fatal);
+        assert!(r.nic.watchdog().fatal);
+        assert_eq!(tdh_reads(&r) as u32, TX_WATCHDOG_TICKS + 1);
         assert_eq!(r.nic.transmit(&frame(2, 60)), Err(TxError::NotReady));
+    }
+}
+
+#[test]
+fn handle_never_samples_the_transmitter() {
+    for model in MODELS {
+        let mut r = rig_with(model, IrqMode::Intx, |d| d.tx_auto = false);
+        r.nic.transmit(&frame(1, 60)).unwrap();
+        tdh_reads(&r);
+        for _ in 0..1000 {
+            r.dev.dev().inject(&frame(2, 60));
+            assert!(!r.nic.handle().fatal);
+            drain(&mut r.nic, 8);
+        }
+        assert_eq!(tdh_reads(&r), 0);
     }
 }
 
@@ -49,27 +79,59 @@ fn tx_watchdog_fires_after_the_documented_number_of_handles() {
 fn tx_watchdog_is_reset_by_progress_and_ignores_a_down_link() {
     let mut r = rig_with(super::MODELS[1], IrqMode::Intx, |d| d.tx_auto = false);
     r.nic.transmit(&frame(1, 60)).unwrap();
-    for _ in 0..TX_WATCHDOG_HANDLES - 1 {
-        assert!(!r.nic.handle().fatal);
+    for _ in 0..TX_WATCHDOG_TICKS {
+        assert!(!r.nic.watchdog().fatal);
     }
     r.dev.dev().complete_tx();
     r.nic.transmit(&frame(2, 60)).unwrap();
-    for _ in 0..TX_WATCHDOG_HANDLES {
-        assert!(!r.nic.handle().fatal, "progress restarted the count");
+    tdh_reads(&r);
+    assert!(!r.nic.watchdog().fatal, "completions are progress");
+    assert_eq!(tdh_reads(&r), 0, "seen in memory, no TDH read");
+    for _ in 0..TX_WATCHDOG_TICKS {
+        assert!(!r.nic.watchdog().fatal, "progress restarted the count");
     }
     r.dev.dev().set_link(false);
-    for _ in 0..3 * TX_WATCHDOG_HANDLES {
-        assert!(!r.nic.handle().fatal, "a down link cannot transmit");
+    for _ in 0..10 * TX_WATCHDOG_TICKS {
+        assert!(!r.nic.watchdog().fatal, "a down link cannot transmit");
+    }
+    assert!(!r.nic.link_up(), "the watchdog saw the link go down");
+}
+
+#[test]
+fn a_moving_head_is_progress() {
+    let mut r = rig_with(super::MODELS[0], IrqMode::Intx, |d| d.tx_auto = false);
+    r.nic.transmit(&frame(1, 60)).unwrap();
+    r.nic.transmit(&frame(2, 60)).unwrap();
+    for i in 0..10 {
+        // The device works through a long frame: TDH moves, no DD yet.
+        r.dev.dev().tdh_override = Some(i % 2);
+        assert!(!r.nic.watchdog().fatal);
     }
 }
 
 #[test]
-fn nothing_outstanding_never_trips_the_watchdog() {
+fn nothing_outstanding_never_trips_the_watchdog_nor_reads_tdh() {
     let mut r = rig(super::MODELS[0], IrqMode::Poll);
     r.nic.transmit(&frame(1, 60)).unwrap();
-    for _ in 0..3 * TX_WATCHDOG_HANDLES {
-        assert!(!r.nic.handle().fatal);
+    tdh_reads(&r);
+    for _ in 0..10 * TX_WATCHDOG_TICKS {
+        assert!(!r.nic.watchdog().fatal);
     }
+    assert_eq!(tdh_reads(&r), 0);
+}
+
+#[test]
+fn the_watchdog_rings_a_forgotten_doorbell() {
+    let mut r = rig(super::MODELS[1], IrqMode::Msi);
+    r.nic
+        .transmit_frame(&frame(1, 60)[..].into(), None)
+        .unwrap();
+    assert!(r.dev.dev().sent.is_empty(), "queued, not yet told");
+    assert_eq!(r.dev.dev().reg(TDT), 0);
+    for _ in 0..3 * TX_WATCHDOG_TICKS {
+        assert!(!r.nic.watchdog().fatal, "an unpublished frame is no stall");
+    }
+    assert_eq!(r.dev.dev().sent, vec![frame(1, 60)]);
 }
 
 #[test]
@@ -77,7 +139,8 @@ fn corrupt_head_is_fatal() {
     let mut r = rig_with(super::MODELS[0], IrqMode::Intx, |d| d.tx_auto = false);
     r.nic.transmit(&frame(1, 60)).unwrap();
     r.dev.dev().tdh_override = Some(RING_LEN as u32 + 44);
-    assert!(r.nic.handle().fatal);
+    assert!(!r.nic.watchdog().fatal, "baseline");
+    assert!(r.nic.watchdog().fatal);
 }
 
 #[test]
@@ -89,7 +152,7 @@ fn reinit_after_fatal_restores_traffic_on_the_same_pages() {
         }
         r.dev.dev().inject(&frame(50, 60));
         r.dev.dev().inject(&frame(51, 60));
-        let fatal = (0..=TX_WATCHDOG_HANDLES).any(|_| r.nic.handle().fatal);
+        let fatal = (0..=TX_WATCHDOG_TICKS + 1).any(|_| r.nic.watchdog().fatal);
         assert!(fatal, "watchdog");
         let pages = r.dma.pages();
 

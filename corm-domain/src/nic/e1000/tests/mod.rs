@@ -1,6 +1,7 @@
 //! Host tests of the e1000/e1000e driver against `fake_device`.
 
 mod bringup;
+mod doorbells;
 mod events;
 mod fake_device;
 mod fake_tx;

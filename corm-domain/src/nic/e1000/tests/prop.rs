@@ -17,6 +17,10 @@ use super::{drain, frame, rig_with};
 #[derive(Clone, Debug)]
 enum Op {
     Transmit(usize),
+    /// Queued without a doorbell, published by a later `Flush` (or by a
+    /// full ring).
+    Queue(usize),
+    Flush,
     Inject(usize),
     /// A delivery the driver must drop: errors byte, split, or bad length.
     InjectBad(u8),
@@ -29,6 +33,8 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => (14..=MAX_FRAME).prop_map(Op::Transmit),
+        3 => (14..=MAX_FRAME).prop_map(Op::Queue),
+        1 => Just(Op::Flush),
         4 => (14..=MAX_FRAME).prop_map(Op::Inject),
         1 => (0u8..4).prop_map(Op::InjectBad),
         3 => (0usize..300).prop_map(Op::Receive),
@@ -85,6 +91,19 @@ proptest! {
                         Err(e) => prop_assert!(false, "transmit: {:?}", e),
                     }
                 }
+                Op::Queue(len) => {
+                    let f = frame(n, len);
+                    match r.nic.transmit_frame(&crate::nic::TxFrame::from(&f[..]), None) {
+                        Ok(()) => want_tx.push(f),
+                        Err(TxError::Full) => {
+                            let d = r.dev.dev();
+                            let queued = distance(d.reg(TDH) as usize, d.reg(TDT) as usize);
+                            prop_assert_eq!(queued, RING_LEN - 1, "Full with free slots");
+                        }
+                        Err(e) => prop_assert!(false, "transmit: {:?}", e),
+                    }
+                }
+                Op::Flush => r.nic.flush_tx(),
                 Op::Inject(len) => {
                     let f = frame(n, len);
                     if r.dev.dev().inject(&f) {
@@ -112,6 +131,7 @@ proptest! {
             prop_assert!(want_tx.starts_with(&r.dev.dev().sent));
             prop_assert!(want_rx.starts_with(&got_rx));
         }
+        r.nic.flush_tx();
         r.dev.dev().complete_tx();
         loop {
             let (k, got) = drain(&mut r.nic, 64);

@@ -21,8 +21,31 @@ pub const MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
 pub const QEMU_BAR: u8 = 4;
 pub const BAR_LEN: usize = 0x4000;
 pub const MULT: u32 = 4;
-/// QEMU 7.2 offers these (and more we never accept) to a virtio-net-pci.
-pub const OFFERED: u64 = F_VERSION_1 | NET_F_MAC | NET_F_STATUS | 1 << 0 | 1 << 15 | 1 << 29;
+/// What QEMU 7.2 offers a virtio-net-pci on a tap backend with vnet headers
+/// (its default host features, less the control queue's and some we never
+/// look at).
+pub const OFFERED: u64 = F_VERSION_1
+    | NET_F_MAC
+    | NET_F_STATUS
+    | NET_F_CSUM
+    | NET_F_GUEST_CSUM
+    | NET_F_GUEST_TSO4
+    | NET_F_GUEST_TSO6
+    | NET_F_HOST_TSO4
+    | NET_F_HOST_TSO6
+    | NET_F_HOST_ECN
+    | NET_F_MRG_RXBUF
+    | F_EVENT_IDX
+    | 1 << 28; // VIRTIO_RING_F_INDIRECT_DESC
+/// What the driver accepts of [`OFFERED`].
+pub const ACCEPTED: u64 = F_VERSION_1
+    | NET_F_MAC
+    | NET_F_STATUS
+    | NET_F_CSUM
+    | NET_F_HOST_TSO4
+    | NET_F_HOST_TSO6
+    | NET_F_HOST_ECN
+    | F_EVENT_IDX;
 
 /// Where one structure lives, as a `virtio_pci_cap` describes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,7 +137,14 @@ pub struct DevState {
     pub auto_tx: bool,
     pub hostile_rx: Option<Hostile>,
     pub hostile_tx: Option<Hostile>,
+    /// Frames put on the wire (a TSO frame's segments).
     pub tx_frames: Vec<Vec<u8>>,
+    /// The header of every transmitted buffer.
+    pub tx_headers: Vec<super::fake_tx::Hdr>,
+    /// Interrupts the device would have raised, per queue (§2.7.7.2).
+    pub interrupts: [usize; 2],
+    /// Register accesses by the driver (reads, writes), all BARs.
+    pub accesses: (usize, usize),
     /// Driver mistakes the model noticed; every test expects none.
     pub errors: Vec<String>,
     pub notifies: [usize; 2],
@@ -147,6 +177,9 @@ impl DevState {
             hostile_rx: None,
             hostile_tx: None,
             tx_frames: Vec::new(),
+            tx_headers: Vec::new(),
+            interrupts: [0; 2],
+            accesses: (0, 0),
             errors: Vec::new(),
             notifies: [0; 2],
             maps: Vec::new(),
@@ -306,6 +339,7 @@ impl FakeBar {
     fn read(&self, off: usize, width: usize) -> u32 {
         let ones = (u64::from(u32::MAX) >> (32 - 8 * width)) as u32;
         let mut d = self.dev.borrow_mut();
+        d.accesses.0 += 1;
         if d.gone || off + width > BAR_LEN {
             return ones;
         }
@@ -325,6 +359,7 @@ impl FakeBar {
 
     fn write(&self, off: usize, v: u32) {
         let mut d = self.dev.borrow_mut();
+        d.accesses.1 += 1;
         let Some(p) = d.layout.iter().copied().find(|p| self.holds(p, off)) else {
             d.errors
                 .push(format!("write to BAR {} at {off:#x}", self.bar));
@@ -412,6 +447,11 @@ impl Fixture {
 
     pub fn state(&self) -> std::cell::RefMut<'_, DevState> {
         self.dev.borrow_mut()
+    }
+
+    /// Register (reads, writes) since the last call.
+    pub fn take_accesses(&self) -> (usize, usize) {
+        std::mem::take(&mut self.dev.borrow_mut().accesses)
     }
 
     pub fn inject(&self, frame: &[u8]) -> bool {

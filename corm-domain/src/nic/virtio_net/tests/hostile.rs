@@ -6,7 +6,7 @@ use std::vec::Vec;
 
 use super::device::*;
 use super::{drain, frame, PAGES};
-use crate::nic::virtio_net::common::{S_DRIVER_OK, S_NEEDS_RESET};
+use crate::nic::virtio_net::common::{ISR_CONFIG, S_DRIVER_OK, S_NEEDS_RESET};
 use crate::nic::{IrqMode, Nic, TxError};
 
 /// Sends and injects 300 numbered frames from `from`, each arriving intact.
@@ -108,13 +108,26 @@ fn used_index_overrun_is_fatal_until_reinit() {
 fn needs_reset_is_fatal_and_reinit_recovers() {
     let mut fx = Fixture::qemu();
     let mut nic = fx.nic(IrqMode::Intx).unwrap();
+    // §2.1.2: the device sets DEVICE_NEEDS_RESET and signals a
+    // configuration change, which INTx's ISR tells apart.
     fx.state().status |= S_NEEDS_RESET;
+    fx.state().isr |= ISR_CONFIG;
     let ev = nic.handle();
     assert!(ev.ours && ev.fatal);
     assert_eq!(nic.transmit(&frame(0, 60)), Err(TxError::NotReady));
     nic.reinit().unwrap();
     assert_eq!(fx.state().status & S_NEEDS_RESET, 0);
     assert!(!nic.handle().fatal);
+    traffic_flows(&fx, &mut nic, 0);
+
+    // With MSI-X the watchdog finds it (a second later at most).
+    let mut fx = Fixture::qemu();
+    let mut nic = fx.nic(IrqMode::Msix).unwrap();
+    fx.state().status |= S_NEEDS_RESET;
+    assert!(!nic.handle().fatal, "MSI-X: the cause is not read");
+    assert!(nic.watchdog().fatal);
+    assert!(nic.handle().fatal, "stays fatal until reinit");
+    nic.reinit().unwrap();
     traffic_flows(&fx, &mut nic, 0);
 }
 
@@ -123,6 +136,7 @@ fn vanished_or_reset_device_is_fatal() {
     let mut fx = Fixture::qemu();
     let mut nic = fx.nic(IrqMode::Msix).unwrap();
     fx.state().gone = true;
+    assert!(nic.watchdog().fatal);
     assert!(nic.handle().fatal);
     assert_eq!(nic.reinit(), Err(crate::nic::NicError::ResetTimeout));
     assert!(nic.handle().fatal);
@@ -131,6 +145,7 @@ fn vanished_or_reset_device_is_fatal() {
     traffic_flows(&fx, &mut nic, 0);
 
     fx.state().status &= !S_DRIVER_OK;
+    assert!(nic.watchdog().fatal);
     assert!(nic.handle().fatal);
 }
 

@@ -1,6 +1,8 @@
 //! The split virtqueue on its own, the test playing the device through
 //! `FakeDma`: index wrap at 65536, and untrusted used elements.
 
+use std::vec::Vec;
+
 use crate::nic::fake::FakeDma;
 use crate::nic::virtio_net::queue::*;
 
@@ -130,4 +132,85 @@ fn reset_clamps_to_capacity() {
     q.reset(12);
     assert_eq!((q.size(), q.free_count()), (8, 8));
     assert_eq!(dma.pages(), 3);
+}
+
+#[test]
+fn need_event_is_the_specs_vring_need_event() {
+    // §2.7.7.2: notify iff `event` is in old..new (mod 2^16).
+    assert!(need_event(5, 6, 5));
+    assert!(!need_event(6, 6, 5));
+    assert!(need_event(0, 256, 0));
+    assert!(!need_event(0, 264, 256));
+    assert!(need_event(65535, 2, 65534), "across the wrap");
+    assert!(!need_event(3, 2, 65534));
+    assert!(!need_event(7, 7, 7), "nothing new");
+}
+
+#[test]
+fn rearming_catches_an_element_used_meanwhile() {
+    let mut dma = FakeDma::new();
+    let mut q = SplitQueue::alloc(&mut dma, 8).unwrap();
+    q.set_mode(true, false);
+    let rings = Rings::of(&q, &dma);
+    let ids: Vec<u16> = (0..3).map(|_| q.take_free().unwrap()).collect();
+    for &id in &ids {
+        assert!(q.push(id, 0x1000, 64, DESC_F_WRITE));
+    }
+    q.publish();
+    rings.used(0, 8, ids[0].into(), 60);
+    assert_eq!(
+        q.pop(),
+        Completion::Done {
+            id: ids[0],
+            len: 60
+        }
+    );
+    assert_eq!(q.pop(), Completion::Empty);
+    // The device uses another before seeing the request for an interrupt.
+    rings.used(1, 8, ids[1].into(), 60);
+    assert!(q.rearm(), "the driver must look again");
+    assert_eq!(dma.read_u16(rings.avail + 4 + 2 * 8), Some(1), "used_event");
+    assert_eq!(
+        q.pop(),
+        Completion::Done {
+            id: ids[1],
+            len: 60
+        }
+    );
+    assert!(!q.rearm());
+    assert_eq!(dma.read_u16(rings.avail + 4 + 2 * 8), Some(2));
+}
+
+#[test]
+fn a_chain_goes_out_whole_and_comes_back_whole() {
+    let mut dma = FakeDma::new();
+    let mut q = SplitQueue::alloc(&mut dma, 8).unwrap();
+    let rings = Rings::of(&q, &dma);
+    let ids: Vec<u16> = (0..3).map(|_| q.take_free().unwrap()).collect();
+    let parts: Vec<(u16, u64, u32)> = ids
+        .iter()
+        .map(|&i| (i, 0x1000 * u64::from(i), 100))
+        .collect();
+    assert!(q.push_chain(&parts, 0));
+    q.publish();
+    assert_eq!(rings.avail_slot(0), ids[0], "the head only");
+    for (k, &id) in ids.iter().enumerate() {
+        let d = rings.desc + 16 * u64::from(id);
+        let flags = dma.read_u16(d + 12).unwrap();
+        let next = dma.read_u16(d + 14).unwrap();
+        if k + 1 < ids.len() {
+            assert_eq!((flags, next), (DESC_F_NEXT, ids[k + 1]));
+        } else {
+            assert_eq!(flags, 0);
+        }
+    }
+    assert_eq!((q.free_count(), q.outstanding()), (5, 1));
+    rings.used(0, 8, u32::from(ids[1]), 0);
+    assert_eq!(q.pop(), Completion::Bogus, "a chain's middle is no head");
+    assert_eq!(q.completed_descriptors(), 0);
+    rings.used(1, 8, u32::from(ids[0]), 0);
+    assert_eq!(q.completed_descriptors(), 3, "the whole chain, before pop");
+    assert_eq!(q.pop(), Completion::Done { id: ids[0], len: 0 });
+    q.put_free(ids[0]);
+    assert_eq!((q.free_count(), q.outstanding()), (8, 0));
 }

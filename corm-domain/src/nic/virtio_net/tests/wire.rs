@@ -3,7 +3,14 @@
 //! `FakeDma`, and the lies it can tell in its used rings.
 
 use super::device::{DevState, MULT};
+use super::fake_tx::{self, Hdr};
 use crate::nic::virtio_net::common::{ISR_CONFIG, ISR_QUEUE, S_DRIVER_OK};
+use crate::nic::virtio_net::features::F_EVENT_IDX;
+use crate::nic::virtio_net::queue::need_event;
+
+/// §2.7.5 descriptor flags.
+const NEXT: u16 = 1;
+const WRITE: u16 = 2;
 
 /// One-shot misbehaviour of the device model on its next used element.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +40,10 @@ impl DevState {
         }
     }
 
+    pub fn event_idx(&self) -> bool {
+        self.driver_features & F_EVENT_IDX != 0
+    }
+
     /// The next available descriptor of queue `qi`: (id, addr, len, flags).
     fn pop_avail(&mut self, qi: usize) -> Option<(u16, u64, u32, u16)> {
         let q = self.queues[qi];
@@ -46,11 +57,65 @@ impl DevState {
         let slot = u64::from(q.last_avail % q.size);
         let id = self.dma.read_u16(q.driver + 4 + 2 * slot)?;
         self.queues[qi].last_avail = q.last_avail.wrapping_add(1);
-        let d = q.desc + 16 * u64::from(id);
-        let addr = self.dma.read_u64(d)?;
-        let len = self.dma.read_u32(d + 8)?;
-        let flags = self.dma.read_u16(d + 12)?;
+        let (addr, len, flags, _) = self.desc(qi, id)?;
         Some((id, addr, len, flags))
+    }
+
+    /// Descriptor `id` of queue `qi`: (addr, len, flags, next).
+    fn desc(&self, qi: usize, id: u16) -> Option<(u64, u32, u16, u16)> {
+        let d = self.queues[qi].desc + 16 * u64::from(id);
+        Some((
+            self.dma.read_u64(d)?,
+            self.dma.read_u32(d + 8)?,
+            self.dma.read_u16(d + 12)?,
+            self.dma.read_u16(d + 14)?,
+        ))
+    }
+
+    /// The bytes of the (device-readable) chain headed by `id`, or why it
+    /// is malformed.
+    fn gather(&mut self, qi: usize, id: u16) -> Result<Vec<u8>, String> {
+        let size = self.queues[qi].size;
+        let (mut at, mut out) = (id, Vec::new());
+        for _ in 0..size {
+            let (addr, len, flags, next) = self.desc(qi, at).ok_or("descriptor")?;
+            if flags & !NEXT != 0 || len == 0 {
+                return Err(format!("tx descriptor {at}: {addr:#x} {len} {flags}"));
+            }
+            let mut buf = vec![0u8; len as usize];
+            self.dma
+                .read(addr, &mut buf)
+                .ok_or(format!("tx buffer {addr:#x}+{len}"))?;
+            out.extend_from_slice(&buf);
+            if flags & NEXT == 0 {
+                return Ok(out);
+            }
+            if next >= size {
+                return Err(format!("next {next}"));
+            }
+            at = next;
+        }
+        Err(format!("chain from {id} longer than the ring"))
+    }
+
+    /// Offsets of `used_event` in the driver area and `avail_event` in the
+    /// device area of queue `qi` (§2.7.6, §2.7.8).
+    fn used_event(&self, qi: usize) -> u16 {
+        let q = self.queues[qi];
+        self.dma
+            .read_u16(q.driver + 4 + 2 * u64::from(q.size))
+            .unwrap_or(0)
+    }
+
+    /// Asks for a notification once the driver adds past what it has
+    /// published now (QEMU `virtio_queue_set_notification` with EVENT_IDX).
+    fn want_notify(&mut self, qi: usize) {
+        let q = self.queues[qi];
+        if self.event_idx() && q.enabled {
+            let avail = self.dma.read_u16(q.driver + 2).unwrap_or(0);
+            self.dma
+                .write_u16(q.device + 4 + 8 * u64::from(q.size), avail);
+        }
     }
 
     fn push_used(&mut self, qi: usize, id: u32, len: u32) {
@@ -58,8 +123,19 @@ impl DevState {
         let e = q.device + 4 + 8 * u64::from(q.used_idx % q.size);
         self.dma.write_u32(e, id);
         self.dma.write_u32(e + 4, len);
-        self.set_used_idx(qi, q.used_idx.wrapping_add(1));
+        let (old, new) = (q.used_idx, q.used_idx.wrapping_add(1));
+        self.set_used_idx(qi, new);
         self.isr |= ISR_QUEUE;
+        // §2.7.7.2 (device side): interrupt if the driver asked for one.
+        let wanted = if self.event_idx() {
+            need_event(self.used_event(qi), new, old)
+        } else {
+            let flags = self.dma.read_u16(q.driver).unwrap_or(0);
+            flags & 1 == 0
+        };
+        if wanted {
+            self.interrupts[qi] += 1;
+        }
     }
 
     pub fn set_used_idx(&mut self, qi: usize, idx: u16) {
@@ -96,21 +172,23 @@ impl DevState {
         }
     }
 
-    /// Sends every frame the driver made available on the transmit queue.
+    /// Sends every frame the driver made available on the transmit queue
+    /// (segmenting and checksumming as its header says, `fake_tx`), then
+    /// asks to be notified of the next.
     pub fn complete_tx(&mut self) {
-        while let Some((id, addr, len, flags)) = self.pop_avail(1) {
-            let mut buf = vec![0u8; len as usize];
-            if flags != 0 || len < 12 || self.dma.read(addr, &mut buf).is_none() {
-                self.errors
-                    .push(format!("tx descriptor {id}: {addr:#x} {len} {flags}"));
-            } else if buf[..12] != [0; 12] {
-                self.errors.push(format!("tx header {:?}", &buf[..12]));
-            } else {
-                self.tx_frames.push(buf[12..].to_vec());
+        while let Some((id, _, _, _)) = self.pop_avail(1) {
+            let sent = self.gather(1, id).and_then(|b| {
+                self.tx_headers.push(Hdr::parse(&b));
+                fake_tx::transmit(&b, self.driver_features)
+            });
+            match sent {
+                Ok(frames) => self.tx_frames.extend(frames),
+                Err(e) => self.errors.push(e),
             }
             let h = self.hostile_tx.take();
             self.misbehave(1, h, id, 0);
         }
+        self.want_notify(1);
     }
 
     /// Receives `frame` from the wire into the next receive buffer; `false`
@@ -120,7 +198,8 @@ impl DevState {
             return false;
         };
         let total = 12 + frame.len();
-        if flags != 2 || (len as usize) < total {
+        self.want_notify(0);
+        if flags != WRITE || (len as usize) < total {
             self.errors
                 .push(format!("rx descriptor {id}: {len} {flags}"));
             return false;

@@ -1,0 +1,148 @@
+//! What the controller configures: the Corm's underlay address
+//! (`underlay`, `underlay-gateway`) and each encap wire (`tunnel/<id>/…`),
+//! parsed strictly from hostile text.
+
+use core::net::{Ipv4Addr, SocketAddrV4};
+
+use encap::{Encap, Vni};
+use pv_runtime::xenstore::parse_decimal;
+
+use super::MAX_TUNNELS;
+
+/// The Corm's underlay address (`banana corm create --underlay`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnderlayConfig {
+    pub addr: Ipv4Addr,
+    /// Prefix length, 1..=32.
+    pub prefix: u8,
+    /// Where remote VTEPs outside the prefix are reached.
+    pub gateway: Option<Ipv4Addr>,
+    /// The underlay's MTU (largest IPv4 packet).
+    pub mtu: u16,
+}
+
+fn unicast(a: Ipv4Addr) -> bool {
+    !(a.is_unspecified() || a.is_broadcast() || a.is_multicast() || a.is_loopback())
+}
+
+impl UnderlayConfig {
+    /// `A.B.C.D/P` and an optional gateway, strictly: a unicast address, a
+    /// prefix of 1..=32, a unicast gateway inside the prefix. The MTU is
+    /// Ethernet's 1500.
+    pub fn parse(addr: &str, gateway: Option<&str>) -> Option<Self> {
+        let (ip, prefix) = addr.split_once('/')?;
+        let ip: Ipv4Addr = ip.parse().ok()?;
+        let digits =
+            !prefix.is_empty() && prefix.len() <= 2 && prefix.bytes().all(|b| b.is_ascii_digit());
+        let prefix: u8 = prefix
+            .parse()
+            .ok()
+            .filter(|p| digits && (1..=32).contains(p))?;
+        let cfg = UnderlayConfig {
+            addr: ip,
+            prefix,
+            gateway: None,
+            mtu: 1500,
+        };
+        if !unicast(ip) {
+            return None;
+        }
+        let gateway = match gateway {
+            None => None,
+            Some(g) => Some(
+                g.parse()
+                    .ok()
+                    .filter(|g| unicast(*g) && cfg.on_link(*g) && *g != ip)?,
+            ),
+        };
+        Some(UnderlayConfig { gateway, ..cfg })
+    }
+
+    /// Whether `ip` is in our prefix.
+    pub fn on_link(&self, ip: Ipv4Addr) -> bool {
+        let mask = u32::MAX
+            .checked_shl(32 - u32::from(self.prefix))
+            .unwrap_or(0);
+        u32::from(ip) & mask == u32::from(self.addr) & mask
+    }
+
+    /// The address whose MAC frames to `remote` go to: itself on link,
+    /// else the gateway (`None`: unreachable).
+    pub fn next_hop(&self, remote: Ipv4Addr) -> Option<Ipv4Addr> {
+        if self.on_link(remote) {
+            Some(remote)
+        } else {
+            self.gateway
+        }
+    }
+}
+
+/// One encap wire as the controller configured it (`tunnel/<id>/…`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TunnelConfig {
+    /// The wire id.
+    pub wire: u32,
+    /// The Corm endpoint it serves.
+    pub endpoint: u16,
+    pub encap: Encap,
+    pub vni: Vni,
+    /// The remote VTEP and the UDP port we send to.
+    pub remote: SocketAddrV4,
+    /// The peer is a Banana Corm speaking Banana's in-band control (hellos,
+    /// keepalives, epochs: `encap::control`), not a standard VTEP.
+    pub control: bool,
+}
+
+impl TunnelConfig {
+    /// Wire `wire`'s tunnel from its config keys (`tunnel/<id>/{endpoint,
+    /// encap,vni,remote,port}`, read by `key`), every value strict:
+    /// `Err(why)` names the first key that is missing or malformed.
+    pub fn from_keys(
+        wire: u32,
+        mut key: impl FnMut(&str) -> Option<alloc::string::String>,
+    ) -> Result<Self, alloc::string::String> {
+        use alloc::format;
+        let mut get = |k: &str| key(k).ok_or_else(|| format!("tunnel/{wire}/{k} missing"));
+        let bad = |k: &str, v: &str| format!("tunnel/{wire}/{k} = {v:?}");
+        let endpoint = get("endpoint")?;
+        let endpoint = parse_decimal(&endpoint)
+            .and_then(|e| u16::try_from(e).ok())
+            .filter(|e| usize::from(*e) < MAX_TUNNELS)
+            .ok_or_else(|| bad("endpoint", &endpoint))?;
+        let kind = get("encap")?;
+        let encap = match kind.as_str() {
+            "vxlan" => Encap::Vxlan,
+            "geneve" => Encap::Geneve,
+            _ => return Err(bad("encap", &kind)),
+        };
+        let vni = get("vni")?;
+        let vni = parse_decimal(&vni)
+            .and_then(Vni::new)
+            .ok_or_else(|| bad("vni", &vni))?;
+        let remote = get("remote")?;
+        let ip: Ipv4Addr = remote
+            .parse()
+            .ok()
+            .filter(|a| unicast(*a))
+            .ok_or_else(|| bad("remote", &remote))?;
+        let port = get("port")?;
+        let port = parse_decimal(&port)
+            .and_then(|p| u16::try_from(p).ok())
+            .filter(|p| *p != 0)
+            .ok_or_else(|| bad("port", &port))?;
+        // Absent for a standard VTEP.
+        let control = match key("control").as_deref() {
+            None | Some("0") => false,
+            Some("1") => true,
+            Some(v) => return Err(bad("control", v)),
+        };
+        Ok(TunnelConfig {
+            wire,
+            endpoint,
+            encap,
+            vni,
+            remote: SocketAddrV4::new(ip, port),
+            control,
+        })
+    }
+}

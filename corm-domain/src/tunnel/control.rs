@@ -1,0 +1,111 @@
+//! Banana's in-band control on tunnels to another Corm (`docs/encap.md`,
+//! "Control"): hellos until the peer answers, a keepalive a second, the
+//! peer dead after 10 s of silence, its restarts seen by their new epoch.
+//! The peer state is `encap::Peer`'s; this sends what it asks for through
+//! the tunnel's own template and next hop, and keeps the changes for the
+//! domain to report. Tunnels to standard VTEPs send no control.
+
+use encap::peer::Event;
+use encap::Action;
+
+use super::{resolve, Underlay};
+
+/// Control frames are at most a VXLAN control frame behind tagged headers.
+const CONTROL_FRAME_MAX: usize = 160;
+
+/// A change of a tunnel's peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TunnelEvent {
+    pub wire: u32,
+    pub kind: TunnelEventKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TunnelEventKind {
+    /// The peer answered (first control of an epoch, or back after silence).
+    Up,
+    /// The peer restarted: a newer epoch.
+    Restarted,
+    /// The peer closed the wire.
+    Closed,
+    /// Nothing from the peer for 10 s.
+    Dead,
+}
+
+impl From<Event> for TunnelEventKind {
+    fn from(e: Event) -> Self {
+        match e {
+            Event::Up => TunnelEventKind::Up,
+            Event::Restarted => TunnelEventKind::Restarted,
+            Event::Closed => TunnelEventKind::Closed,
+        }
+    }
+}
+
+impl Underlay {
+    /// Keeps an event for [`take_event`](Self::take_event).
+    pub(super) fn note(&mut self, wire: u32, kind: TunnelEventKind) {
+        if self.events.is_full() {
+            self.events.pop_front();
+        }
+        let _ = self.events.push_back(TunnelEvent { wire, kind });
+    }
+
+    /// The oldest change not yet taken.
+    pub fn take_event(&mut self) -> Option<TunnelEvent> {
+        self.events.pop_front()
+    }
+
+    /// Sends the control that is due at `now_ns` (`send`: to the NIC) and
+    /// notes silent peers. Call on every wake-up, and by
+    /// [`next_deadline`](Self::next_deadline).
+    pub fn poll(&mut self, now_ns: u64, send: &mut dyn FnMut(&[u8])) {
+        let mut dead = heapless::Vec::<u32, { super::MAX_TUNNELS }>::new();
+        let Underlay {
+            cfg,
+            mac,
+            nexthops,
+            tunnels,
+            counters,
+            ..
+        } = self;
+        for (wire, t) in tunnels.iter_mut() {
+            // A peer asks for at most a message and a death per call.
+            for _ in 0..2 {
+                match t.peer.poll(now_ns) {
+                    None => break,
+                    Some(Action::Dead) => {
+                        let _ = dead.push(*wire);
+                    }
+                    Some(Action::Send(msg)) => {
+                        if resolve(cfg, *mac, nexthops, counters, t, now_ns, send).is_err() {
+                            continue;
+                        }
+                        let mut buf = [0u8; CONTROL_FRAME_MAX];
+                        if let Ok(n) = t.template.control(&msg, &mut buf) {
+                            send(&buf[..n]);
+                        }
+                    }
+                }
+            }
+        }
+        for wire in dead {
+            self.note(wire, TunnelEventKind::Dead);
+        }
+    }
+
+    /// When [`poll`](Self::poll) next has something to do.
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.tunnels
+            .values()
+            .filter_map(|t| t.peer.next_deadline())
+            .min()
+    }
+
+    /// Whether wire `wire`'s peer is up: always for a standard VTEP (no
+    /// control to tell), by its control for a Corm.
+    pub fn peer_up(&self, wire: u32) -> Option<bool> {
+        let t = self.tunnels.get(&wire)?;
+        Some(!t.cfg.control || t.peer.state() == encap::peer::State::Up)
+    }
+}

@@ -1,0 +1,106 @@
+//! The Corm's encap wires as the domain sets them up: the underlay address
+//! read once at boot, the tunnels (`tunnel/<id>/…` in our config) added to
+//! and removed from the data plane as the controller changes them. A tunnel
+//! needs no handshake with a standard VTEP: it is up once configured.
+
+use alloc::format;
+use alloc::vec::Vec;
+
+use corm_domain::dataplane::Dataplane;
+use corm_domain::tunnel::{TunnelConfig, TunnelEventKind, Underlay};
+use local_wire::RawMemory;
+use pv_runtime::println;
+use pv_runtime::runtime::Runtime;
+
+use crate::config;
+
+/// Gives the data plane the underlay the controller configured, if any.
+pub fn start(rt: &mut Runtime, dp: &mut Dataplane<RawMemory>, mac: [u8; 6]) {
+    match config::underlay(rt) {
+        Ok(Some(cfg)) => {
+            println!(
+                "CORM-UNDERLAY addr={}/{} gateway={} mtu={}",
+                cfg.addr,
+                cfg.prefix,
+                cfg.gateway
+                    .map_or(alloc::string::String::from("none"), |g| format!("{g}")),
+                cfg.mtu
+            );
+            dp.set_underlay(Some(Underlay::new(cfg, mac, epoch())));
+        }
+        Ok(None) => {}
+        Err(why) => println!("CORM-CONFIG-ERROR {why}: no underlay, no tunnels"),
+    }
+}
+
+/// This start's epoch: Xen's system time in milliseconds (it counts from
+/// the host's boot, so a restarted Corm's is newer; it wraps after 49 days,
+/// which RFC 1982 comparison tolerates).
+fn epoch() -> u32 {
+    (pv_runtime::time::now_ns() / 1_000_000) as u32
+}
+
+fn state_key(wire: u32) -> alloc::string::String {
+    format!("data/banana/tunnel/{wire}")
+}
+
+/// Adds the configured tunnels that are new, removes those gone or changed.
+pub fn reconcile(rt: &mut Runtime, dp: &mut Dataplane<RawMemory>) {
+    let mut want: Vec<TunnelConfig> = Vec::new();
+    for t in config::tunnels(rt) {
+        match t {
+            Ok(t) => want.push(t),
+            Err(why) => println!("CORM-CONFIG-ERROR {why}: tunnel not served"),
+        }
+    }
+    let have: Vec<TunnelConfig> = dp
+        .underlay()
+        .map(|u| u.tunnels().copied().collect())
+        .unwrap_or_default();
+    for t in have.iter().filter(|t| !want.contains(t)) {
+        dp.remove_tunnel(t.wire);
+        let _ = rt.xs.rm(&state_key(t.wire));
+        println!(
+            "CORM-TUNNEL-REMOVED wire={} endpoint={}",
+            t.wire, t.endpoint
+        );
+    }
+    for t in want.iter().filter(|t| !have.contains(t)) {
+        match dp.add_tunnel(*t) {
+            Ok(()) => {
+                let kind = match t.encap {
+                    encap::Encap::Vxlan => "vxlan",
+                    encap::Encap::Geneve => "geneve",
+                };
+                println!(
+                    "CORM-TUNNEL-UP wire={} endpoint={} encap={kind} vni={} remote={}{}",
+                    t.wire,
+                    t.endpoint,
+                    t.vni.get(),
+                    t.remote,
+                    if t.control { " control=on" } else { "" }
+                );
+                // A standard VTEP says nothing: up once configured. A Corm
+                // peer is up when its control answers (`events`).
+                let state = if t.control { "down" } else { "up" };
+                let _ = rt.xs.write(&format!("{}/state", state_key(t.wire)), state);
+            }
+            Err(e) => println!("CORM-CONFIG-ERROR tunnel {}: {e}", t.wire),
+        }
+    }
+}
+
+/// Reports the tunnels' peers' changes: a console line each, and the
+/// tunnel's state for `banana status`.
+pub fn events(rt: &mut Runtime, dp: &mut Dataplane<RawMemory>) {
+    while let Some(ev) = dp.take_tunnel_event() {
+        let (what, state) = match ev.kind {
+            TunnelEventKind::Up => ("UP", "up"),
+            TunnelEventKind::Restarted => ("RESTARTED", "up"),
+            TunnelEventKind::Closed => ("CLOSED", "down"),
+            TunnelEventKind::Dead => ("DEAD", "down"),
+        };
+        println!("CORM-TUNNEL-PEER-{what} wire={}", ev.wire);
+        let _ = rt.xs.write(&format!("{}/state", state_key(ev.wire)), state);
+    }
+}
