@@ -21,8 +21,9 @@ Usage: ./run-xen.sh [demo|test|bench|soak|build|clean] [ARGS]   (default: demo)
                 sizes, boot times), net (bench/spike-net.sh: Spike vs dom0
                 netback throughput and RTT, Spike footprint) and/or corm
                 (bench/corm-net.sh: guest <-> lab peer over dom0 NIC + netback,
-                a Linux driver domain, and banana, for e1000 and e1000e,
-                interleaved in rounds); default: figures net
+                a Linux driver domain, and banana, for e1000 and e1000e, and
+                encap: banana plus a VXLAN wire, on e1000e; interleaved in
+                rounds); default: figures net
   soak [MIN]    MIN minutes (30) of traffic with wire and vif churn through a Corm,
                 watching the domains' memory and grant gauges for leaks (not in CI)
   build         install what is missing, cargo build, build out/images/
@@ -184,6 +185,7 @@ wait_other_qemu() {
 # corm compares std, dd and banana per model (std/dd/corm-e1000 and *-e1000e).
 LAB_NICS="corm-e1000:e1000:3 corm-e1000e:e1000e:4 corm-virtio:virtio-net-pci:5 std:e1000:6 dd:e1000:7 std-e1000e:e1000e:8 dd-e1000e:e1000e:9"
 LAB_NS= LAB_DIR= LAB_PIDS= LAB_VLAN=0 LAB_DHCPD= LAB_VX=none LAB_AGENT=none LAB_CAP=
+LAB_CAPTURE=1 # 0: lab_vxlan makes no underlay capture and no lab agent (cmd_bench)
 
 # lab_stale: remove banana-* namespaces whose run (pid in the name) is gone
 lab_stale() {
@@ -257,6 +259,11 @@ lab_vxlan() {
 	elif ! ip netns exec "$LAB_NS" iperf3 -s -D -B 10.88.0.1 -I "$LAB_DIR/iperf3-vx42.pid" --logfile "$LAB_DIR/iperf3-vx42.log"; then
 		LAB_VX=no-iperf3-on-vx42
 		echo "   lab: iperf3 -s -B 10.88.0.1 failed: vxlan-interop will fail"
+	fi
+	if [ "$LAB_CAPTURE" = 0 ]; then
+		LAB_AGENT=off-in-bench
+		echo "   lab: no underlay capture and no lab agent in a bench (the capture would tax the encap path only)"
+		return 0
 	fi
 	if ! command -v dumpcap > /dev/null || ! command -v tshark > /dev/null; then
 		LAB_AGENT=no-tshark
@@ -583,6 +590,7 @@ cmd_bench() { # [figures|net|corm...] (default: figures net)
 	dir=$(new_logdir bench)
 	echo "logs: $dir"
 	build_all "$dir"
+	LAB_CAPTURE=0
 	boot "$(echo $items | tr ' ' ',')" "${BANANA_QEMU_TIMEOUT:-7200}" "$dir"
 	{
 		if [ -f "$elf" ] && [[ " $BUILD_FAILED " != *" selftest-domain "* ]]; then
@@ -617,14 +625,15 @@ cmd_bench() { # [figures|net|corm...] (default: figures net)
 	fi
 	if grep -q '^corm_.*ratio_' "$dir/figures.txt"; then
 		echo
-		echo "network to the lab peer, per NIC model: std (dom0), dd (Linux driver domain), banana (Spike + Corm)"
+		echo "network to the lab peer, per NIC model: std (dom0), dd (Linux driver domain), banana (Spike + Corm),"
+		echo "encap (Spike + the same Corm + a VXLAN wire to the lab's Linux VTEP; one model only)"
 		echo "(interleaved rounds; Mbit/s: medians of the rounds [min-max]; RTT: p50/p90 of all pings; retransmits: sum;"
 		echo " CPU s/GB: CPU seconds over GB moved, path = every domain but the guest, backend = dom0 | dd | Spike+Corm)"
 		awk -F= '{ v[$1] = $2 } END {
 			n = split("e1000 e1000e", ms, " ")
 			for (mi = 1; mi <= n; mi++) { m = ms[mi]; P = (m == "e1000" ? "corm_" : "corm_" m "_")
 				if (!((P "std_tx_mbit_median") in v) && !((P "banana_tx_mbit_median") in v) && !((P "dd_tx_mbit_median") in v)) continue
-				printf "\n  %-20s %18s %18s %18s %8s %8s\n", m " (" d(v[P "std_irq"]) "/" d(v[P "dd_irq"]) "/" d(v[P "banana_irq"]) ")", "std", "dd", "banana", "ban/std", "ban/dd"
+				printf "\n  %-20s %18s %18s %18s %18s %8s %8s %8s\n", m " (" d(v[P "std_irq"]) "/" d(v[P "dd_irq"]) "/" d(v[P "banana_irq"]) ")", "std", "dd", "banana", "encap", "ban/std", "ban/dd", "enc/ban"
 				row("tx Mbit/s", P, "tx_mbit_median", "tx_mbit_spread", "tx"); row("rx Mbit/s", P, "rx_mbit_median", "rx_mbit_spread", "rx")
 				row("RTT p50 ms", P, "rtt_ms_median", "rtt_ms_spread", "rtt"); row("RTT p90 ms", P, "rtt_ms_p90", "", "rtt_p90")
 				row("tx retransmits", P, "tx_retr_total", "", ""); row("rx retransmits", P, "rx_retr_total", "", "")
@@ -639,9 +648,9 @@ cmd_bench() { # [figures|net|corm...] (default: figures net)
 		}
 		function d(x) { return x == "" ? "-" : x }
 		function row(label, P, key, sp, rk,   i, s, o) {
-			o = sprintf("  %-20s", label); split("std dd banana", ps, " ")
-			for (i = 1; i <= 3; i++) { s = d(v[P ps[i] "_" key]); if (sp != "" && (P ps[i] "_" sp) in v) s = s " [" v[P ps[i] "_" sp] "]"; o = o sprintf(" %18s", s) }
-			if (rk != "") o = o sprintf(" %8s %8s", d(v[P "ratio_banana_over_std_" rk]), d(v[P "ratio_banana_over_dd_" rk]))
+			o = sprintf("  %-20s", label); split("std dd banana encap", ps, " ")
+			for (i = 1; i <= 4; i++) { s = d(v[P ps[i] "_" key]); if (sp != "" && (P ps[i] "_" sp) in v) s = s " [" v[P ps[i] "_" sp] "]"; o = o sprintf(" %18s", s) }
+			if (rk != "") o = o sprintf(" %8s %8s %8s", d(v[P "ratio_banana_over_std_" rk]), d(v[P "ratio_banana_over_dd_" rk]), d(v[P "ratio_encap_over_banana_" rk]))
 			print o
 		}' "$dir/figures.txt"
 	fi

@@ -46,9 +46,9 @@ pub fn nic_counters(nic: &NicCounters) -> [(&'static str, u64); 11] {
     ]
 }
 
-/// The underlay's counters: its own 5 and the decapsulation's (data,
+/// The underlay's counters: its own 8 and the decapsulation's (data,
 /// control and one per drop reason).
-pub const UNDERLAY: usize = 5 + 2 + encap::Reason::COUNT;
+pub const UNDERLAY: usize = 8 + 2 + encap::Reason::COUNT;
 
 /// Counters an encap wire publishes: its own and two of its peer filter's.
 pub const PER_TUNNEL: usize = 8 + 2;

@@ -148,6 +148,14 @@ mod domain {
             let wake = rt.wait(deadline);
             if let Some(reason) = wake.shutdown {
                 wires.shutdown(rt, &mut dp);
+                dp.close_tunnels(nic.nic.as_mut(), now_ns());
+                // The Closes are rung in; give the NIC 2 ms to fetch them
+                // (a 100-byte frame takes microseconds) before bus
+                // mastering goes off.
+                let t = now_ns();
+                while now_ns() < t + 2_000_000 {
+                    core::hint::spin_loop();
+                }
                 quiesce(&mut front, rt, &nic);
                 println!("CORM-SHUTDOWN {reason:?}");
                 runtime::shutdown(reason);

@@ -58,7 +58,7 @@ pub fn reconcile(rt: &mut Runtime, dp: &mut Dataplane<RawMemory>) {
         .map(|u| u.tunnels().copied().collect())
         .unwrap_or_default();
     for t in have.iter().filter(|t| !want.contains(t)) {
-        dp.remove_tunnel(t.wire);
+        dp.remove_tunnel(t.wire, pv_runtime::time::now_ns());
         let _ = rt.xs.rm(&state_key(t.wire));
         println!(
             "CORM-TUNNEL-REMOVED wire={} endpoint={}",

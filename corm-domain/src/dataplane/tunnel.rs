@@ -185,9 +185,10 @@ impl<M: WireMemory> Dataplane<M> {
         Ok(())
     }
 
-    /// Removes wire `wire`'s tunnel.
-    pub fn remove_tunnel(&mut self, wire: u32) -> Option<TunnelConfig> {
-        let cfg = self.underlay.as_mut()?.remove(wire)?;
+    /// Removes wire `wire`'s tunnel (its `Close` goes out with the next
+    /// [`poll_tunnels`](Self::poll_tunnels)).
+    pub fn remove_tunnel(&mut self, wire: u32, now_ns: u64) -> Option<TunnelConfig> {
+        let cfg = self.underlay.as_mut()?.remove(wire, now_ns)?;
         let _ = self.switch.set_learning(cfg.endpoint, false);
         Some(cfg)
     }
@@ -199,6 +200,20 @@ impl<M: WireMemory> Dataplane<M> {
             .tunnels()
             .find(|t| t.endpoint == e)
             .map(|t| t.wire)
+    }
+
+    /// Closes every tunnel, its `Close` sent at once (a Corm shutting down:
+    /// its peers report the wire down now, not after their dead time).
+    pub fn close_tunnels(&mut self, nic: &mut dyn Nic, now_ns: u64) {
+        let wires: alloc::vec::Vec<u32> = self
+            .underlay
+            .as_ref()
+            .map(|u| u.tunnels().map(|t| t.wire).collect())
+            .unwrap_or_default();
+        for wire in wires {
+            self.remove_tunnel(wire, now_ns);
+        }
+        self.poll_tunnels(nic, now_ns);
     }
 
     /// Runs the tunnels' control at `now_ns` (hellos, keepalives, liveness:

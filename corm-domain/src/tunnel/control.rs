@@ -8,10 +8,13 @@
 use encap::peer::Event;
 use encap::Action;
 
-use super::{resolve, Underlay};
+use super::{resolve, TunnelConfig, Underlay};
 
 /// Control frames are at most a VXLAN control frame behind tagged headers.
 const CONTROL_FRAME_MAX: usize = 160;
+
+/// A control frame (or the ARP request it needs) waiting for the next poll.
+pub(super) type ControlFrame = heapless::Vec<u8, CONTROL_FRAME_MAX>;
 
 /// A change of a tunnel's peer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,10 +59,49 @@ impl Underlay {
         self.events.pop_front()
     }
 
+    /// Removes wire `wire`'s tunnel; returns its configuration. A Corm
+    /// peer is told by a `Close` (sent by the next [`poll`](Self::poll)),
+    /// so that it reports the wire down at once instead of after 10 s of
+    /// silence; it goes on saying hello, and the wire comes up again if it
+    /// is connected again. With no next hop known for the remote, no
+    /// `Close` goes (the ARP request does): the peer sees the silence.
+    pub fn remove(&mut self, wire: u32, now_ns: u64) -> Option<TunnelConfig> {
+        let mut t = self.tunnels.remove(&wire)?;
+        let Some(msg) = t.peer.close(now_ns) else {
+            return Some(t.cfg);
+        };
+        let Underlay {
+            cfg,
+            mac,
+            nexthops,
+            counters,
+            outbox,
+            ..
+        } = self;
+        let mut queue = |f: &[u8]| {
+            if outbox.is_full() {
+                outbox.pop_front();
+            }
+            if let Ok(f) = ControlFrame::from_slice(f) {
+                let _ = outbox.push_back(f);
+            }
+        };
+        if resolve(cfg, *mac, nexthops, counters, &mut t, now_ns, &mut queue).is_ok() {
+            let mut buf = [0u8; CONTROL_FRAME_MAX];
+            if let Ok(n) = t.template.control(&msg, &mut buf) {
+                queue(&buf[..n]);
+            }
+        }
+        Some(t.cfg)
+    }
+
     /// Sends the control that is due at `now_ns` (`send`: to the NIC) and
     /// notes silent peers. Call on every wake-up, and by
     /// [`next_deadline`](Self::next_deadline).
     pub fn poll(&mut self, now_ns: u64, send: &mut dyn FnMut(&[u8])) {
+        while let Some(f) = self.outbox.pop_front() {
+            send(&f);
+        }
         let mut dead = heapless::Vec::<u32, { super::MAX_TUNNELS }>::new();
         let Underlay {
             cfg,
@@ -96,9 +138,11 @@ impl Underlay {
 
     /// When [`poll`](Self::poll) next has something to do.
     pub fn next_deadline(&self) -> Option<u64> {
+        let outbox = (!self.outbox.is_empty()).then_some(0);
         self.tunnels
             .values()
             .filter_map(|t| t.peer.next_deadline())
+            .chain(outbox)
             .min()
     }
 

@@ -1,6 +1,8 @@
 //! The underlay's and each tunnel's counters (beyond the decapsulation's,
 //! `encap::DecapCounters`, and the peer filter's, `encap::PeerCounters`).
 
+use super::echo::EchoCounters;
+
 /// One encap wire's own counters (beyond its peer's).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TunnelCounters {
@@ -51,6 +53,8 @@ pub struct UnderlayCounters {
     /// Guests' frames too big for a tunnel answered with ICMP
     /// Fragmentation Needed / Packet Too Big ([`too_big`]).
     pub too_big_answered: u64,
+    /// Pings of our address ([`super::echo`]).
+    pub echo: EchoCounters,
 }
 
 impl UnderlayCounters {
@@ -62,6 +66,9 @@ impl UnderlayCounters {
             ("dropped_unknown_vni", self.dropped_unknown_vni),
             ("dropped_to_us", self.dropped_to_us),
             ("too_big_answered", self.too_big_answered),
+            ("echo_answered", self.echo.answered),
+            ("echo_rate_limited", self.echo.rate_limited),
+            ("echo_dropped", self.echo.dropped),
         ]
         .into_iter()
     }

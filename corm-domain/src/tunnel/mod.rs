@@ -7,6 +7,7 @@
 //!
 //! ```text
 //! NIC ─▶ receive: ARP for our address ─▶ answered / next-hop table
+//!                 ping of our address ─▶ answered (rate-limited: echo)
 //!                 tunnel traffic ─▶ decap (encap::decap) ─▶ peer filter
 //!                                   (source, VNI) ─▶ inner frame into the
 //!                                   switch from the tunnel's endpoint
@@ -24,6 +25,7 @@ pub mod arp;
 mod config;
 mod control;
 mod counters;
+pub mod echo;
 pub mod too_big;
 
 pub use config::{TunnelConfig, UnderlayConfig};
@@ -110,6 +112,10 @@ pub struct Underlay {
     /// Peers' changes for the domain to report (bounded: the oldest is
     /// dropped when full).
     events: heapless::Deque<TunnelEvent, 32>,
+    /// Frames for the next [`poll`](Self::poll) to send: the `Close` of a
+    /// removed tunnel (and the ARP request its next hop needed).
+    outbox: heapless::Deque<control::ControlFrame, 4>,
+    echo: echo::Echo,
     /// What decapsulation dropped, by reason (foreign frames not counted).
     pub decap: DecapCounters,
     pub counters: UnderlayCounters,
@@ -128,6 +134,8 @@ impl Underlay {
             nexthops: NextHopTable::new(),
             tunnels: BTreeMap::new(),
             events: heapless::Deque::new(),
+            outbox: heapless::Deque::new(),
+            echo: echo::Echo::default(),
             decap: DecapCounters::new(),
             counters: UnderlayCounters::default(),
         }
@@ -190,11 +198,6 @@ impl Underlay {
         Ok(())
     }
 
-    /// Removes wire `wire`'s tunnel; returns its configuration.
-    pub fn remove(&mut self, wire: u32) -> Option<TunnelConfig> {
-        self.tunnels.remove(&wire).map(|t| t.cfg)
-    }
-
     /// Every tunnel's configuration.
     pub fn tunnels(&self) -> impl Iterator<Item = &TunnelConfig> + '_ {
         self.tunnels.values().map(|t| &t.cfg)
@@ -225,6 +228,11 @@ impl Underlay {
         }
         if hdr.dst != self.mac {
             return Rx::Foreign;
+        }
+        let addr = self.cfg.addr.octets();
+        let echo = &mut self.counters.echo;
+        if self.echo.receive(echo, frame, self.mac, addr, now_ns, send) != echo::EchoRx::NotEcho {
+            return Rx::Consumed;
         }
         match self.decapsulate(frame) {
             Verdict::Data { vni, inner, src } => self.data(vni, inner, src, now_ns),

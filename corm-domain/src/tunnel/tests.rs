@@ -255,7 +255,7 @@ fn tunnels_are_checked_when_added() {
     u.add(tunnel(8, 2, 42, Ipv4Addr::new(10, 77, 0, 2)))
         .unwrap();
     assert!(u.serves(2));
-    assert_eq!(u.remove(8).map(|c| c.endpoint), Some(2));
+    assert_eq!(u.remove(8, 0).map(|c| c.endpoint), Some(2));
     assert!(!u.serves(2));
 }
 
@@ -417,4 +417,90 @@ mod corm_to_corm {
         let (_, _, p) = a.tunnel_counters().next().unwrap();
         assert!(replay.is_empty() || p.dropped_old_epoch > old, "{replay:?}");
     }
+
+    #[test]
+    fn a_removed_wire_tells_its_peer_at_once_and_comes_back_when_connected_again() {
+        let mut a = corm("10.77.0.40/24", A_MAC, B_IP, 100);
+        let mut b = corm("10.77.0.41/24", B_MAC, A_IP, 200);
+        for s in 1..=3 {
+            exchange(&mut a, &mut b, s * SEC);
+        }
+        assert_eq!((a.peer_up(5), b.peer_up(5)), (Some(true), Some(true)));
+        let cfg = a.remove(5, 4 * SEC).expect("A had wire 5");
+        assert_eq!(
+            a.next_deadline(),
+            Some(0),
+            "the Close waits for the next poll"
+        );
+        let (_, eb) = exchange(&mut a, &mut b, 4 * SEC);
+        assert_eq!(kinds(&eb), [TunnelEventKind::Closed], "B hears the Close");
+        assert_eq!(b.peer_up(5), Some(false));
+        let (_, _, p) = b.tunnel_counters().next().unwrap();
+        assert_eq!(p.peer_closes, 1);
+        // B keeps saying hello; A connected again answers: up both ends,
+        // same epoch (no restart).
+        a.add(cfg).unwrap();
+        let mut seen = (Vec::new(), Vec::new());
+        for s in 5..=7 {
+            let (ea, eb) = exchange(&mut a, &mut b, s * SEC);
+            seen.0.extend(kinds(&ea));
+            seen.1.extend(kinds(&eb));
+        }
+        assert_eq!(seen, (vec![TunnelEventKind::Up], vec![TunnelEventKind::Up]));
+    }
+
+    #[test]
+    fn a_removed_vtep_wire_sends_nothing() {
+        let mut u = underlay();
+        assert!(u.remove(7, 0).is_some());
+        let mut sent = 0;
+        u.poll(0, &mut |_| sent += 1);
+        assert_eq!(sent, 0, "a standard VTEP speaks no control");
+    }
+}
+
+/// A ping from the underlay: answered from our address and MAC, counted;
+/// one for another address is not ours.
+#[test]
+fn the_underlay_address_answers_ping() {
+    let mut u = underlay();
+    let ping = |dst: Ipv4Addr| {
+        let mut f = Vec::new();
+        f.extend_from_slice(&US);
+        f.extend_from_slice(&PEER_MAC);
+        f.extend_from_slice(&[0x08, 0x00, 0x45, 0, 0, 36, 0, 1, 0x40, 0, 64, 1, 0, 0]);
+        f.extend_from_slice(&PEER.octets());
+        f.extend_from_slice(&dst.octets());
+        let c = net_offload::checksum::checksum(&f[14..34]);
+        f[24..26].copy_from_slice(&c.to_be_bytes());
+        f.extend_from_slice(&[
+            8, 0, 0, 0, 0, 9, 0, 1, b'b', b'a', b'n', b'a', b'n', b'a', 0, 0,
+        ]);
+        let c = net_offload::checksum::checksum(&f[34..]);
+        f[36..38].copy_from_slice(&c.to_be_bytes());
+        f
+    };
+    let mut sent = Vec::new();
+    assert_eq!(
+        u.receive(&ping(OURS), 0, &mut |f| sent.push(f.to_vec())),
+        Rx::Consumed
+    );
+    assert_eq!(sent.len(), 1);
+    assert_eq!((&sent[0][0..6], &sent[0][6..12]), (&PEER_MAC[..], &US[..]));
+    assert_eq!(&sent[0][26..30], &OURS.octets()[..]);
+    assert_eq!(sent[0][34], 0, "an echo reply");
+    assert_eq!(u.counters.echo.answered, 1);
+    assert_eq!(u.counters.dropped_to_us, 0);
+    let other = ping(Ipv4Addr::new(10, 77, 0, 99));
+    sent.clear();
+    assert_eq!(
+        u.receive(&other, 0, &mut |f| sent.push(f.to_vec())),
+        Rx::Consumed
+    );
+    assert!(sent.is_empty());
+    assert_eq!(u.counters.echo.answered, 1);
+    assert_eq!(
+        u.counters.dropped_to_us, 1,
+        "ICMP to our MAC for another address"
+    );
 }

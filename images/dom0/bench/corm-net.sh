@@ -11,6 +11,12 @@
 #           NIC passed through to it (role dd 00:07.0 / dd-e1000e 00:09.0)
 #   banana  guest vif -> Spike cn-sp-MODEL -> local wire -> Corm cn-corm-MODEL owning
 #           the NIC (role corm-e1000 00:03.0 / corm-e1000e 00:04.0)
+#   encap   (ENCAP_MODEL only) guest vif -> Spike cn-sp-encap-MODEL -> local wire -> the
+#           same Corm, endpoint 1 -> its VXLAN wire (endpoint 2, VNI 42, underlay
+#           10.77.0.40) -> the same NIC -> the lab's Linux VTEP vx42 -> 10.88.0.1: the
+#           encap wire's cost against the banana path on the same Corm and NIC (the
+#           guest has MTU 1450 and the static address 10.88.0.61; endpoints 1 and 2 are
+#           on VLAN 30, where the lab has no one, so the guest's segment is the tunnel)
 #
 # Method. Everything is set up first: for each model its three paths (dom0's bridge,
 # the driver domain, the Corm and its Spike), then one Linux PV guest per path
@@ -38,6 +44,7 @@
 #
 # Figures; P = "corm_" for e1000 (the keys earlier runs printed), "corm_e1000e_" for
 # e1000e; PATH = std, dd or banana:
+# (PATH = encap for ENCAP_MODEL too)
 #   P<PATH>_{tx,rx}_mbit_{runs,median,spread}  iperf3 receiver Mbit/s, one per round
 #   P<PATH>_{tx,rx}_retr_{runs,total}          TCP retransmits of the sender, per round
 #   P<PATH>_rtt_ms_{median,p90}                RTT over all pings of all rounds: p50, p90
@@ -54,7 +61,8 @@
 #                                              every domain's
 #   P<PATH>_irq                                the NIC's interrupt kind (INTx, MSI, MSI-X)
 #   P{dd,banana}_over_std / Pbanana_over_dd ratios (medians; rtt: p50):
-#   Pratio_{dd,banana}_over_std_{tx,rx,rtt,rtt_p90,cpu}, Pratio_banana_over_dd_*
+#   Pratio_{dd,banana}_over_std_{tx,rx,rtt,rtt_p90,cpu}, Pratio_banana_over_dd_*,
+#   Pratio_encap_over_banana_* (the encap wire against the local wire, same Corm)
 #                                              (cpu: the _path CPU per GB)
 #   Pbanana_ctr_{corm,spike}_<counter>_{runs,total}  deltas over banana slots of the
 #                                              drop / ring-full counters (DROP_RE); each
@@ -69,7 +77,9 @@
 #   Pidle_cpu_pct_{dom0,guests,dd,spike,corm}  CPU % each used in the idle window
 # Settings (environment, or banana.bench=K=V+... on dom0's command line: run-xen.sh
 # BANANA_BENCH="RUNS=1 IPERF_S=3"): RUNS (5), IPERF_S (8), OMIT_S (2), PINGS (100),
-# PING_I (0.1), MODELS ("e1000 e1000e"), IDLE_S (15), SLOT_S (derived from the others).
+# PING_I (0.1), MODELS ("e1000 e1000e"), ENCAP_MODEL (e1000e; none: no encap path),
+# IDLE_S (15), SLOT_S (derived from the others). The run has no underlay capture
+# (run-xen.sh bench), which would tax the encap path only.
 . "$BANANA_ROOT/lib.sh"
 . "$BANANA_ROOT/bench/common.sh"
 . "$BANANA_ROOT/corm.sh"
@@ -83,7 +93,9 @@ bench_param PINGS 100
 bench_param PING_I 0.1
 bench_param MODELS "e1000 e1000e"
 bench_param IDLE_S 15
-PATHS="std dd banana"
+bench_param ENCAP_MODEL e1000e
+PATHS="std dd banana encap"
+ENCAP_IP=10.88.0.61
 # a slot: two bounded iperf3 runs and bounded pings, ending >= 6 s before the slot does
 W=$(awk -v s="$IPERF_S" -v o="$OMIT_S" -v n="$PINGS" -v i="$PING_I" 'BEGIN { printf "%d\n", 2 * (s + o + 6) + int(n * i + 4) }')
 bench_param SLOT_S $((W + 6))
@@ -133,9 +145,24 @@ dd_path() { # M
 }
 banana_path() { # M
 	t0=$(now)
-	corm_up "cn-corm-$1" "$(role banana "$1")" 1 || return 1
+	if [ "$1" = "$ENCAP_MODEL" ]; then
+		# endpoints 1 and 2 (VLAN 30) and the underlay address are the encap path's
+		corm_up "cn-corm-$1" "$(role banana "$1")" 3 --underlay "$LAB_VX_UNDERLAY/24" \
+			--vlan 1=30 --vlan 2=30 || return 1
+	else
+		corm_up "cn-corm-$1" "$(role banana "$1")" 1 || return 1
+	fi
 	echo "$(since "$t0")" > "$W/ready-banana-$1"
 	corm_spike "cn-corm-$1" "cn-sp-$1" 0 "$(path_mac banana)"
+}
+# encap_path M: on the banana path's Corm, Spike cn-sp-encap-M on endpoint 1 and
+# endpoint 2 wired to the lab's VTEP (run after banana_path)
+encap_path() { # M
+	w=$(lab_vx_why)
+	[ -z "$w" ] || fail "$w"
+	corm_spike "cn-corm-$1" "cn-sp-encap-$1" 1 "$(path_mac encap)" "$ENCAP_IP"
+	banana_ok wire connect "corm:cn-corm-$1/2" "vxlan:42@$LAB_PEER"
+	wait_console "cn-corm-$1" '^CORM-TUNNEL-UP wire=' 60
 }
 
 # path_mac P: the MAC of path P's guest in the model being set up (MI)
@@ -166,6 +193,9 @@ setup_model() { # M
 		fig "${P}banana_memory_mib" "$(xl list $c | awk 'NR == 2 { print $3 }')"
 		fig "${P}banana_nic" "$(console $c | sed -n 's/^CORM-NIC \([^ ]*\) kind=\([^ ]*\).* irq=\([^ ]*\).*/\1,\2,\3/p' | head -n 1)"
 		eval "VIF_banana_$m=\"backend=cn-sp-$m\" IRQ_banana_$m=$(irq_name "$(console $c | sed -n 's/^CORM-NIC .* irq=\([^ ]*\).*/\1/p' | head -n 1)")"
+		if [ "$m" = "$ENCAP_MODEL" ] && step "$m encap: Spike cn-sp-encap-$m, VXLAN wire to the lab's vx42" encap_path "$m"; then
+			eval "VIF_encap_$m=\"backend=cn-sp-encap-$m\" IRQ_encap_$m=\$IRQ_banana_$m"
+		fi
 	fi
 	irqs=
 	for p in $PATHS; do
@@ -187,8 +217,10 @@ guests_up() {
 		[ -n "$vif" ] || continue
 		g=cn-g-$p-$m
 		mac=$(path_mac $p)
+		addr="banana.ip=dhcp banana.peer=$LAB_PEER"
+		[ $p != encap ] || addr="banana.ip=$ENCAP_IP/24 banana.peer=$LAB_VX_PEER banana.mtu=1450"
 		for try in 1 2; do
-			if try_create $g linux-pv "extra=\"console=hvc0 quiet banana.job=net banana.ip=dhcp banana.peer=$LAB_PEER banana.bench=1 banana.slot_s=$SLOT_S banana.iperf_s=$IPERF_S banana.iperf_omit=$OMIT_S banana.pings=$PINGS banana.ping_i=$PING_I\"" \
+			if try_create $g linux-pv "extra=\"console=hvc0 quiet banana.job=net $addr banana.bench=1 banana.slot_s=$SLOT_S banana.iperf_s=$IPERF_S banana.iperf_omit=$OMIT_S banana.pings=$PINGS banana.ping_i=$PING_I\"" \
 				"vif=['$vif,mac=$mac']"; then
 				eval "G_${p}_$m=$g"
 				break
@@ -224,7 +256,7 @@ idle() {
 	for m in $MODELS; do
 		P=$(prefix "$m") gs=
 		for p in $PATHS; do eval "g=\${G_${p}_$m:-}"; [ -z "$g" ] || gs="$gs $(cpu_used "$W/idle-a" "$W/idle-b" $g)"; done
-		for x in dom0:Domain-0 guests: dd:cn-dd-$m spike:cn-sp-$m corm:cn-corm-$m; do
+		for x in dom0:Domain-0 guests: dd:cn-dd-$m spike:cn-sp-$m spike_encap:cn-sp-encap-$m corm:cn-corm-$m; do
 			if [ "${x%%:*}" = guests ]; then c=$(echo "$gs" | sed 's/none//g' | sum); else c=$(cpu_used "$W/idle-a" "$W/idle-b" "${x#*:}"); fi
 			[ "$c" = none ] || fig "${P}idle_cpu_pct_${x%%:*}" "$(awk -v c="$c" -v s="$IDLE_S" 'BEGIN { printf "%.1f\n", 100 * c / s }')"
 		done
@@ -236,7 +268,11 @@ path_doms() {
 	case $1 in
 	std) echo "cn-g-std-$2" ;;
 	dd) echo "cn-g-dd-$2 cn-dd-$2" ;;
-	banana) echo "cn-g-banana-$2 cn-sp-$2 cn-corm-$2" ;;
+	# a Corm's Spikes run whenever it does: a Spike paused for a slot while its
+	# Corm runs would have its wire declared dead (local-wire DEAD_NS) and set up
+	# again in the next slot
+	banana) echo "cn-g-banana-$2 cn-sp-$2 cn-corm-$2$([ "$2" != "$ENCAP_MODEL" ] || echo " cn-sp-encap-$2")" ;;
+	encap) echo "cn-g-encap-$2 cn-sp-encap-$2 cn-corm-$2 cn-sp-$2" ;;
 	esac
 }
 
@@ -283,10 +319,11 @@ teardown() {
 		[ -z "$g" ] || xl destroy "$g" 2> /dev/null
 	done
 	banana spike destroy cn-sp-$m > /dev/null 2>&1
+	banana spike destroy cn-sp-encap-$m > /dev/null 2>&1
 	banana corm destroy cn-corm-$m > /dev/null 2>&1
 	exists cn-dd-$m && xl destroy cn-dd-$m 2> /dev/null
 	std_down "std-$m" "$(role std "$m")"
-	step "$m teardown" gone cn-g-std-$m cn-g-dd-$m cn-g-banana-$m cn-sp-$m cn-corm-$m cn-dd-$m
+	step "$m teardown" gone cn-g-std-$m cn-g-dd-$m cn-g-banana-$m cn-g-encap-$m cn-sp-$m cn-sp-encap-$m cn-corm-$m cn-dd-$m
 }
 
 fig corm_bench_slot_s "$SLOT_S"
@@ -330,6 +367,10 @@ while read -r t r m p g lt <&3; do
 	banana)
 		cs=$(cpu_used $a $b cn-sp-$m) cc=$(cpu_used $a $b cn-corm-$m) ex=" spike $cs corm $cc"
 		co=$(cpu_others $a $b $g cn-sp-$m cn-corm-$m)
+		;;
+	encap)
+		cs=$(cpu_used $a $b cn-sp-encap-$m) cc=$(cpu_used $a $b cn-corm-$m) ex=" spike $cs corm $cc"
+		co=$(cpu_others $a $b $g cn-sp-encap-$m cn-corm-$m)
 		;;
 	esac
 	eval "L_${m}_${p}_others=\"\$L_${m}_${p}_others $co\""
@@ -390,7 +431,7 @@ for m in $MODELS; do
 		case $p in
 		std) be=$c0 ;;
 		dd) be=$cd ;;
-		banana) be=$(echo "$cs $cc" | sum) ;;
+		banana | encap) be=$(echo "$cs $cc" | sum) ;;
 		esac
 		pa=$(echo "$be $c0" | sum)
 		[ $p != std ] || pa=$c0
@@ -401,7 +442,7 @@ for m in $MODELS; do
 		eval "fig \"${P}${p}_cpu_s_others_median\" \"\$(echo \"\${L_${m}_${p}_others:-}\" | median)\""
 	done
 	# ratios of medians (rtt: p50; rtt_p90: p90; cpu: CPU s per GB of the path)
-	for pr in dd:std banana:std banana:dd; do
+	for pr in dd:std banana:std banana:dd encap:banana encap:std; do
 		a=${pr%%:*} b=${pr#*:}
 		eval "[ -n \"\${G_${a}_$m:-}\" ] && [ -n \"\${G_${b}_$m:-}\" ]" || continue
 		for q in tx:tx rx:rx rtt:rtt rtt_p90:rtt90 cpu:cpu; do

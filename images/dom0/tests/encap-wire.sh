@@ -77,8 +77,11 @@ echo "BANANA-FIGURE encap_corm_restart_guest_outage_s=$(net_outage gb 1)"
 
 no_bad c-ea c-eb s-eb gb
 xl destroy gb
-banana_ok wire disconnect "$wire"
 banana_ok spike destroy s-eb
+# Host B's Corm shut down with the wire still connected (banana corm destroy
+# stops it first, then unwires): its Close tells host A at once, not after
+# A's 10 s dead time.
 corm_down c-eb
+wait_console c-ea "^CORM-TUNNEL-PEER-CLOSED wire=$wire" 20
 corm_down c-ea
 pass

@@ -7,7 +7,8 @@
 # one: g1's segment is the tunnel only, so whatever g1 reaches it reaches through
 # VXLAN. Proves: the Corm brings the tunnel up (CORM-TUNNEL-UP, banana status
 # shows the wire), g1 pings 10.88.0.1 and runs iperf3 both ways through it
-# (BANANA-FIGURE vxlan_*), the Corm's tunnel counters move both ways, and an
+# (BANANA-FIGURE vxlan_*), the Corm's tunnel counters move both ways, dom0
+# pings the Corm's underlay address (counted: underlay/echo_answered), and an
 # independent decoder agrees it is standard VXLAN: the lab agent's tshark decode
 # of the underlay capture shows VNI 42 ICMP echo requests 10.88.0.51 -> 10.88.0.1
 # and replies back. Then dom0 plays an attacker on the underlay: spoofed,
@@ -65,6 +66,15 @@ grep -Eq "^$wire +corm:c-vx/1 +vxlan:42@$LAB_PEER:4789 +configured" "$BANANA_WOR
 
 std_up
 ip addr add $ME_IP/24 dev $STD_BR || fail "cannot put $ME_IP on $STD_BR"
+
+# ---- the underlay address answers ping (an operator's first check)
+e0=$(corm_counter c-vx underlay/echo_answered)
+ping -c 3 -i 0.5 -W 3 "$LAB_VX_UNDERLAY" > "$BANANA_WORK/ping-underlay.txt" 2>&1 ||
+	fail "dom0 cannot ping the Corm's underlay address $LAB_VX_UNDERLAY: $(tail -n 2 "$BANANA_WORK/ping-underlay.txt" | tr '\n' ' ')"
+sleep 2 # the counter page is refreshed every second
+e1=$(corm_counter c-vx underlay/echo_answered)
+log "ping $LAB_VX_UNDERLAY: $(grep -m 1 'packets transmitted' "$BANANA_WORK/ping-underlay.txt"); underlay/echo_answered ${e0:-?} -> ${e1:-?}"
+[ "${e1:-0}" -ge $((${e0:-0} + 3)) ] || fail "underlay/echo_answered moved ${e0:-?} -> ${e1:-?} for 3 answered pings"
 
 # ---- hostile datagrams at the Corm's VXLAN port (issue 11, item 6) ----------
 # dom0 (not the tunnel's remote) sends 10 of each: our VNI from its own
