@@ -146,6 +146,12 @@ dom0() {
 	ln -s ../run "$r/var/run"
 	copy_bins "$r" "$XB/xl" "$XB/xenstored" "$XB/xenconsoled" "$XB/xen-init-dom0" "$XB/xenconsole" \
 		"$XB/libxl-save-helper" /usr/bin/xenstore "$(command -v socat)"
+	# tcpdump: the independent decoder of `banana capture`'s pcaps (vxlan-interop)
+	if command -v tcpdump > /dev/null; then
+		copy_bins "$r" "$(command -v tcpdump)"
+	else
+		note "no tcpdump on this host (apt package tcpdump): left out of dom0"
+	fi
 	# glibc's pthread_cancel dlopen()s libgcc_s: xl dies without it
 	copy_bins "$r" /lib/x86_64-linux-gnu/libgcc_s.so.1
 	for b in read write ls list rm chmod exists watch; do ln -sf xenstore "$r/usr/bin/xenstore-$b"; done

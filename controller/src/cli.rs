@@ -93,6 +93,26 @@ pub enum Cmd {
         /// The counter's name, e.g. `nic/counters/rx_frames`, `vif/5/0/rx_bytes`.
         name: String,
     },
+    /// A pcap of the frames crossing a Corm endpoint or a wire, both ways (the
+    /// Corm's capture ring, read through the grant device): to stdout or
+    /// -w FILE, until --count frames, --duration seconds, or SIGINT.
+    /// `banana capture corm:c0/1 -c 100 -w c0-1.pcap`; `| tcpdump -r -`.
+    Capture {
+        /// corm:NAME/INDEX, or a wire's id (its Corm end).
+        endpoint: String,
+        /// Write the pcap here ("-": stdout, the default).
+        #[arg(short = 'w', long = "write", default_value = "-")]
+        file: String,
+        /// Stop after this many frames.
+        #[arg(short = 'c', long)]
+        count: Option<u64>,
+        /// Stop after this many seconds.
+        #[arg(short = 'd', long)]
+        duration: Option<u64>,
+        /// Bytes kept of each frame (1..=9216).
+        #[arg(short = 's', long, default_value_t = pv_runtime::capture_ring::DEFAULT_SNAPLEN)]
+        snaplen: u32,
+    },
     /// Attach to a domain's console (xl console).
     Console { name: String },
     /// Print a domain's console log.
@@ -240,6 +260,28 @@ pub fn dispatch(app: &App, cmd: Cmd, out: &mut dyn Write) -> anyhow::Result<()> 
             writeln!(out, "{}", app.counter(&domain, &name)?)?;
             return Ok(());
         }
+        Cmd::Capture {
+            endpoint,
+            file,
+            count,
+            duration,
+            snaplen,
+        } => {
+            let spec = crate::capture::CaptureSpec::parse(&endpoint, snaplen, count, duration)?;
+            let stop = crate::supervise::catch_signals()?;
+            let taken = if file == "-" {
+                app.capture(&spec, &mut *out, &stop)?
+            } else {
+                let f = std::fs::File::create(&file)
+                    .map_err(crate::error::io(format!("creating {file}")))?;
+                app.capture(&spec, std::io::BufWriter::new(f), &stop)?
+            };
+            eprintln!(
+                "banana: {} frames captured from {} (snaplen {}), {} times records were lost",
+                taken.frames, spec.what, spec.snaplen, taken.lost
+            );
+            return Ok(());
+        }
         _ => {}
     }
     let _lock = app.begin()?;
@@ -331,7 +373,8 @@ pub fn dispatch(app: &App, cmd: Cmd, out: &mut dyn Write) -> anyhow::Result<()> 
         | Cmd::Log { .. }
         | Cmd::Supervise { .. }
         | Cmd::Counters { .. }
-        | Cmd::Counter { .. } => {
+        | Cmd::Counter { .. }
+        | Cmd::Capture { .. } => {
             unreachable!("handled before the lock")
         }
     }

@@ -128,6 +128,8 @@ pub enum Error {
     BadMemory(u32),
     #[error("bad --interval {0}: use 1..=3600 seconds")]
     BadInterval(u64),
+    #[error("capture: {0}")]
+    BadCapture(String),
     #[error("repair incomplete: {0}")]
     RepairIncomplete(String),
     #[error("corm '{name}': {why}")]

@@ -20,7 +20,7 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// SIGTERM and SIGINT end the loop after the pass under way: the handler
 /// (signal-hook's, async-signal-safe) only sets the returned flag.
-fn catch_signals() -> Result<Arc<AtomicBool>> {
+pub(crate) fn catch_signals() -> Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(sig, Arc::clone(&stop))

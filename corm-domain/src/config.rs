@@ -1,7 +1,7 @@
 //! The Corm's configuration from the controller (controller/README.md):
 //! `banana.endpoints=N` on the command line, and under
 //! `/banana/config/<domid>/` (dom0-owned, readable by us only)
-//! `flood`, `local-vlans`, `underlay`, `underlay-gateway`, `tunnel/<id>/…`, `endpoint/<i>/vlan` and `wire/<id>/{side,peer-domid,endpoint,peer-macs,peer-ips}`.
+//! `capture`, `flood`, `local-vlans`, `underlay`, `underlay-gateway`, `tunnel/<id>/…`, `endpoint/<i>/vlan` and `wire/<id>/{side,peer-domid,endpoint,peer-macs,peer-ips}`.
 //! Every value is hostile text, parsed strictly; a bad one is reported and
 //! ignored, never half-applied.
 
@@ -49,6 +49,17 @@ pub fn flood(rt: &mut Runtime) -> Result<Option<FloodLimit>, String> {
         Ok(v) => FloodLimit::parse(&v)
             .map(Some)
             .ok_or_else(|| format!("{path} = {v:?}")),
+    }
+}
+
+/// What `banana capture` asks us to tap (`capture` = `ENDPOINT SNAPLEN`):
+/// `Ok(None)` when nothing is.
+pub fn capture(rt: &mut Runtime, endpoints: u16) -> Result<Option<(u16, u32)>, String> {
+    match optional(rt, "capture")? {
+        None => Ok(None),
+        Some(v) => corm_domain::dataplane::tap::parse_target(&v, endpoints)
+            .map(Some)
+            .ok_or_else(|| format!("{}/capture = {v:?}", config_dir(rt))),
     }
 }
 

@@ -9,6 +9,8 @@
 extern crate alloc;
 
 #[cfg(target_os = "none")]
+mod capture;
+#[cfg(target_os = "none")]
 mod config;
 #[cfg(target_os = "none")]
 mod device;
@@ -134,6 +136,8 @@ mod domain {
         }
         wires.reconcile(rt, &mut dp);
         crate::tunnels::reconcile(rt, &mut dp);
+        let mut capture = crate::capture::Capture::default();
+        capture.reconcile(rt, &mut dp, n);
         let mut publisher = Publisher::new(rt, usize::from(n));
         publisher.endpoints(rt, &dp);
         println!("CORM-READY endpoints={n}");
@@ -164,6 +168,7 @@ mod domain {
                 if ev.token == CONFIG_TOKEN {
                     wires.reconcile(rt, &mut dp);
                     crate::tunnels::reconcile(rt, &mut dp);
+                    capture.reconcile(rt, &mut dp, n);
                     publisher.endpoints(rt, &dp);
                 } else {
                     wires.on_watch(rt, ev);

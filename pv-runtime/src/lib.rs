@@ -15,6 +15,7 @@ pub mod abi;
 /// Compares Rust ABI definitions with the installed Xen headers (host tests).
 #[cfg(any(test, feature = "fake"))]
 pub mod c_probe;
+pub mod capture_ring;
 pub mod console;
 pub mod counter_page;
 pub mod counters;

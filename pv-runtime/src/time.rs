@@ -53,6 +53,37 @@ pub fn now_ns() -> u64 {
     }
 }
 
+/// The Unix time, in ns, at Xen system time 0: shared_info's `wc_sec`,
+/// `wc_sec_hi` and `wc_nsec` (xen/include/public/xen.h, "Wallclock time:
+/// updated by control software or RTC emulation"); add [`now_ns`] for now.
+#[cfg(target_os = "none")]
+pub fn wallclock_base_ns() -> u64 {
+    use core::ptr::addr_of;
+    let Some(si) = crate::runtime::shared_info() else {
+        return 0;
+    };
+    loop {
+        // SAFETY: mapped shared_info; seqlock as for vcpu time.
+        let (v1, sec, hi, nsec, v2) = unsafe {
+            let v1 = addr_of!((*si).wc_version).read_volatile();
+            let sec = addr_of!((*si).wc_sec).read_volatile();
+            let hi = addr_of!((*si).wc_sec_hi).read_volatile();
+            let nsec = addr_of!((*si).wc_nsec).read_volatile();
+            (
+                v1,
+                sec,
+                hi,
+                nsec,
+                addr_of!((*si).wc_version).read_volatile(),
+            )
+        };
+        if v1 & 1 == 0 && v1 == v2 {
+            let secs = (u64::from(hi) << 32) | u64::from(sec);
+            return secs * NS_PER_SEC + u64::from(nsec);
+        }
+    }
+}
+
 /// Wall-clock seconds since the Unix epoch, from shared_info's `wc_*` plus system time.
 #[cfg(target_os = "none")]
 pub fn wallclock_secs() -> u64 {

@@ -9,6 +9,7 @@ use local_wire::WireMemory;
 use net_offload::checksum;
 use net_offload::{Merge, Pushed, TcpSegment};
 use netframe::{Checksum, FrameMeta, Gso, GsoKind, MAX_FRAME_LEN};
+use pv_runtime::capture_ring::Direction;
 use wire_proto::Features;
 
 use super::{received_meta, reserve, Dataplane, Pending};
@@ -36,17 +37,24 @@ impl<M: WireMemory> Dataplane<M> {
             self.deliver(e, frame, &[], received_meta(seg));
             return;
         };
+        let mut pushed = Pushed::Refused;
         if let Some(p) = self.pending.as_mut().filter(|p| p.endpoint == e) {
             if let Some(w) = self.endpoints.get_mut(&e).and_then(|x| x.wire.as_mut()) {
                 // SAFETY: the Corm's send direction is read-only to the Spike.
                 let buf = unsafe { w.channel.tx_frame_mut(&p.slot) };
                 let limit = buf.len();
-                match p.merge.push(buf, frame, &s, limit) {
-                    Pushed::Merged => return,
-                    Pushed::Complete => return self.flush_gro(),
-                    Pushed::Refused => {}
-                }
+                pushed = p.merge.push(buf, frame, &s, limit);
             }
+        }
+        // The tap sees each segment as it came (as tcpdump on a NIC without
+        // GRO would), not the merge; `deliver` taps what goes through it.
+        match pushed {
+            Pushed::Merged => return self.tap(e, Direction::ToEndpoint, frame, &[]),
+            Pushed::Complete => {
+                self.tap(e, Direction::ToEndpoint, frame, &[]);
+                return self.flush_gro();
+            }
+            Pushed::Refused => {}
         }
         self.flush_gro();
         if s.push_flag() {
@@ -54,6 +62,7 @@ impl<M: WireMemory> Dataplane<M> {
             self.deliver(e, frame, &[], received_meta(seg));
             return;
         }
+        self.tap(e, Direction::ToEndpoint, frame, &[]);
         let c = &mut self.counters;
         let Some(w) = self.endpoints.get_mut(&e).and_then(|x| x.wire.as_mut()) else {
             c.to_wire_dropped += 1;

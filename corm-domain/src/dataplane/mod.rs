@@ -25,6 +25,7 @@
 pub mod counters;
 mod gro;
 pub mod head;
+pub mod tap;
 mod tunnel;
 pub mod uplink;
 
@@ -57,6 +58,7 @@ use local_wire::channel::{Channel, Identity, Lost, TxError as WireTxError};
 use local_wire::WireMemory;
 use net_offload::TcpSegment;
 use netframe::{Checksum, FrameMeta, HEADER_COPY_LEN, VLAN_HLEN};
+use pv_runtime::capture_ring::Direction;
 
 use crate::nic::Nic;
 use crate::switch::frame::ETHERTYPE_OFFSET;
@@ -141,6 +143,10 @@ pub struct Dataplane<M: WireMemory> {
     underlay: Option<Underlay>,
     /// Frames for the NIC from its own receive batch (bounded).
     deferred: VecDeque<Deferred>,
+    /// The capture tap, if an endpoint is tapped.
+    tap: Option<alloc::boxed::Box<dyn tap::Tap>>,
+    /// The time of the batch being forwarded (what the tap stamps).
+    batch_ns: u64,
 }
 
 impl<M: WireMemory> Dataplane<M> {
@@ -154,6 +160,8 @@ impl<M: WireMemory> Dataplane<M> {
             counters: DataplaneCounters::default(),
             underlay: None,
             deferred: VecDeque::new(),
+            tap: None,
+            batch_ns: 0,
         }
     }
 
@@ -331,6 +339,7 @@ impl<M: WireMemory> Dataplane<M> {
     /// Takes up to `budget` frames from the NIC and switches them to the
     /// endpoints; returns how many it took (fewer than `budget`: drained).
     pub fn from_nic(&mut self, nic: &mut dyn Nic, budget: usize, now_ns: u64) -> usize {
+        self.batch_ns = now_ns;
         let got = nic.receive(budget, &mut |frame| self.nic_frame(frame, now_ns));
         self.flush_gro();
         self.flush_deferred(nic, now_ns);
@@ -389,6 +398,7 @@ impl<M: WireMemory> Dataplane<M> {
 
     /// Copies a frame (`first` then `rest`) into endpoint `e`'s ring.
     fn deliver(&mut self, e: u16, first: &[u8], rest: &[u8], meta: FrameMeta) {
+        self.tap(e, Direction::ToEndpoint, first, rest);
         let c = &mut self.counters;
         let Some(w) = self.endpoints.get_mut(&e).and_then(|e| e.wire.as_mut()) else {
             c.to_wire_dropped += 1;
@@ -426,6 +436,7 @@ impl<M: WireMemory> Dataplane<M> {
     /// the next wake-up). The NIC's doorbell is rung once, at the end
     /// ([`Nic::flush_tx`]), or also when its ring fills up.
     pub fn to_nic(&mut self, nic: &mut dyn Nic, budget: usize, now_ns: u64) -> bool {
+        self.batch_ns = now_ns;
         self.flush_gro();
         let ids: heapless::Vec<u16, { MAX_ENDPOINTS }> = self
             .endpoints
@@ -496,6 +507,7 @@ impl<M: WireMemory> Dataplane<M> {
             // the bytes once and act on none of them (the switch and the
             // offloads read `head`, our own copy).
             let tail = unsafe { tail.as_slice() };
+            self.tap(e, Direction::FromEndpoint, head.bytes(), tail);
             for &(port, out) in &targets {
                 match port {
                     Port::Uplink => {

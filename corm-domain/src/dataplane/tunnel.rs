@@ -18,6 +18,7 @@ use encap::template::MAX_HEADER_LEN;
 use local_wire::WireMemory;
 use net_offload::Segmenter;
 use netframe::{Checksum, FrameMeta, HEADER_COPY_LEN};
+use pv_runtime::capture_ring::Direction;
 
 use super::head::Head;
 use super::uplink::{self, Sent};
@@ -244,6 +245,7 @@ impl<M: WireMemory> Dataplane<M> {
     /// switched like its frames (copies for the NIC wait, as the NIC is
     /// receiving).
     pub(super) fn tunnel_frame(&mut self, from: u16, frame: &[u8], now_ns: u64) {
+        self.tap(from, Direction::FromEndpoint, frame, &[]);
         let targets = self.decide(Port::Endpoint(from), frame, now_ns);
         if targets.is_empty() {
             return;
@@ -272,6 +274,7 @@ impl<M: WireMemory> Dataplane<M> {
         meta: FrameMeta,
         now_ns: u64,
     ) {
+        self.tap(to, Direction::ToEndpoint, head.bytes(), tail);
         let Some(u) = self.underlay.as_mut() else {
             return;
         };
@@ -305,6 +308,9 @@ impl<M: WireMemory> Dataplane<M> {
                 }
                 // From outside (the uplink, a tunnel): nobody to tell.
                 (Port::Endpoint(g), Some(u)) => {
+                    if let Some(t) = self.tap.as_mut().filter(|t| t.endpoint() == g) {
+                        t.record(Direction::ToEndpoint, head.bytes(), tail, now_ns);
+                    }
                     transmit(nic, u, g, &head, tail, meta, now_ns, c).unwrap_or(Sent::Done)
                 }
                 (Port::Endpoint(_), None) => Sent::Done,

@@ -8,7 +8,8 @@
 # VXLAN. Proves: the Corm brings the tunnel up (CORM-TUNNEL-UP, banana status
 # shows the wire), g1 pings 10.88.0.1 and runs iperf3 both ways through it
 # (BANANA-FIGURE vxlan_*), the Corm's tunnel counters move both ways, dom0
-# pings the Corm's underlay address (counted: underlay/echo_answered), and an
+# pings the Corm's underlay address (counted: underlay/echo_answered),
+# `banana capture` of g1's endpoint decodes in tcpdump as g1's pings, and an
 # independent decoder agrees it is standard VXLAN: the lab agent's tshark decode
 # of the underlay capture shows VNI 42 ICMP echo requests 10.88.0.51 -> 10.88.0.1
 # and replies back. Then dom0 plays an attacker on the underlay: spoofed,
@@ -60,6 +61,21 @@ for k in rx_frames tx_frames; do
 	[ "${v:-0}" -gt 0 ] || fail "Corm counter tunnel/$wire/counters/$k is '$v', expected > 0 (tunnel counters: $(counters_flat c-vx | grep '^tunnel/' | tr '\n' ' '))"
 	log "corm c-vx tunnel/$wire/counters/$k=$v"
 done
+# ---- banana capture: a pcap of g1's endpoint (g1 pings 10.88.0.1 every
+# second), decoded by an independent reader (tcpdump)
+banana capture corm:c-vx/0 -c 8 -d 40 -w "$BANANA_WORK/g1.pcap" 2> "$BANANA_WORK/capture.err" ||
+	fail "banana capture corm:c-vx/0 failed: $(tail -n 3 "$BANANA_WORK/capture.err" | tr '\n' ' ')"
+log "capture: $(tail -n 1 "$BANANA_WORK/capture.err")"
+wait_console c-vx '^CORM-CAPTURE-ON endpoint=0 snaplen=1518' 5
+wait_console c-vx '^CORM-CAPTURE-OFF' 10
+command -v tcpdump > /dev/null || fail "no tcpdump in this dom0 (images/build.sh copies the host's: apt package tcpdump)"
+tcpdump -Z root -nn -r "$BANANA_WORK/g1.pcap" > "$BANANA_WORK/g1.txt" 2> "$BANANA_WORK/tcpdump.err" ||
+	fail "tcpdump cannot read banana capture's pcap: $(head -n 2 "$BANANA_WORK/tcpdump.err" | tr '\n' ' ')"
+sed 's/^/    tcpdump: /' "$BANANA_WORK/g1.txt" | head -n 8
+for l in "IP $G1_IP > $LAB_VX_PEER: ICMP echo request" "IP $LAB_VX_PEER > $G1_IP: ICMP echo reply"; do
+	grep -qF "$l" "$BANANA_WORK/g1.txt" || fail "tcpdump's decode of banana capture's pcap lacks '$l'"
+done
+
 banana_ok status
 grep -Eq "^$wire +corm:c-vx/1 +vxlan:42@$LAB_PEER:4789 +configured" "$BANANA_WORK/banana.out" ||
 	fail "banana status does not show wire $wire corm:c-vx/1 <-> vxlan:42@$LAB_PEER:4789 configured"

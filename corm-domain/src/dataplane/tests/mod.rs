@@ -5,6 +5,7 @@ mod admission;
 mod fake_nic;
 mod routes;
 mod spoof;
+mod tap;
 mod tunnel;
 
 use std::vec::Vec;

@@ -1,0 +1,71 @@
+//! `banana capture` in the Corm (docs/capture.md): the `capture` key of our
+//! config names an endpoint and a snap length. The capture ring
+//! (`pv_runtime::capture_ring`) is made on first use and kept (dom0 may map
+//! it at any time); its grant references are published once at
+//! `data/banana/capture/refs`, and `data/banana/capture/target` says what
+//! is tapped: written once the tap is in place, removed when it stops.
+
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::String;
+use core::fmt::Write;
+
+use corm_domain::dataplane::tap::Tap;
+use corm_domain::dataplane::Dataplane;
+use local_wire::RawMemory;
+use pv_runtime::capture_ring::DomainCapture;
+use pv_runtime::println;
+use pv_runtime::runtime::Runtime;
+
+use crate::config;
+
+const REFS: &str = "data/banana/capture/refs";
+const TARGET: &str = "data/banana/capture/target";
+
+/// The ring while no endpoint is tapped (the data plane holds it while one is).
+#[derive(Default)]
+pub struct Capture {
+    idle: Option<Box<dyn Tap>>,
+}
+
+impl Capture {
+    /// Taps what our config asks for, or stops.
+    pub fn reconcile(&mut self, rt: &mut Runtime, dp: &mut Dataplane<RawMemory>, endpoints: u16) {
+        let want = config::capture(rt, endpoints).unwrap_or_else(|why| {
+            println!("CORM-CONFIG-ERROR {why}: nothing captured");
+            None
+        });
+        let Some((endpoint, snaplen)) = want else {
+            if let Some(t) = dp.take_tap() {
+                self.idle = Some(t);
+                let _ = rt.xs.rm(TARGET);
+                println!("CORM-CAPTURE-OFF");
+            }
+            return;
+        };
+        let tap = match dp.take_tap().or_else(|| self.idle.take()) {
+            Some(t) => t,
+            None => match DomainCapture::new(rt) {
+                Ok(ring) => {
+                    let mut refs = String::new();
+                    for (i, r) in ring.refs().iter().enumerate() {
+                        let _ = write!(refs, "{}{r}", if i == 0 { "" } else { " " });
+                    }
+                    if let Err(e) = rt.xs.write(REFS, &refs) {
+                        println!("CORM-CAPTURE-ERROR cannot publish {REFS}: {e}");
+                    }
+                    Box::new(ring.writer)
+                }
+                Err(e) => {
+                    println!("CORM-CAPTURE-ERROR {e}");
+                    return;
+                }
+            },
+        };
+        let mut tap = tap;
+        tap.target(endpoint, snaplen);
+        dp.set_tap(tap);
+        let _ = rt.xs.write(TARGET, &format!("{endpoint} {snaplen}"));
+        println!("CORM-CAPTURE-ON endpoint={endpoint} snaplen={snaplen}");
+    }
+}
