@@ -15,7 +15,7 @@ const DST_IP: [u8; 4] = [10, 77, 0, 51];
 /// An IPv4/TCP segment (DF, 12 bytes of timestamp options: a 32-byte TCP
 /// header), checksums valid unless `partial`: then the TCP field holds the
 /// pseudo-header sum (`CHECKSUM_PARTIAL`), as a guest hands over a GSO frame.
-fn tcp4(dst: [u8; 6], src: [u8; 6], seq: u32, payload: &[u8], partial: bool) -> Vec<u8> {
+pub(super) fn tcp4(dst: [u8; 6], src: [u8; 6], seq: u32, payload: &[u8], partial: bool) -> Vec<u8> {
     let mut f = eth(dst, src, 0x0800, 0);
     let total = (20 + 32 + payload.len()) as u16;
     f.extend_from_slice(&[0x45, 0]);

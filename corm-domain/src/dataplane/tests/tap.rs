@@ -94,3 +94,27 @@ fn frames_read_back_from_a_capture_ring() {
     assert_eq!((c.orig_len as usize, c.unix_ns), (big.len(), 1_005));
     assert_eq!(reader.next(&pages[..]), Next::Empty);
 }
+
+#[test]
+fn received_segments_are_tapped_one_by_one_not_merged() {
+    let mut lab = Lab::new(&[None]);
+    let seen = Seen::default();
+    lab.dp.set_tap(Box::new(ListTap {
+        endpoint: 0,
+        seen: seen.clone(),
+    }));
+    let mut sent = Vec::new();
+    let mut seq = 1u32;
+    for k in 0..4u8 {
+        let f = super::routes::tcp4(GUEST[0], PEER, seq, &[k; 1000], false);
+        seq += 1000;
+        lab.nic.rx.push_back(f.clone());
+        sent.push(f);
+    }
+    lab.pump_from_nic();
+    assert_eq!(lab.received(0).len(), 1, "merged for the guest");
+    let seen = seen.borrow();
+    let got: Vec<&[u8]> = seen.iter().map(|(_, f, _)| &f[..]).collect();
+    let want: Vec<&[u8]> = sent.iter().map(|f| &f[..]).collect();
+    assert_eq!(got, want, "each segment as it came");
+}
