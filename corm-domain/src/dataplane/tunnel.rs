@@ -250,6 +250,14 @@ impl<M: WireMemory> Dataplane<M> {
         if targets.is_empty() {
             return;
         }
+        // A remote host's TCP for one local endpoint merges like the NIC's
+        // own (the segments were cut to the tunnel's MTU on the far side).
+        if let [(Port::Endpoint(g), _)] = *targets.as_slice() {
+            if !self.is_tunnel(g) {
+                self.gro_push(g, frame);
+                return;
+            }
+        }
         self.flush_gro();
         let meta = super::received_meta(net_offload::TcpSegment::parse(frame));
         for &(port, out) in &targets {

@@ -193,3 +193,27 @@ fn a_frame_too_big_for_the_tunnel_is_answered_with_fragmentation_needed() {
     lab.pump_to_nic();
     assert_eq!(lab.nic.sent.len(), 1);
 }
+
+/// A remote host's TCP burst through the tunnel merges for the local guest
+/// (GRO), as the NIC's own does: one frame with GSO metadata, every byte
+/// in order.
+#[test]
+fn tcp_from_the_tunnel_merges_for_the_guest() {
+    let mut lab = resolved();
+    let us = lab.nic.mac();
+    let mut stream = Vec::new();
+    let mut seq = 1u32;
+    for k in 0..4u8 {
+        let payload = [k; 1000];
+        stream.extend_from_slice(&payload);
+        let inner = super::routes::tcp4(GUEST[0], REMOTE, seq, &payload, false);
+        seq += 1000;
+        lab.nic.rx.push_back(from_vtep(us, &inner));
+    }
+    lab.pump_from_nic();
+    let got = lab.received(0);
+    assert_eq!(got.len(), 1, "four segments, one merge");
+    assert!(got[0].1.gso.is_some());
+    assert_eq!(&got[0].0[14 + 20 + 32..], &stream[..]);
+    assert_eq!(lab.dp.counters.gro_segments, 4);
+}
