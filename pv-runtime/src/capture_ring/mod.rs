@@ -149,6 +149,10 @@ impl<P: SharedPage> CaptureWriter<P> {
     /// Appends a frame (`first` then `rest`, as the data plane holds it),
     /// keeping at most the snap length; overwrites the oldest records.
     pub fn record(&mut self, dir: Direction, first: &[u8], rest: &[u8], now_ns: u64) {
+        // The seqlock's writer side: a reader that sees any byte of this
+        // record also sees the head published before it (its acquire fence
+        // pairs with this one), so its overrun check covers this write.
+        fence(Ordering::Release);
         let orig = first.len() + rest.len();
         let caplen = orig.min(self.snaplen as usize);
         let len = RECORD_HEADER + (caplen as u64).next_multiple_of(8);
