@@ -52,7 +52,7 @@ fn reserve<M: WireMemory>(
 #[cfg(test)]
 pub(crate) mod tests;
 
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::BTreeMap;
 
 use local_wire::channel::{Channel, Identity, Lost, TxError as WireTxError};
 use local_wire::WireMemory;
@@ -67,7 +67,7 @@ use crate::tunnel::{Rx, Underlay};
 
 pub use counters::DataplaneCounters;
 use head::Head;
-use tunnel::Deferred;
+use tunnel::DeferQueue;
 pub use tunnel::DEFERRED_MAX;
 use uplink::Sent;
 
@@ -142,7 +142,7 @@ pub struct Dataplane<M: WireMemory> {
     /// The Corm's underlay address and tunnels, if it has one.
     underlay: Option<Underlay>,
     /// Frames for the NIC from its own receive batch (bounded).
-    deferred: VecDeque<Deferred>,
+    deferred: DeferQueue,
     /// The capture tap, if an endpoint is tapped.
     tap: Option<alloc::boxed::Box<dyn tap::Tap>>,
     /// The time of the batch being forwarded (what the tap stamps).
@@ -159,7 +159,7 @@ impl<M: WireMemory> Dataplane<M> {
             next_first: 0,
             counters: DataplaneCounters::default(),
             underlay: None,
-            deferred: VecDeque::new(),
+            deferred: DeferQueue::default(),
             tap: None,
             batch_ns: 0,
         }

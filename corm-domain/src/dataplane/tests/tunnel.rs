@@ -217,3 +217,23 @@ fn tcp_from_the_tunnel_merges_for_the_guest() {
     assert_eq!(&got[0].0[14 + 20 + 32..], &stream[..]);
     assert_eq!(lab.dp.counters.gro_segments, 4);
 }
+
+/// A full receive batch of tunnel frames for the NIC (a remote guest's
+/// TCP toward the lab peer) waits whole for the batch to end: none dropped.
+#[test]
+fn a_full_batch_from_the_tunnel_to_the_uplink_is_sent_whole() {
+    let mut lab = resolved();
+    let us = lab.nic.mac();
+    // The peer is learned on the uplink.
+    lab.nic.rx.push_back(eth(GUEST[0], PEER, 0x0800, 60));
+    lab.pump_from_nic();
+    let _ = lab.received(0);
+    lab.nic.sent.clear();
+    for k in 0..64 {
+        let inner = super::routes::tcp4(PEER, REMOTE, 1 + 1300 * k, &[k as u8; 1300], false);
+        lab.nic.rx.push_back(from_vtep(us, &inner));
+    }
+    assert_eq!(lab.pump_from_nic(), 64);
+    assert_eq!(lab.dp.counters.nic_deferred_dropped, 0);
+    assert_eq!(lab.nic.sent.len(), 64);
+}
