@@ -44,6 +44,13 @@ pub struct Cli {
     /// Directory of the xenstore-* programs (default: found on PATH).
     #[arg(long, env = "BANANA_XENSTORE_BIN", global = true)]
     pub xenstore_bin: Option<PathBuf>,
+    /// How to reach xenstore: `programs` (xenstore-read, -write, …) or
+    /// `socket` (xenstored's own socket or /dev/xen/xenbus, no program
+    /// needed, real transactions; docs/xenstore.md). `programs` stays the
+    /// default until the socket has run the whole nested test suite.
+    #[arg(long, env = "BANANA_XENSTORE", global = true, default_value = "programs",
+          value_parser = ["programs", "socket"])]
+    pub xenstore: String,
     /// Where xenconsoled writes guest-NAME.log.
     #[arg(
         long,
@@ -223,12 +230,17 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         }
         _ => {}
     }
-    let xs = XenstoreRegistry::new(SystemRun, cli.xenstore_bin.clone());
+    let xs: Box<dyn crate::registry::Registry> = if cli.xenstore == "socket" {
+        Box::new(crate::xs_socket::SocketRegistry::connect()?)
+    } else {
+        Box::new(XenstoreRegistry::new(SystemRun, cli.xenstore_bin.clone()))
+    };
+    let xs = xs.as_ref();
     let xl = Xl::new(SystemRun, cli.xl.clone());
     let pages = Gntdev::default();
     let app = App {
-        reg: &xs,
-        local: &xs,
+        reg: xs,
+        local: xs,
         xl: &xl,
         pages: &pages,
         images: cli.images.clone(),

@@ -31,6 +31,7 @@ pub mod vif;
 pub mod vtep;
 pub mod wire;
 pub mod xenstore;
+pub mod xs_socket;
 
 #[cfg(test)]
 mod tests;

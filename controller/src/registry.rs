@@ -1,6 +1,8 @@
 //! The controller's store: a tree of string leaves addressed by `/`-paths.
 //!
-//! On one host it is xenstore ([`crate::xenstore::XenstoreRegistry`]); the
+//! On one host it is xenstore, reached through xenstored's socket
+//! ([`crate::xs_socket::SocketRegistry`]) or the `xenstore-*` programs
+//! ([`crate::xenstore::XenstoreRegistry`], `--xenstore-bin`); the
 //! trait exists so a cluster store (etcd) can hold the same records later.
 //! Changes go through [`Batch`]es so a store with transactions can apply a
 //! record in one step, and a store without them at least in one call per kind
