@@ -7,13 +7,11 @@
 
 use alloc::boxed::Box;
 use alloc::format;
-use alloc::string::String;
-use core::fmt::Write;
 
 use corm_domain::dataplane::tap::Tap;
 use corm_domain::dataplane::Dataplane;
 use local_wire::RawMemory;
-use pv_runtime::capture_ring::DomainCapture;
+use pv_runtime::capture_ring::domain_capture;
 use pv_runtime::println;
 use pv_runtime::runtime::Runtime;
 
@@ -45,16 +43,13 @@ impl Capture {
         };
         let tap = match dp.take_tap().or_else(|| self.idle.take()) {
             Some(t) => t,
-            None => match DomainCapture::new(rt) {
+            None => match domain_capture(rt) {
                 Ok(ring) => {
-                    let mut refs = String::new();
-                    for (i, r) in ring.refs().iter().enumerate() {
-                        let _ = write!(refs, "{}{r}", if i == 0 { "" } else { " " });
-                    }
-                    if let Err(e) = rt.xs.write(REFS, &refs) {
+                    if let Err(e) = rt.xs.write(REFS, &ring.refs_text()) {
                         println!("CORM-CAPTURE-ERROR cannot publish {REFS}: {e}");
                     }
-                    Box::new(ring.writer)
+                    // Dom0 may map the pages at any time: kept for good.
+                    Box::new(ring.leak())
                 }
                 Err(e) => {
                     println!("CORM-CAPTURE-ERROR {e}");

@@ -29,8 +29,11 @@ use crate::dataplane::{Dataplane, MAX_ENDPOINTS};
 use crate::nic::NicCounters;
 use crate::switch::counters::Counters as SwitchCounters;
 
+/// How many counters [`nic_counters`] names.
+pub const NIC_COUNTERS: usize = 12;
+
 /// What the NIC driver counts, by name.
-pub fn nic_counters(nic: &NicCounters) -> [(&'static str, u64); 11] {
+pub fn nic_counters(nic: &NicCounters) -> [(&'static str, u64); NIC_COUNTERS] {
     [
         ("rx_frames", nic.rx_frames),
         ("rx_bytes", nic.rx_bytes),
@@ -41,6 +44,7 @@ pub fn nic_counters(nic: &NicCounters) -> [(&'static str, u64); 11] {
         ("tx_full", nic.tx_full),
         ("tx_dropped", nic.tx_dropped),
         ("interrupts", nic.interrupts),
+        ("irq_latched", nic.irq_latched),
         ("resets", nic.resets),
         ("link_changes", nic.link_changes),
     ]
@@ -56,8 +60,13 @@ pub const PER_TUNNEL: usize = 8 + 2;
 /// Counters that do not depend on the wires: NIC and data plane, switch
 /// (with its two gauges), the underlay's, up to 8 memory gauges and
 /// `wire-pages-retiring`.
-pub const FIXED: usize =
-    11 + DataplaneCounters::NAMES.len() + SwitchCounters::NAMES.len() + 2 + UNDERLAY + 8 + 1;
+pub const FIXED: usize = NIC_COUNTERS
+    + DataplaneCounters::NAMES.len()
+    + SwitchCounters::NAMES.len()
+    + 2
+    + UNDERLAY
+    + 8
+    + 1;
 
 /// Counter slots a Corm with `endpoints` endpoints needs with every one
 /// wired, rounded up to whole pages (at most [`MAX_COUNTERS`]).
@@ -146,7 +155,7 @@ mod tests {
                 assert!(value(&all, &n).is_some(), "{n}");
             }
         }
-        let expect = 11
+        let expect = NIC_COUNTERS
             + DataplaneCounters::NAMES.len()
             + SwitchCounters::NAMES.len()
             + 2

@@ -75,6 +75,7 @@ corm_e2e() {
 		log "iperf3 g1 $d through $(console $CE | sed -n 's/^CORM-NIC .* kind=\([^ ]*\).*/\1/p' | head -n 1): $IPERF Mbit/s"
 	done
 	log "g1 RTT: $(console g1 | sed -n 's/^GUEST-RTT avg_ms=//p' | head -n 1) ms"
+	corm_pause_check $CE 10.77.0.42
 	sleep 2 # the counter page is refreshed every second
 	for k in nic/counters/rx_frames nic/counters/tx_frames switch/counters/forwarded; do
 		v=$(corm_counter $CE $k)
@@ -89,4 +90,37 @@ corm_e2e() {
 	banana_ok spike destroy s1-$CM
 	banana_ok spike destroy s2-$CM
 	corm_down $CE
+}
+
+# ping_avg IP N -> busybox ping's average RTT in ms over N pings 0.2 s apart (empty when
+# none came back)
+ping_avg() { ping -c "$2" -i 0.2 -W 2 "$1" 2> /dev/null | sed -n 's|.*min/avg/max = [^/]*/\([^/]*\)/.*|\1|p'; }
+
+# corm_pause_check CE IP: a paused Corm keeps its service when it runs again. dom0
+# (10.77.0.9 on its own std NIC, stdbr) pings IP, a guest behind Corm CE, over the lab
+# segment; then pauses CE for 3 s while pinging on, so that frames (and the NIC's
+# interrupts) arrive while the Corm cannot run, as they do when a bench or an
+# operator pauses it (xl pause); then pings again. The RTT after must stay within
+# max(30 ms, 4x before): an interrupt lost in the pause leaves the Corm finding
+# frames only when something else wakes it (~100 ms, seen on the 82574's MSI-X).
+corm_pause_check() {
+	std_up
+	ip addr add 10.77.0.9/24 dev "$STD_BR" 2> /dev/null
+	before=$(ping_avg "$2" 10)
+	[ -n "$before" ] || fail "dom0 cannot ping $2 through Corm $1 (before the pause)"
+	ping -c 15 -i 0.2 "$2" > /dev/null 2>&1 &
+	pp=$!
+	sleep 0.5
+	xl pause "$1" || fail "xl pause $1 failed"
+	sleep 3
+	xl unpause "$1" || fail "xl unpause $1 failed"
+	wait $pp
+	sleep 1
+	after=$(ping_avg "$2" 20)
+	log "corm $1 pause: dom0 -> $2 RTT ${before} ms before, ${after:-none} ms after a 3 s xl pause"
+	[ -n "$after" ] || fail "dom0 cannot ping $2 through Corm $1 after an xl pause/unpause"
+	awk -v b="$before" -v a="$after" 'BEGIN { m = 4 * b; if (m < 30) m = 30; exit !(a <= m) }' ||
+		fail "Corm $1 lost its pace after an xl pause: RTT $after ms vs $before ms before (limit max(30, 4x))"
+	ip addr del 10.77.0.9/24 dev "$STD_BR" 2> /dev/null
+	std_down
 }

@@ -32,6 +32,9 @@ pub mod xenstore;
 
 #[cfg(target_os = "none")]
 mod arch;
+/// Pages granted read-only to dom0 (counter page, capture ring).
+#[cfg(target_os = "none")]
+pub mod dom0_share;
 #[cfg(target_os = "none")]
 pub mod hypervisor;
 #[cfg(target_os = "none")]

@@ -122,6 +122,9 @@ pub struct NicCounters {
     /// Frames refused as too short or too long.
     pub tx_dropped: u64,
     pub interrupts: u64,
+    /// Enabled causes the watchdog found latched in the device with no
+    /// interrupt taken for them (a lost interrupt), acknowledged there.
+    pub irq_latched: u64,
     pub resets: u64,
     pub link_changes: u64,
 }

@@ -141,7 +141,7 @@ ctr_delta() {
 }
 
 # DROP_RE: counters that count a frame lost or refused somewhere on the path
-DROP_RE='full|drop|no_buffers|no_local|error|refused|too_large|too-large|not_established|not-established|oversize|failed|spoofed|bad|reset'
+DROP_RE='full|drop|no_buffers|no_local|error|refused|too_large|too-large|not_established|not-established|oversize|failed|spoofed|bad|reset|latched'
 
 # ctr_drops FILE (ctr_delta's output) -> " name+delta ..." of the nonzero DROP_RE ones, " none"
 ctr_drops() {

@@ -43,7 +43,7 @@ use crate::shared_page::SharedPage;
 #[cfg(target_os = "none")]
 mod domain;
 #[cfg(target_os = "none")]
-pub use domain::{CaptureRingError, DomainCapture};
+pub use domain::{domain_capture, CaptureRingError, DomainCapture};
 
 #[cfg(test)]
 mod tests;

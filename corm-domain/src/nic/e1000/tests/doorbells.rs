@@ -85,18 +85,27 @@ fn a_full_ring_of_unpublished_frames_is_published_not_refused() {
 }
 
 #[test]
-fn the_watchdog_reads_status_only_while_nothing_is_stuck() {
+fn the_watchdog_reads_icr_and_status_only_while_nothing_is_stuck() {
     for model in MODELS {
         let mut r = rig(model, IrqMode::Intx);
         r.nic.transmit(&frame(1, 60)).unwrap();
+        r.nic.handle();
         r.dev.dev().take_accesses();
         for _ in 0..10 {
             assert!(!r.nic.watchdog().fatal);
         }
         assert_eq!(
             r.dev.dev().take_accesses(),
-            (10, 0),
-            "{model:?}: STATUS once a call"
+            (20, 0),
+            "{model:?}: ICR (nothing latched: not written) and STATUS once a call"
         );
     }
+    let mut r = rig(Model::I82540Em, IrqMode::Poll);
+    r.dev.dev().take_accesses();
+    r.nic.watchdog();
+    assert_eq!(
+        r.dev.dev().take_accesses(),
+        (1, 0),
+        "polled: the poll tick reads ICR, the watchdog only STATUS"
+    );
 }

@@ -64,6 +64,10 @@ pub struct Dev {
     pub rx_missed: u32,
     /// Register accesses by the driver: (offset, is_write), in order.
     pub accesses: Vec<(usize, bool)>,
+    /// Interrupt messages sent (MSI/MSI-X): one each time a cause newly
+    /// appears in ICR & IMS, none for a cause still latched (QEMU e1000e
+    /// `e1000e_send_msi`), so a lost one is never repeated.
+    pub messages: u32,
 }
 
 #[derive(Clone)]
@@ -98,6 +102,7 @@ impl FakeE1000 {
             tx: TxEngine::default(),
             rx_missed: 0,
             accesses: Vec::new(),
+            messages: 0,
         };
         dev.set(CTRL, CTRL_FD | CTRL_SLU | CTRL_LRST);
         dev.set(EECD, EECD_AUTO_RD);
@@ -141,11 +146,15 @@ impl Dev {
 
     /// Raises causes the way QEMU does: in MSI-X mode LSC/RXO also set OTHER.
     pub fn raise(&mut self, cause: u32) {
+        let was = self.reg(ICR) & self.reg(IMS);
         let mut icr = self.reg(ICR) | cause;
         if self.msix && icr & (ICR_LSC | ICR_RXO) != 0 {
             icr |= ICR_OTHER;
         }
         self.set(ICR, icr);
+        if icr & self.reg(IMS) & !was != 0 {
+            self.messages += 1;
+        }
     }
 
     /// Whether the interrupt line/message would be pending.
