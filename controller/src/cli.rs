@@ -44,12 +44,12 @@ pub struct Cli {
     /// Directory of the xenstore-* programs (default: found on PATH).
     #[arg(long, env = "BANANA_XENSTORE_BIN", global = true)]
     pub xenstore_bin: Option<PathBuf>,
-    /// How to reach xenstore: `programs` (xenstore-read, -write, …) or
-    /// `socket` (xenstored's own socket or /dev/xen/xenbus, no program
-    /// needed, real transactions; docs/xenstore.md). `programs` stays the
-    /// default until the socket has run the whole nested test suite.
-    #[arg(long, env = "BANANA_XENSTORE", global = true, default_value = "programs",
-          value_parser = ["programs", "socket"])]
+    /// How to reach xenstore: `socket` (xenstored's own socket or
+    /// /dev/xen/xenbus: no program needed, real transactions;
+    /// docs/xenstore.md) or `programs` (xenstore-read, -write, …: the
+    /// fallback, e.g. for a xenstored without a socket).
+    #[arg(long, env = "BANANA_XENSTORE", global = true, default_value = "socket",
+          value_parser = ["socket", "programs"])]
     pub xenstore: String,
     /// Where xenconsoled writes guest-NAME.log.
     #[arg(
@@ -236,6 +236,19 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Box::new(XenstoreRegistry::new(SystemRun, cli.xenstore_bin.clone()))
     };
     let xs = xs.as_ref();
+    // supervise reacts to domains going away through a watch (socket only).
+    let watcher = match &cli.cmd {
+        Cmd::Supervise { .. } if cli.xenstore == "socket" => {
+            match crate::xs_watch::Watcher::start(&["@releaseDomain"]) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    tracing::warn!("no xenstore watch ({e}): periodic passes only");
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
     let xl = Xl::new(SystemRun, cli.xl.clone());
     let pages = Gntdev::default();
     let app = App {
@@ -247,6 +260,10 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         run_dir: cli.run_dir.clone(),
         timing: crate::app::Timing::default(),
     };
+    if let Cmd::Supervise { interval } = cli.cmd {
+        // Takes the lock for each pass only.
+        return Ok(app.supervise(crate::supervise::interval(interval)?, watcher)?);
+    }
     dispatch(&app, cli.cmd, out)
 }
 
@@ -254,8 +271,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
 pub fn dispatch(app: &App, cmd: Cmd, out: &mut dyn Write) -> anyhow::Result<()> {
     match cmd {
         Cmd::Supervise { interval } => {
-            // Takes the lock for each pass only.
-            return Ok(app.supervise(crate::supervise::interval(interval)?)?);
+            // Takes the lock for each pass only (no watches here: the
+            // caller's store may not be xenstored).
+            return Ok(app.supervise(crate::supervise::interval(interval)?, None)?);
         }
         // Read-only and record-free: no lock, no reconcile (dom0's xenstored
         // may be slow; counters must stay cheap to read).

@@ -32,6 +32,7 @@ pub mod vtep;
 pub mod wire;
 pub mod xenstore;
 pub mod xs_socket;
+pub mod xs_watch;
 
 #[cfg(test)]
 mod tests;

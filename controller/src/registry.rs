@@ -22,6 +22,13 @@ pub enum RegistryError {
         #[source]
         source: std::io::Error,
     },
+    /// Neither xenstored's socket nor the xenbus device answers.
+    #[error("not a Xen dom0: xenstored is not reachable at {places} ({source})")]
+    Unreachable {
+        places: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Who owns a subtree and who else may read it (nobody else may write it).

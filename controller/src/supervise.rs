@@ -1,5 +1,6 @@
 //! `banana supervise`: a repair pass (crate::repair) every `--interval`
-//! seconds until SIGTERM or SIGINT. The lock is held during a pass only, so
+//! seconds until SIGTERM or SIGINT, and, over xenstored's socket, one as
+//! soon as a domain goes (`crate::xs_watch`: the `@releaseDomain` watch). The lock is held during a pass only, so
 //! operators' commands run in between; a pass that is interrupted by a crash
 //! of banana itself is finished by the next command's reconciliation, like
 //! any other command. A domain whose repair fails is retried after a delay
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 use crate::app::App;
 use crate::error::{io, Error, Result};
 use crate::repair::Repair;
+use crate::xs_watch::{Watcher, Woken};
 
 pub const MAX_INTERVAL_S: u64 = 3600;
 pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
@@ -64,21 +66,36 @@ impl Backoff {
     }
 }
 
+/// Passes woken by watch events are at least this far apart (a burst of
+/// domain deaths, or our own repairs' events, cannot spin the loop).
+pub const MIN_GAP: Duration = Duration::from_secs(1);
+
 impl App<'_> {
-    /// Runs until SIGTERM or SIGINT.
-    pub fn supervise(&self, every: Duration) -> Result<()> {
+    /// Runs until SIGTERM or SIGINT; with `watcher`, a pass also runs as
+    /// soon as a watched xenstore path fires.
+    pub fn supervise(&self, every: Duration, watcher: Option<Watcher>) -> Result<()> {
         let stop = catch_signals()?;
         tracing::info!(
-            "supervising every {} s (SIGTERM or SIGINT stops)",
-            every.as_secs()
+            "supervising every {} s{} (SIGTERM or SIGINT stops)",
+            every.as_secs(),
+            if watcher.is_some() {
+                ", and at once when a domain goes (xenstore watch @releaseDomain)"
+            } else {
+                ""
+            }
         );
-        self.supervise_until(every, &|| stop.load(Ordering::SeqCst));
+        self.supervise_until(every, watcher, &|| stop.load(Ordering::SeqCst));
         tracing::info!("stopped");
         Ok(())
     }
 
     /// The loop, ended by `stop` (checked every 100 ms while waiting).
-    pub fn supervise_until(&self, every: Duration, stop: &dyn Fn() -> bool) {
+    pub fn supervise_until(
+        &self,
+        every: Duration,
+        mut watcher: Option<Watcher>,
+        stop: &dyn Fn() -> bool,
+    ) {
         let mut backoff = Backoff::default();
         while !stop() {
             let now = Instant::now();
@@ -98,10 +115,108 @@ impl App<'_> {
                 }
                 Err(e) => tracing::warn!("repair pass failed: {e}"),
             }
-            let end = Instant::now() + every;
-            while !stop() && Instant::now() < end {
-                std::thread::sleep(Duration::from_millis(100).min(every));
-            }
+            pause(now, every, watcher.as_mut(), stop);
         }
+    }
+}
+
+/// Waits until `every` after `start`, a watch event (but not before
+/// [`MIN_GAP`] after `start`), or `stop`.
+fn pause(
+    start: Instant,
+    every: Duration,
+    mut watcher: Option<&mut Watcher>,
+    stop: &dyn Fn() -> bool,
+) {
+    let end = start + every;
+    let mut woken = false;
+    while !stop() {
+        let now = Instant::now();
+        if now >= end || (woken && now >= start + MIN_GAP) {
+            return;
+        }
+        let slice = (end - now).min(Duration::from_millis(100));
+        match watcher.as_deref_mut() {
+            Some(w) if !woken => match w.wait(slice) {
+                Woken::Event(path) => {
+                    let more = w.drain();
+                    tracing::info!(
+                        "woken by xenstore watch {path}{}",
+                        if more > 0 {
+                            format!(" (and {more} more events)")
+                        } else {
+                            String::new()
+                        }
+                    );
+                    woken = true;
+                }
+                Woken::Timeout => {}
+                Woken::Closed(why) => tracing::warn!(
+                    "xenstore watch lost ({why}): a pass every {} s only from now on",
+                    every.as_secs()
+                ),
+            },
+            _ => std::thread::sleep(slice),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+    use crate::xs_watch::tests::{event, watching};
+
+    fn timed(f: impl FnOnce()) -> Duration {
+        let t = Instant::now();
+        f();
+        t.elapsed()
+    }
+
+    #[test]
+    fn a_watch_event_ends_the_pause_but_not_before_the_minimum_gap() {
+        let (mut w, mut far) = watching(&["@releaseDomain"]);
+        // The first fire (at registration) wakes the first pause.
+        let t = timed(|| {
+            pause(
+                Instant::now(),
+                Duration::from_secs(60),
+                Some(&mut w),
+                &|| false,
+            )
+        });
+        assert!(t >= MIN_GAP && t < Duration::from_secs(10), "{t:?}");
+        let sender = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(1500));
+            far.write_all(&event("@releaseDomain", "banana")).unwrap();
+            far
+        });
+        let t = timed(|| {
+            pause(
+                Instant::now(),
+                Duration::from_secs(60),
+                Some(&mut w),
+                &|| false,
+            )
+        });
+        assert!(
+            t >= Duration::from_millis(1500) && t < Duration::from_secs(10),
+            "{t:?}"
+        );
+        let _far = sender.join().unwrap();
+    }
+
+    #[test]
+    fn without_events_the_pause_is_the_interval_and_stop_ends_it() {
+        let (mut w, _far) = watching(&["@releaseDomain"]);
+        let _ = w.wait(Duration::from_secs(5));
+        let every = Duration::from_millis(300);
+        let t = timed(|| pause(Instant::now(), every, Some(&mut w), &|| false));
+        assert!(t >= every && t < Duration::from_secs(5), "{t:?}");
+        let t = timed(|| pause(Instant::now(), every, None, &|| false));
+        assert!(t >= every && t < Duration::from_secs(5), "{t:?}");
+        let t = timed(|| pause(Instant::now(), Duration::from_secs(60), None, &|| true));
+        assert!(t < Duration::from_secs(1), "{t:?}");
     }
 }

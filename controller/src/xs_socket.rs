@@ -49,17 +49,12 @@ impl Conn {
         let bytes = req
             .encode(id, tx)
             .map_err(|e| CallError::Other(format!("{req:?}: {e}")))?;
-        let io_err = |e: std::io::Error| CallError::Other(format!("{}: {e}", self.what));
-        self.io.write_all(&bytes).map_err(io_err)?;
+        self.io
+            .write_all(&bytes)
+            .map_err(|e| CallError::Other(format!("{}: {e}", self.what)))?;
         loop {
-            let mut h = [0u8; HEADER_LEN];
-            self.io.read_exact(&mut h).map_err(io_err)?;
-            let header = Header::parse(&h).map_err(|e| CallError::Other(e.to_string()))?;
-            if header.len as usize > PAYLOAD_MAX {
-                return Err(CallError::Other(format!("reply of {} bytes", header.len)));
-            }
-            let mut payload = vec![0u8; header.len as usize];
-            self.io.read_exact(&mut payload).map_err(io_err)?;
+            let (header, payload) =
+                read_message(&mut self.io, &self.what).map_err(CallError::Other)?;
             // No watches are set on this connection; an event is skipped.
             if header.ty == MsgType::WatchEvent {
                 continue;
@@ -86,6 +81,58 @@ impl Conn {
             return Ok(payload);
         }
     }
+}
+
+/// Reads one message (header and payload) from xenstored; a payload over
+/// `XENSTORE_PAYLOAD_MAX` or a short read is an error.
+pub(crate) fn read_message(io: &mut dyn Read, what: &str) -> Result<(Header, Vec<u8>), String> {
+    let mut h = [0u8; HEADER_LEN];
+    io.read_exact(&mut h).map_err(|e| format!("{what}: {e}"))?;
+    let header = Header::parse(&h).map_err(|e| e.to_string())?;
+    if header.len as usize > PAYLOAD_MAX {
+        return Err(format!("message of {} bytes", header.len));
+    }
+    let mut payload = vec![0u8; header.len as usize];
+    io.read_exact(&mut payload)
+        .map_err(|e| format!("{what}: {e}"))?;
+    Ok((header, payload))
+}
+
+/// A connection to xenstored: its socket, else the xenbus device; one
+/// clear error when neither answers (not a Xen dom0). Returns the stream
+/// and what it is (for messages).
+pub(crate) fn open_stream(
+    sockets: &[PathBuf],
+    device: &Path,
+) -> Result<(Box<dyn Stream + Send>, String), RegistryError> {
+    for s in sockets {
+        if let Ok(stream) = UnixStream::connect(s) {
+            return Ok((Box::new(stream), s.display().to_string()));
+        }
+    }
+    match OpenOptions::new().read(true).write(true).open(device) {
+        Ok(f) => Ok((Box::new(f), device.display().to_string())),
+        Err(source) => Err(RegistryError::Unreachable {
+            places: format!(
+                "{} or {}",
+                sockets
+                    .iter()
+                    .map(|s| s.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                device.display()
+            ),
+            source,
+        }),
+    }
+}
+
+/// Where [`SocketRegistry::connect`] and the watcher look for xenstored.
+pub(crate) fn default_places() -> (Vec<PathBuf>, PathBuf) {
+    (
+        SOCKETS.map(PathBuf::from).to_vec(),
+        PathBuf::from(XENBUS_DEVICE),
+    )
 }
 
 /// The registry over one connection to xenstored.
@@ -138,30 +185,13 @@ impl SocketRegistry {
     /// xenstored's socket, else the xenbus device; one clear error when
     /// neither answers (not a Xen dom0).
     pub fn connect() -> Result<Self, RegistryError> {
-        Self::connect_at(&SOCKETS.map(PathBuf::from), Path::new(XENBUS_DEVICE))
+        let (sockets, device) = default_places();
+        Self::connect_at(&sockets, &device)
     }
 
     pub fn connect_at(sockets: &[PathBuf], device: &Path) -> Result<Self, RegistryError> {
-        for s in sockets {
-            if let Ok(stream) = UnixStream::connect(s) {
-                return Ok(Self::over(Box::new(stream), s.display().to_string()));
-            }
-        }
-        match OpenOptions::new().read(true).write(true).open(device) {
-            Ok(f) => Ok(Self::over(Box::new(f), device.display().to_string())),
-            Err(e) => Err(failed(
-                "connecting to xenstored",
-                format!(
-                    "not a Xen dom0: xenstored is not reachable at {} or {} ({e})",
-                    sockets
-                        .iter()
-                        .map(|s| s.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    device.display()
-                ),
-            )),
-        }
+        let (io, what) = open_stream(sockets, device)?;
+        Ok(Self::over(io, what))
     }
 
     fn call(&self, req: Request<'_>, tx: u32) -> Result<Vec<u8>, CallError> {

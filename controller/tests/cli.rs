@@ -54,6 +54,9 @@ impl Lab {
             .env("BANANA_IMAGES", self.path("images"))
             .env("BANANA_RUN_DIR", self.path("run"))
             .env("BANANA_XL", self.path("bin/xl"))
+            // The fake xenstore is a set of xenstore-* programs over a
+            // directory tree: reach it through the programs.
+            .env("BANANA_XENSTORE", "programs")
             .env("BANANA_XENSTORE_BIN", self.path("bin"))
             .env("BANANA_CONSOLE_DIR", self.path("console"))
             .env("XS_ROOT", self.path("xs"))
@@ -266,6 +269,29 @@ fn missing_tools_are_one_line_errors() {
     c.env("BANANA_XL", lab.path("bin/no-such-xl"));
     let e = lab.fails(c);
     assert!(e.starts_with("banana: error: cannot run xl list: "), "{e}");
+}
+
+/// The default way to xenstore, outside a Xen dom0: one line, nothing made.
+#[test]
+fn outside_a_dom0_the_socket_is_a_one_line_error() {
+    let dom0 = [
+        "/run/xenstored/socket",
+        "/var/run/xenstored/socket",
+        "/dev/xen/xenbus",
+    ];
+    if dom0.iter().any(|p| std::path::Path::new(p).exists()) {
+        return; // a Xen dom0: the socket would answer
+    }
+    let lab = Lab::new();
+    let before = lab.state();
+    let mut c = lab.cmd(&["corm", "create", "c0", "--bdf", "0000:00:03.0"]);
+    c.env_remove("BANANA_XENSTORE");
+    let e = lab.fails(c);
+    assert!(
+        e.starts_with("banana: error: not a Xen dom0: xenstored is not reachable at "),
+        "{e}"
+    );
+    assert_eq!(lab.state(), before);
 }
 
 #[test]

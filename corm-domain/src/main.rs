@@ -59,6 +59,9 @@ mod domain {
     const WIRE_BUDGET: usize = 64;
     /// How soon to look again when frames wait for room on the NIC.
     const NIC_FULL_RETRY_NS: u64 = 200_000;
+    /// At most one `reap_latched` per this long (frames found on a wake-up
+    /// the NIC's interrupt did not cause: its message may have been lost).
+    const REAP_NS: u64 = 10_000_000;
     /// How long pciback gets for the handshake.
     const PCI_TIMEOUT_NS: u64 = 30 * NS_PER_SEC;
 
@@ -146,6 +149,7 @@ mod domain {
             let _ = rt.timers.arm(POLL, now_ns() + POLL_NS);
         }
         let mut link = false;
+        let mut last_reap = 0u64;
         let mut needs_reinit = false;
         let mut deadline = Some(now_ns());
         loop {
@@ -245,7 +249,17 @@ mod domain {
                     .xs
                     .write("data/banana/nic/link", if link { "up" } else { "down" });
             }
-            let got = dp.from_nic(nic.nic.as_mut(), RX_BUDGET, now_ns());
+            let mut got = dp.from_nic(nic.nic.as_mut(), RX_BUDGET, now_ns());
+            if got > 0 && got < RX_BUDGET && !fired && !polled && now_ns() >= last_reap + REAP_NS {
+                // Acknowledged causes announce nothing more: frames that came
+                // since the drain are taken now.
+                last_reap = now_ns();
+                ev = nic.nic.reap_latched();
+                needs_reinit |= ev.fatal;
+                if ev.rx {
+                    got = dp.from_nic(nic.nic.as_mut(), RX_BUDGET, now_ns());
+                }
+            }
             let left = dp.to_nic(nic.nic.as_mut(), WIRE_BUDGET, now_ns());
             dp.poll_tunnels(nic.nic.as_mut(), now_ns());
             crate::tunnels::events(rt, &mut dp);

@@ -220,6 +220,31 @@ banana_ok() {
 	sed 's/^/    /' "$BANANA_WORK/banana.out"
 }
 
+# supervise_start [INTERVAL]: `banana supervise --interval INTERVAL` (default 1) in the
+# background, its output in $BANANA_WORK/supervise.log; fails the test when it is not
+# running 3 s later. Sets SUP.
+supervise_start() {
+	banana supervise --interval "${1:-1}" > "$BANANA_WORK/supervise.log" 2>&1 &
+	SUP=$!
+	sleep 3
+	kill -0 $SUP 2> /dev/null || { sed 's/^/    /' "$BANANA_WORK/supervise.log"; fail "banana supervise exited"; }
+}
+
+# supervise_stop: SIGTERM to it; it must stop within 30 s with status 0 (its log is printed)
+supervise_stop() {
+	kill -TERM $SUP
+	i=0
+	while kill -0 $SUP 2> /dev/null; do
+		[ $i -ge 150 ] && { kill -KILL $SUP; fail "banana supervise did not stop within 30s of SIGTERM"; }
+		sleep 0.2
+		i=$((i + 1))
+	done
+	wait $SUP
+	rc=$?
+	sed 's/^/    supervise: /' "$BANANA_WORK/supervise.log"
+	[ $rc = 0 ] || fail "banana supervise exited with status $rc after SIGTERM"
+}
+
 # no_bad NAME...: no console line of these domains matches BAD_RE
 no_bad() {
 	for d in "$@"; do

@@ -331,7 +331,7 @@ fn supervise_repairs_until_stopped() {
     let h = pair();
     h.xl.crash("s2");
     let passes = std::cell::Cell::new(0);
-    h.app().supervise_until(Duration::ZERO, &|| {
+    h.app().supervise_until(Duration::ZERO, None, &|| {
         passes.set(passes.get() + 1);
         passes.get() > 2
     });

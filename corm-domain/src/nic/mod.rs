@@ -230,6 +230,17 @@ pub trait Nic {
     fn watchdog(&mut self) -> Events {
         Events::default()
     }
+    /// Acknowledges interrupt causes that are enabled and latched although
+    /// no interrupt was taken for them (a lost message), counting each find
+    /// in [`NicCounters::irq_latched`]; `watchdog` does it too. One register
+    /// read (and a write when something was latched). Call it when frames
+    /// turn up in the ring on a wake-up the interrupt did not cause, at a
+    /// bounded rate: a device that re-sends no message while a cause stays
+    /// latched (the 82574 in MSI/MSI-X mode) would otherwise stay silent.
+    /// Drivers whose interrupts cannot be lost that way do nothing.
+    fn reap_latched(&mut self) -> Events {
+        Events::default()
+    }
     /// Lends up to `budget` received frames to `sink`, each in its DMA
     /// buffer (the sink may rewrite it in place, e.g. strip a VLAN tag, and
     /// must copy out what it keeps), and reposts the buffers; returns how

@@ -21,10 +21,7 @@ wait_console s-heal 'SPIKE-VIF-CONNECTED' 90
 wait_console s-heal 'SPIKE-WIRE-UP' 60
 wait_console gh 'GUEST-NET-OK n=1' 90
 
-banana supervise --interval 1 > "$BANANA_WORK/supervise.log" 2>&1 &
-sup=$!
-sleep 3
-kill -0 $sup 2> /dev/null || { sed 's/^/    /' "$BANANA_WORK/supervise.log"; fail "banana supervise exited"; }
+supervise_start
 old=$(domid c-heal)
 log "destroying c-heal (domid $old) behind banana's back, mid-ping"
 T0=$(now)
@@ -38,17 +35,7 @@ echo "BANANA-FIGURE corm_heal_guest_outage_s=$(net_outage gh 1)"
 new=$(domid c-heal)
 [ -n "$new" ] && [ "$new" != "$old" ] || fail "c-heal was not made again (domid '$new', was $old)"
 wait_count s-heal 'SPIKE-WIRE-UP' 2 60
-kill -TERM $sup
-i=0
-while kill -0 $sup 2> /dev/null; do
-	[ $i -ge 150 ] && { kill -KILL $sup; fail "banana supervise did not stop within 30s of SIGTERM"; }
-	sleep 0.2
-	i=$((i + 1))
-done
-wait $sup
-rc=$?
-sed 's/^/    supervise: /' "$BANANA_WORK/supervise.log"
-[ $rc = 0 ] || fail "banana supervise exited with status $rc after SIGTERM"
+supervise_stop
 grep -q 'corm c-heal: gone, restarted as domid' "$BANANA_WORK/supervise.log" || fail "supervise did not restart c-heal"
 banana_ok status
 grep -Eq '^[0-9]+ +corm:c-heal/0 +spike:s-heal +connected' "$BANANA_WORK/banana.out" ||

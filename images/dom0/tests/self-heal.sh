@@ -1,7 +1,8 @@
 #!/bin/sh
 # Self-healing (docs/self-healing.md): two Spikes on a local wire with a Linux
 # guest each. sp2 crashes mid-ping and `banana repair` restarts it; later sp2 is
-# destroyed mid-ping while `banana supervise` runs, which restarts it by itself.
+# destroyed mid-ping while `banana supervise --interval 60` runs, which restarts it
+# by itself at once, woken by its xenstore watch on @releaseDomain.
 # Each time the wire comes back and g2's vif reconnects with no xl
 # network-detach/attach: g2 reports GUEST-NET-OK again on its own.
 # Figures: fault to traffic back (dom0 clock), and the outage g2 saw (console).
@@ -50,30 +51,25 @@ echo "BANANA-FIGURE self_heal_guest_outage_s=$(net_outage g2 1)"
 banana_ok repair
 grep -qx 'nothing to repair' "$BANANA_WORK/banana.out" || fail "a second banana repair found work"
 
-log "sp2 destroyed mid-ping while \`banana supervise\` runs: it must heal by itself"
-banana supervise --interval 1 > "$BANANA_WORK/supervise.log" 2>&1 &
-sup=$!
-sleep 3
-kill -0 $sup 2> /dev/null || { sed 's/^/    /' "$BANANA_WORK/supervise.log"; fail "banana supervise exited"; }
+log "sp2 destroyed mid-ping while \`banana supervise --interval 60\` runs: its xenstore watch must make it heal at once"
+supervise_start 60
 T2=$(now)
 xl destroy sp2 || fail "xl destroy sp2 failed"
+i=0
+until grep -q 'spike sp2: gone, restarted as domid' "$BANANA_WORK/supervise.log"; do
+	[ $i -ge 100 ] && { sed 's/^/    supervise: /' "$BANANA_WORK/supervise.log"; fail "supervise did not restart sp2 within 20 s of its death (its next periodic pass is 60 s away: the @releaseDomain watch did not wake it)"; }
+	sleep 0.2
+	i=$((i + 1))
+done
+echo "BANANA-FIGURE self_heal_watch_restart_s=$(since "$T2")"
+grep -q 'woken by xenstore watch @releaseDomain' "$BANANA_WORK/supervise.log" || fail "supervise does not say a watch woke it"
 wait_console g2 'GUEST-NET-LOST n=2' 30
 wait_console g2 'GUEST-NET-OK n=3' 90
 gap2=$(since "$T2")
 echo "BANANA-FIGURE self_heal_supervised_gap_s=$gap2"
 echo "BANANA-FIGURE self_heal_supervised_guest_outage_s=$(net_outage g2 2)"
 wait_count sp1 'SPIKE-WIRE-UP' 3 60
-kill -TERM $sup
-i=0
-while kill -0 $sup 2> /dev/null; do
-	[ $i -ge 150 ] && { kill -KILL $sup; fail "banana supervise did not stop within 30s of SIGTERM"; }
-	sleep 0.2
-	i=$((i + 1))
-done
-wait $sup
-rc=$?
-sed 's/^/    supervise: /' "$BANANA_WORK/supervise.log"
-[ $rc = 0 ] || fail "banana supervise exited with status $rc after SIGTERM"
+supervise_stop
 grep -q 'spike sp2: gone, restarted as domid' "$BANANA_WORK/supervise.log" || fail "supervise did not restart sp2"
 grep -q 'vif 0 of g2 (domain [0-9]*): reconnected' "$BANANA_WORK/supervise.log" || fail "supervise did not reconnect g2's vif"
 grep -q 'stopped$' "$BANANA_WORK/supervise.log" || fail "supervise did not say it stopped"

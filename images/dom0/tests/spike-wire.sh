@@ -18,7 +18,7 @@ done
 banana_ok status
 grep -Eq '^[0-9]+ +spike:sp1 +spike:sp2 +connected' "$BANANA_WORK/banana.out" || fail "banana status does not show the wire connected"
 
-# xenstore through xenstored's own socket (banana --xenstore socket,
+# xenstore through xenstored's own socket (banana --xenstore socket, the default,
 # docs/xenstore.md) reads the same records as through the xenstore-* programs;
 # the time of `banana status` each way is a figure
 for how in programs socket; do
@@ -55,8 +55,8 @@ exists g1 || fail "g1 died with sp2"
 case $(state g1) in *c*) fail "g1 crashed" ;; esac
 xl list > /dev/null || fail "xl list fails after destroying sp2"
 n_ok=$(console g1 | grep -c 'GUEST-NET-OK')
-log "recreate sp2 (through xenstored's socket): g2's vif must follow it"
-export BANANA_XENSTORE=socket
+log "recreate sp2 (through the xenstore-* programs, the fallback): g2's vif must follow it"
+export BANANA_XENSTORE=programs
 banana_ok spike create sp2
 unset BANANA_XENSTORE
 grep -q '^spike sp2: vif 0 of g2 (domain [0-9]*): reconnected' "$BANANA_WORK/banana.out" ||
