@@ -21,7 +21,9 @@ use crate::app::App;
 use crate::endpoint::{Endpoint, Kind};
 use crate::error::{io, Error, Result};
 
-use crate::schema::{config_path, data_path, DomState, DomainRecord, WireRecord};
+use crate::registry::join;
+use crate::schema::{config_path, DomState, DomainRecord, WireRecord};
+use xs_schema::data;
 
 /// pcap's magic for nanosecond timestamps (as libpcap writes it).
 const PCAP_MAGIC_NS: u32 = 0xA1B2_3C4D;
@@ -233,17 +235,16 @@ impl App<'_> {
             )));
         }
         let target = format!("{index} {}", spec.snaplen);
-        let key = format!("{}/capture", config_path(domid));
+        let key = join(&config_path(domid), xs_schema::config::CAPTURE);
         self.reg.put(&key, &target)?;
         let _untap = Untap {
             reg: self.reg,
             key: key.clone(),
         };
-        let data = data_path(domid);
         let t0 = Instant::now();
         let refs = loop {
-            let now = self.local.get(&format!("{data}/capture/target"))?;
-            let refs = self.local.get(&format!("{data}/capture/refs"))?;
+            let now = self.local.get(&data::CAPTURE_TARGET.of(domid))?;
+            let refs = self.local.get(&data::CAPTURE_REFS.of(domid))?;
             if let (Some(t), Some(r)) = (now, refs) {
                 if t == target {
                     break r;

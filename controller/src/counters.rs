@@ -15,13 +15,11 @@
 use serde::Serialize;
 use serde_json::Number;
 
-use pv_runtime::counter_page::{parse, ReadError, Snapshot, MAX_PAGES, XENSTORE_KEY};
+use pv_runtime::counter_page::{parse, ReadError, Snapshot, MAX_PAGES};
 
 /// Where a domain advertises its counter page, relative to its `data/banana/`.
 pub fn page_refs_key() -> &'static str {
-    XENSTORE_KEY
-        .strip_prefix("data/banana/")
-        .unwrap_or(XENSTORE_KEY)
+    xs_schema::data::COUNTER_PAGE_REFS.below()
 }
 
 /// Leaves under this directory of `data/banana/` describe the page, they are

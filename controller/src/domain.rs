@@ -357,7 +357,14 @@ impl App<'_> {
                 b.extend(self.peer_tunnel(w, side.other(), peer, &domains)?);
             } else {
                 b.put(
-                    join(&config_path(peer), format!("wire/{}/peer-domid", w.id)),
+                    join(
+                        &config_path(peer),
+                        format!(
+                            "{}/{}",
+                            xs_schema::config::wire(w.id),
+                            xs_schema::config::wire::PEER_DOMID
+                        ),
+                    ),
                     domid,
                 );
             }

@@ -128,7 +128,7 @@ impl App<'_> {
         };
         let raw = self.local.get(&join(
             &data_path(domid),
-            format!("{}/state", w.config_dir()),
+            xs_schema::data::wire_state(w.is_encap(), w.id),
         ))?;
         Ok(raw.map(|raw| match w.is_encap() {
             true => crate::wire::reported_tunnel_state(&raw),
@@ -144,8 +144,8 @@ fn stray_entries(domains: &[DomainRecord], id: &str) -> Batch {
     let mut b = Batch::new();
     let configs = domains.iter().filter_map(|d| d.domid).map(config_path);
     for c in configs {
-        b.rm(join(&c, format!("wire/{id}")))
-            .rm(join(&c, format!("tunnel/{id}")));
+        b.rm(join(&c, format!("{}/{id}", xs_schema::config::WIRES)))
+            .rm(join(&c, format!("{}/{id}", xs_schema::config::TUNNELS)));
     }
     b
 }

@@ -10,6 +10,7 @@ use crate::flood::FloodLimit;
 use crate::registry::{join, Access, Batch, Registry, RegistryError};
 use crate::underlay::Underlay;
 use crate::vtep::{Encap, Vtep};
+use xs_schema::config;
 
 pub const ROOT: &str = "/banana";
 pub const NEXT_WIRE: &str = "/banana/next-wire-id";
@@ -20,12 +21,13 @@ pub fn domain_path(kind: Kind, name: &str) -> String {
 pub fn wire_path(id: u32) -> String {
     format!("{ROOT}/wire/{id}")
 }
+/// A domain's configuration (`xs_schema::config`).
 pub fn config_path(domid: u32) -> String {
-    format!("{ROOT}/config/{domid}")
+    config::dir(domid)
 }
-/// Where a domain publishes its own status and counters.
+/// Where a domain publishes its own status and counters (`xs_schema::data`).
 pub fn data_path(domid: u32) -> String {
-    format!("/local/domain/{domid}/data/banana")
+    xs_schema::data::dir(domid)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -269,22 +271,22 @@ impl DomainRecord {
         let p = config_path(domid);
         let mut b = Batch::new();
         b.rm(&p)
-            .put(join(&p, "name"), &self.name)
-            .put(join(&p, "role"), self.kind);
+            .put(join(&p, config::NAME), &self.name)
+            .put(join(&p, config::ROLE), self.kind);
         for (i, v) in &self.vlans {
-            b.put(join(&p, format!("endpoint/{i}/vlan")), v);
+            b.put(join(&p, config::endpoint_vlan(*i)), v);
         }
         if let Some(f) = self.flood {
-            b.put(join(&p, "flood"), f);
+            b.put(join(&p, config::FLOOD), f);
         }
         if let Some(u) = self.underlay {
-            b.put(join(&p, "underlay"), u.cidr);
+            b.put(join(&p, config::UNDERLAY), u.cidr);
             if let Some(g) = u.gateway {
-                b.put(join(&p, "underlay-gateway"), g);
+                b.put(join(&p, config::UNDERLAY_GATEWAY), g);
             }
         }
         if !self.local_vlans.is_empty() {
-            b.put(join(&p, "local-vlans"), join_vids(&self.local_vlans));
+            b.put(join(&p, config::LOCAL_VLANS), join_vids(&self.local_vlans));
         }
         for w in wires {
             let Some(side) = w.side_of(&self.kind, &self.name) else {
@@ -411,20 +413,21 @@ impl WireRecord {
     /// and `peer-ips` when the Spike has `--ip` addresses: the guest's, which
     /// the Corm's switch guards against ARP/ND spoofing.
     pub fn config_entries(&self, domid: u32, side: Side, peer: Option<&DomainRecord>) -> Batch {
-        let p = join(&config_path(domid), format!("wire/{}", self.id));
+        use config::wire as key;
+        let p = join(&config_path(domid), config::wire(self.id));
         let mut b = Batch::new();
-        b.put(join(&p, "side"), side.as_str())
-            .put(join(&p, "endpoint"), self.end(side).index())
-            .put(join(&p, "peer-endpoint"), self.end(side.other()).index());
+        b.put(join(&p, key::SIDE), side.as_str())
+            .put(join(&p, key::ENDPOINT), self.end(side).index())
+            .put(join(&p, key::PEER_ENDPOINT), self.end(side.other()).index());
         if let Some(d) = peer.and_then(|p| p.domid) {
-            b.put(join(&p, "peer-domid"), d);
+            b.put(join(&p, key::PEER_DOMID), d);
         }
         if matches!(self.end(side), Endpoint::Corm(..)) {
             let macs = peer.map_or(&[][..], |p| &p.macs[..]);
-            b.put(join(&p, "peer-macs"), join_macs(macs));
+            b.put(join(&p, key::PEER_MACS), join_macs(macs));
             let ips = peer.map_or(&[][..], |p| &p.ips[..]);
             if !ips.is_empty() {
-                b.put(join(&p, "peer-ips"), join_ips(ips));
+                b.put(join(&p, key::PEER_IPS), join_ips(ips));
             }
         }
         b
@@ -485,14 +488,15 @@ impl WireRecord {
         let Some(v) = self.remote_of(side, domains) else {
             return b;
         };
+        use config::tunnel as key;
         let p = join(&config_path(domid), self.config_dir());
-        b.put(join(&p, "endpoint"), self.end(side).index())
-            .put(join(&p, "encap"), v.encap)
-            .put(join(&p, "vni"), v.vni)
-            .put(join(&p, "remote"), v.remote)
-            .put(join(&p, "port"), v.port);
+        b.put(join(&p, key::ENDPOINT), self.end(side).index())
+            .put(join(&p, key::ENCAP), v.encap)
+            .put(join(&p, key::VNI), v.vni)
+            .put(join(&p, key::REMOTE), v.remote)
+            .put(join(&p, key::PORT), v.port);
         if self.corm_encap().is_some() {
-            b.put(join(&p, "control"), 1);
+            b.put(join(&p, key::CONTROL), 1);
         }
         b
     }
@@ -500,8 +504,11 @@ impl WireRecord {
     /// Where the wire lives in a domain's config: `tunnel/<id>` for an
     /// encap wire, `wire/<id>` for a local one.
     pub fn config_dir(&self) -> String {
-        let dir = if self.is_encap() { "tunnel" } else { "wire" };
-        format!("{dir}/{}", self.id)
+        if self.is_encap() {
+            config::tunnel(self.id)
+        } else {
+            config::wire(self.id)
+        }
     }
 
     /// Removes the wire and its entries in its domains' configs.

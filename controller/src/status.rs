@@ -312,11 +312,12 @@ fn per_wire(name: &str) -> bool {
 /// keys, `wire/<id>/counters/`; a Corm may keep an encap wire's under
 /// `tunnel/<id>/counters/` too, and both are shown.
 fn wire_counters(published: &Published, w: &WireRecord) -> Counters {
-    let mut c = select(published, Some(&format!("wire/{}/counters/", w.id)));
+    let group = |g: String| format!("{g}/");
+    let mut c = select(published, Some(&group(xs_schema::counters::wire(w.id))));
     if w.is_encap() {
         c.extend(select(
             published,
-            Some(&format!("tunnel/{}/counters/", w.id)),
+            Some(&group(xs_schema::counters::tunnel(w.id))),
         ));
     }
     c

@@ -14,11 +14,12 @@ use local_wire::RawMemory;
 use pv_runtime::capture_ring::domain_capture;
 use pv_runtime::println;
 use pv_runtime::runtime::Runtime;
+use xs_schema::data;
 
 use crate::config;
 
-const REFS: &str = "data/banana/capture/refs";
-const TARGET: &str = "data/banana/capture/target";
+const REFS: &str = data::CAPTURE_REFS.from_home();
+const TARGET: &str = data::CAPTURE_TARGET.from_home();
 
 /// The ring while no endpoint is tapped (the data plane holds it while one is).
 #[derive(Default)]

@@ -17,12 +17,13 @@ use local_wire::RingPages;
 use pv_runtime::println;
 use pv_runtime::runtime::Runtime;
 use pv_runtime::xenstore::{parse_decimal, Errno, XsError};
+use xs_schema::config;
 
 /// Endpoints a Corm offers at most (each costs a wire's ring when wired).
 pub const MAX_ENDPOINTS: u16 = corm_domain::dataplane::MAX_ENDPOINTS as u16;
 
 pub fn config_dir(rt: &Runtime) -> String {
-    format!("/banana/config/{}", rt.domid())
+    config::dir(u32::from(rt.domid()))
 }
 
 /// `banana.endpoints=N` (1..=[`MAX_ENDPOINTS`]; default 1).
@@ -42,7 +43,7 @@ pub fn endpoints(rt: &Runtime) -> u16 {
 /// (the switch's default). A malformed value or a failed read is `Err(why)`;
 /// the caller keeps the default rather than run unlimited.
 pub fn flood(rt: &mut Runtime) -> Result<Option<FloodLimit>, String> {
-    let path = format!("{}/flood", config_dir(rt));
+    let path = format!("{}/{}", config_dir(rt), config::FLOOD);
     match rt.xs.read(&path) {
         Err(XsError::Xenstored(Errno::ENOENT)) => Ok(None),
         Err(e) => Err(format!("cannot read {path}: {e}")),
@@ -55,11 +56,11 @@ pub fn flood(rt: &mut Runtime) -> Result<Option<FloodLimit>, String> {
 /// What `banana capture` asks us to tap (`capture` = `ENDPOINT SNAPLEN`):
 /// `Ok(None)` when nothing is.
 pub fn capture(rt: &mut Runtime, endpoints: u16) -> Result<Option<(u16, u32)>, String> {
-    match optional(rt, "capture")? {
+    match optional(rt, config::CAPTURE)? {
         None => Ok(None),
         Some(v) => corm_domain::dataplane::tap::parse_target(&v, endpoints)
             .map(Some)
-            .ok_or_else(|| format!("{}/capture = {v:?}", config_dir(rt))),
+            .ok_or_else(|| format!("{}/{} = {v:?}", config_dir(rt), config::CAPTURE)),
     }
 }
 
@@ -77,7 +78,7 @@ fn optional(rt: &mut Runtime, key: &str) -> Result<Option<String>, String> {
 /// `banana corm create --local-vlan`): segments of our endpoints only.
 /// Absent: none. Malformed: `Err(why)` and none.
 pub fn local_vlans(rt: &mut Runtime) -> Result<Vec<u16>, String> {
-    let Some(text) = optional(rt, "local-vlans")? else {
+    let Some(text) = optional(rt, config::LOCAL_VLANS)? else {
         return Ok(Vec::new());
     };
     let vids: Option<Vec<u16>> = text
@@ -96,10 +97,10 @@ pub fn local_vlans(rt: &mut Runtime) -> Result<Vec<u16>, String> {
 /// from `banana corm create --underlay`: `Ok(None)` without one (no
 /// tunnels then). Malformed: `Err(why)`, and no underlay.
 pub fn underlay(rt: &mut Runtime) -> Result<Option<UnderlayConfig>, String> {
-    let Some(addr) = optional(rt, "underlay")? else {
+    let Some(addr) = optional(rt, config::UNDERLAY)? else {
         return Ok(None);
     };
-    let gateway = optional(rt, "underlay-gateway")?;
+    let gateway = optional(rt, config::UNDERLAY_GATEWAY)?;
     UnderlayConfig::parse(&addr, gateway.as_deref())
         .map(Some)
         .ok_or_else(|| format!("underlay = {addr:?}, underlay-gateway = {gateway:?}"))
@@ -108,7 +109,7 @@ pub fn underlay(rt: &mut Runtime) -> Result<Option<UnderlayConfig>, String> {
 /// The configured encap wires (`tunnel/<id>/…`), each parsed strictly; a
 /// malformed one is `Err(why)` (reported, not served).
 pub fn tunnels(rt: &mut Runtime) -> Vec<Result<TunnelConfig, String>> {
-    let dir = format!("{}/tunnel", config_dir(rt));
+    let dir = format!("{}/{}", config_dir(rt), config::TUNNELS);
     let ids = match rt.xs.directory(&dir) {
         Ok(ids) => ids,
         Err(XsError::Xenstored(Errno::ENOENT)) => return Vec::new(),
@@ -127,7 +128,7 @@ pub fn tunnels(rt: &mut Runtime) -> Vec<Result<TunnelConfig, String>> {
 /// error), is `Err(why)`: the endpoint is not served, so neither a typo nor
 /// a flaky read can ever put a guest on the untagged segment (fail closed).
 pub fn vlan(rt: &mut Runtime, i: u16) -> Result<Option<u16>, String> {
-    let path = format!("{}/endpoint/{i}/vlan", config_dir(rt));
+    let path = format!("{}/{}", config_dir(rt), config::endpoint_vlan(u32::from(i)));
     match rt.xs.read(&path) {
         Err(XsError::Xenstored(Errno::ENOENT)) => Ok(None),
         Err(e) => Err(format!("cannot read {path}: {e}")),
@@ -144,7 +145,12 @@ pub fn vlan(rt: &mut Runtime, i: u16) -> Result<Option<u16>, String> {
 /// controller did not describe fully carries nothing (fail closed). A
 /// malformed list is `Err(why)` and also allows none.
 pub fn peer_macs(rt: &mut Runtime, wire: u32) -> Result<Vec<netframe::Mac>, String> {
-    let path = format!("{}/wire/{wire}/peer-macs", config_dir(rt));
+    let path = format!(
+        "{}/{}/{}",
+        config_dir(rt),
+        config::wire(wire),
+        config::wire::PEER_MACS
+    );
     let text = match rt.xs.read(&path) {
         Err(XsError::Xenstored(Errno::ENOENT)) => return Ok(Vec::new()),
         Err(e) => return Err(format!("cannot read {path}: {e}")),
@@ -168,7 +174,12 @@ pub fn peer_macs(rt: &mut Runtime, wire: u32) -> Result<Vec<netframe::Mac>, Stri
 /// empty means none configured (DHCP snooping and first claims still
 /// apply); a malformed list is `Err(why)`.
 pub fn peer_ips(rt: &mut Runtime, wire: u32) -> Result<Vec<core::net::IpAddr>, String> {
-    let path = format!("{}/wire/{wire}/peer-ips", config_dir(rt));
+    let path = format!(
+        "{}/{}/{}",
+        config_dir(rt),
+        config::wire(wire),
+        config::wire::PEER_IPS
+    );
     let text = match rt.xs.read(&path) {
         Err(XsError::Xenstored(Errno::ENOENT)) => return Ok(Vec::new()),
         Err(e) => return Err(format!("cannot read {path}: {e}")),

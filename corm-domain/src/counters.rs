@@ -17,12 +17,11 @@
 //! * `mem/<k>`: the runtime's memory gauges; `wire-pages-retiring`: pages of
 //!   torn-down wires still granted (flat over time, or wires leak).
 
-use alloc::format;
-
 use local_wire::channel::ChannelCounters;
 use local_wire::WireMemory;
 use pv_runtime::counter_page::{CounterMirror, CounterTable, ENTRIES_PER_PAGE, MAX_COUNTERS};
 use pv_runtime::shared_page::SharedPage;
+use xs_schema::counters as groups;
 
 use crate::dataplane::counters::DataplaneCounters;
 use crate::dataplane::{Dataplane, MAX_ENDPOINTS};
@@ -96,26 +95,29 @@ pub fn publish<P: SharedPage, M: WireMemory>(
     retiring: u64,
 ) {
     let mut r = mirror.round(table);
-    r.put("wire-pages-retiring", retiring);
-    r.put_under("mem", gauges.iter().copied());
+    r.put(groups::WIRE_PAGES_RETIRING, retiring);
+    r.put_under(groups::MEM, gauges.iter().copied());
     r.put_under(
-        "nic/counters",
+        groups::NIC,
         nic_counters(nic).into_iter().chain(dp.counters.iter()),
     );
-    r.put_under("switch/counters", dp.switch.counters().iter());
-    r.put("switch/macs", dp.switch.mac_table_len() as u64);
-    r.put("switch/ip-bindings", dp.switch.ip_bindings_len() as u64);
+    r.put_under(groups::SWITCH, dp.switch.counters().iter());
+    r.put(groups::SWITCH_MACS, dp.switch.mac_table_len() as u64);
+    r.put(
+        groups::SWITCH_IP_BINDINGS,
+        dp.switch.ip_bindings_len() as u64,
+    );
     for (id, c) in dp.wire_counters() {
-        r.put_under(&format!("wire/{id}/counters"), c.iter());
+        r.put_under(&groups::wire(id), c.iter());
     }
     if let Some(u) = dp.underlay() {
-        r.put_under("underlay", u.counters.iter().chain(u.decap.iter()));
+        r.put_under(groups::UNDERLAY, u.counters.iter().chain(u.decap.iter()));
         for (id, c, p) in u.tunnel_counters() {
             let peer = [
                 ("dropped_spoofed", p.dropped_spoofed),
                 ("dropped_wrong_vni", p.dropped_wrong_vni),
             ];
-            r.put_under(&format!("tunnel/{id}/counters"), c.iter().chain(peer));
+            r.put_under(&groups::tunnel(id), c.iter().chain(peer));
         }
     }
     r.finish();

@@ -37,6 +37,8 @@ mod domain {
     use pv_runtime::runtime::{self, Runtime};
     use pv_runtime::time::{now_ns, NS_PER_SEC};
 
+    use xs_schema::data;
+
     use crate::config;
     use crate::device::{self, OpenNic};
     use crate::publish::Publisher;
@@ -73,7 +75,7 @@ mod domain {
     fn main(rt: &mut Runtime) {
         let boot = now_ns();
         println!("CORM-BOOT domid={} cmdline={:?}", rt.domid(), rt.cmdline());
-        let _ = rt.xs.write("data/banana/role", "corm");
+        let _ = rt.xs.write(data::ROLE.from_home(), "corm");
         let mut front = PciFront::connect(rt, now_ns() + PCI_TIMEOUT_NS)
             .unwrap_or_else(|e| fatal("pcifront", e));
         let mut nic = device::open(&mut front, &mut rt.events).unwrap_or_else(|e| fatal("nic", e));
@@ -92,11 +94,11 @@ mod domain {
         );
         let _ = rt
             .xs
-            .write("data/banana/nic/model", &format!("{:?}", nic.kind));
-        let _ = rt.xs.write("data/banana/nic/mac", &mac_text);
+            .write(data::NIC_MODEL.from_home(), &format!("{:?}", nic.kind));
+        let _ = rt.xs.write(data::NIC_MAC.from_home(), &mac_text);
         let _ = rt
             .xs
-            .write("data/banana/nic/irq", &format!("{:?}", nic.irq));
+            .write(data::NIC_IRQ.from_home(), &format!("{:?}", nic.irq));
 
         let mut switch_cfg = SwitchConfig::default();
         match config::flood(rt) {
@@ -247,7 +249,7 @@ mod domain {
                 );
                 let _ = rt
                     .xs
-                    .write("data/banana/nic/link", if link { "up" } else { "down" });
+                    .write(data::NIC_LINK.from_home(), if link { "up" } else { "down" });
             }
             let mut got = dp.from_nic(nic.nic.as_mut(), RX_BUDGET, now_ns());
             if got > 0 && got < RX_BUDGET && !fired && !polled && now_ns() >= last_reap + REAP_NS {

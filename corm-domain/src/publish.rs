@@ -68,7 +68,7 @@ impl Publisher {
     /// controller see of our endpoints.
     pub fn endpoints(&mut self, rt: &mut Runtime, dp: &Dataplane<RawMemory>) {
         for (i, e) in dp.endpoints() {
-            let base = format!("data/banana/endpoint/{i}");
+            let base = xs_schema::data::endpoint(u32::from(i));
             // A tunnel is up once configured (no handshake with a VTEP).
             let wire = dp.wire_of(i).or(dp.tunnel_of(i).map(|w| (w, true)));
             let state = match wire {

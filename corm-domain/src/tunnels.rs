@@ -41,7 +41,7 @@ fn epoch() -> u32 {
 }
 
 fn state_key(wire: u32) -> alloc::string::String {
-    format!("data/banana/tunnel/{wire}")
+    xs_schema::data::tunnel(wire)
 }
 
 /// Adds the configured tunnels that are new, removes those gone or changed.

@@ -633,15 +633,16 @@ pub fn configured_wires(
 ) -> Vec<ConfiguredWire> {
     use pv_runtime::abi::DOMID_SELF;
     use pv_runtime::xenstore::parse_decimal;
-    let base = format!("{config_dir}/wire");
+    use xs_schema::config::{self, wire as key};
+    let base = format!("{config_dir}/{}", config::WIRES);
     let Ok(ids) = rt.xs.directory(&base) else {
         return Vec::new();
     };
     let mut out = Vec::new();
     for id in ids {
-        let side = rt.xs.read(&format!("{base}/{id}/side")).ok();
-        let peer = rt.xs.read(&format!("{base}/{id}/peer-domid")).ok();
-        let endpoint = rt.xs.read(&format!("{base}/{id}/endpoint")).ok();
+        let side = rt.xs.read(&format!("{base}/{id}/{}", key::SIDE)).ok();
+        let peer = rt.xs.read(&format!("{base}/{id}/{}", key::PEER_DOMID)).ok();
+        let endpoint = rt.xs.read(&format!("{base}/{id}/{}", key::ENDPOINT)).ok();
         let Some(wire) = parse_decimal(&id) else {
             pv_runtime::println!("{tag}-CONFIG-ERROR wire id {id:?}");
             continue;

@@ -2,7 +2,6 @@
 //! (dom0-owned, readable by this domain only; controller/README.md), of which
 //! the Spike uses `wire/<id>/{side,peer-domid}`.
 
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -11,7 +10,7 @@ use local_wire::RingPages;
 use pv_runtime::runtime::Runtime;
 
 pub fn config_dir(rt: &Runtime) -> String {
-    format!("/banana/config/{}", rt.domid())
+    xs_schema::config::dir(u32::from(rt.domid()))
 }
 
 /// Every wire id in our configuration, with its settings when well-formed.

@@ -12,11 +12,10 @@
 //! * `wire/<id>/counters/<k>`: the wire's channel and uplink counters;
 //! * `mem/<k>`: the runtime's memory gauges; `wire-pages-retiring`.
 
-use alloc::format;
-
 use local_wire::channel::ChannelCounters;
 use pv_runtime::counter_page::{Round, ENTRIES_PER_PAGE, MAX_COUNTERS};
 use pv_runtime::shared_page::SharedPage;
+use xs_schema::counters as groups;
 
 use crate::dataplane::UplinkCounters;
 use crate::netback::counters::Counters;
@@ -43,7 +42,7 @@ pub const fn capacity(vifs: usize) -> usize {
 
 /// One vif's counters.
 pub fn put_vif<P: SharedPage>(r: &mut Round<'_, P>, frontend: u16, devid: u32, c: &Counters) {
-    r.put_under(&format!("vif/{frontend}/{devid}"), c.iter());
+    r.put_under(&groups::vif(u32::from(frontend), devid), c.iter());
 }
 
 /// The wire's counters, the memory gauges and `wire-pages-retiring`.
@@ -53,13 +52,10 @@ pub fn put_domain<P: SharedPage>(
     gauges: &[(&str, u64)],
     retiring: u64,
 ) {
-    r.put_under("mem", gauges.iter().copied());
-    r.put("wire-pages-retiring", retiring);
+    r.put_under(groups::MEM, gauges.iter().copied());
+    r.put(groups::WIRE_PAGES_RETIRING, retiring);
     if let Some((id, channel, uplink)) = wire {
-        r.put_under(
-            &format!("wire/{id}/counters"),
-            channel.iter().chain(uplink.iter()),
-        );
+        r.put_under(&groups::wire(id), channel.iter().chain(uplink.iter()));
     }
 }
 

@@ -3,6 +3,7 @@
 //! parsed strictly from hostile text.
 
 use core::net::{Ipv4Addr, SocketAddrV4};
+use xs_schema::config::tunnel as names;
 
 use encap::{Encap, Vni};
 use pv_runtime::xenstore::parse_decimal;
@@ -102,39 +103,41 @@ impl TunnelConfig {
         mut key: impl FnMut(&str) -> Option<alloc::string::String>,
     ) -> Result<Self, alloc::string::String> {
         use alloc::format;
-        let mut get = |k: &str| key(k).ok_or_else(|| format!("tunnel/{wire}/{k} missing"));
-        let bad = |k: &str, v: &str| format!("tunnel/{wire}/{k} = {v:?}");
-        let endpoint = get("endpoint")?;
+        let mut get = |k: &str| {
+            key(k).ok_or_else(|| format!("{}/{k} missing", xs_schema::config::tunnel(wire)))
+        };
+        let bad = |k: &str, v: &str| format!("{}/{k} = {v:?}", xs_schema::config::tunnel(wire));
+        let endpoint = get(names::ENDPOINT)?;
         let endpoint = parse_decimal(&endpoint)
             .and_then(|e| u16::try_from(e).ok())
             .filter(|e| usize::from(*e) < MAX_TUNNELS)
-            .ok_or_else(|| bad("endpoint", &endpoint))?;
-        let kind = get("encap")?;
+            .ok_or_else(|| bad(names::ENDPOINT, &endpoint))?;
+        let kind = get(names::ENCAP)?;
         let encap = match kind.as_str() {
             "vxlan" => Encap::Vxlan,
             "geneve" => Encap::Geneve,
-            _ => return Err(bad("encap", &kind)),
+            _ => return Err(bad(names::ENCAP, &kind)),
         };
-        let vni = get("vni")?;
+        let vni = get(names::VNI)?;
         let vni = parse_decimal(&vni)
             .and_then(Vni::new)
-            .ok_or_else(|| bad("vni", &vni))?;
-        let remote = get("remote")?;
+            .ok_or_else(|| bad(names::VNI, &vni))?;
+        let remote = get(names::REMOTE)?;
         let ip: Ipv4Addr = remote
             .parse()
             .ok()
             .filter(|a| unicast(*a))
-            .ok_or_else(|| bad("remote", &remote))?;
-        let port = get("port")?;
+            .ok_or_else(|| bad(names::REMOTE, &remote))?;
+        let port = get(names::PORT)?;
         let port = parse_decimal(&port)
             .and_then(|p| u16::try_from(p).ok())
             .filter(|p| *p != 0)
-            .ok_or_else(|| bad("port", &port))?;
+            .ok_or_else(|| bad(names::PORT, &port))?;
         // Absent for a standard VTEP.
-        let control = match key("control").as_deref() {
+        let control = match key(names::CONTROL).as_deref() {
             None | Some("0") => false,
             Some("1") => true,
-            Some(v) => return Err(bad("control", v)),
+            Some(v) => return Err(bad(names::CONTROL, v)),
         };
         Ok(TunnelConfig {
             wire,

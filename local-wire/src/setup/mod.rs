@@ -39,7 +39,7 @@ pub const KEY_MAX_PAGES: &str = "max-ring-pages";
 
 /// `/local/domain/<dom>/data/banana/wire/<wire>`: a side's wire directory.
 pub fn wire_dir(dom: DomId, wire: WireId) -> String {
-    format!("/local/domain/{dom}/data/banana/wire/{wire}")
+    xs_schema::data::wire(u32::from(dom), wire)
 }
 
 /// `<dir>/<key>`.

@@ -175,7 +175,7 @@ pub const MAX_PAGES: usize = 32;
 pub const MAX_COUNTERS: usize = ENTRIES_PER_PAGE * MAX_PAGES;
 /// Where a domain advertises its pages, relative to `/local/domain/<domid>/`:
 /// the grant references, in page order, decimal, separated by one space.
-pub const XENSTORE_KEY: &str = "data/banana/counters/page-refs";
+pub const XENSTORE_KEY: &str = xs_schema::data::COUNTER_PAGE_REFS.from_home();
 /// How many times [`copy_consistent`] tries before giving up.
 pub const READ_TRIES: usize = 1000;
 
