@@ -20,7 +20,7 @@ IMG=$ROOT/images
 OUT=${BANANA_OUT:-$ROOT/out/images}
 XB=/usr/lib/xen-4.17/bin
 DOMAINS="selftest-domain corm-domain spike-domain"
-DOM0_MODULES="xen-evtchn xen-privcmd xenfs xen-gntdev xen-gntalloc bridge xen-netback xen-netfront xen-pciback"
+DOM0_MODULES="xen-evtchn xen-privcmd xenfs xen-gntdev xen-gntalloc bridge xen-netback xen-netfront xen-pciback sch_netem"
 GUEST_MODULES="xen-netfront"
 # in dom0 but not loaded at boot: lib.sh std_up loads the one for dom0's own NIC
 # (std 00:06.0: e1000, std-e1000e 00:08.0: e1000e); lists nic-<module>.list
@@ -151,6 +151,13 @@ dom0() {
 		copy_bins "$r" "$(command -v tcpdump)"
 	else
 		note "no tcpdump on this host (apt package tcpdump): left out of dom0"
+	fi
+	# iproute2's tc: netem impairs the underlay dom0 routes (encap-impair); busybox's
+	# tc has no netem
+	if [ -x /usr/sbin/tc ]; then
+		copy_bins "$r" /usr/sbin/tc
+	else
+		note "no /usr/sbin/tc on this host (apt package iproute2): left out of dom0"
 	fi
 	# glibc's pthread_cancel dlopen()s libgcc_s: xl dies without it
 	copy_bins "$r" /lib/x86_64-linux-gnu/libgcc_s.so.1

@@ -313,11 +313,11 @@ fn per_wire(name: &str) -> bool {
 /// `tunnel/<id>/counters/` too, and both are shown.
 fn wire_counters(published: &Published, w: &WireRecord) -> Counters {
     let group = |g: String| format!("{g}/");
-    let mut c = select(published, Some(&group(xs_schema::counters::wire(w.id))));
+    let mut c = select(published, Some(&group(xs_schema::groups::wire(w.id))));
     if w.is_encap() {
         c.extend(select(
             published,
-            Some(&group(xs_schema::counters::tunnel(w.id))),
+            Some(&group(xs_schema::groups::tunnel(w.id))),
         ));
     }
     c

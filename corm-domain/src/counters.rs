@@ -21,45 +21,37 @@ use local_wire::channel::ChannelCounters;
 use local_wire::WireMemory;
 use pv_runtime::counter_page::{CounterMirror, CounterTable, ENTRIES_PER_PAGE, MAX_COUNTERS};
 use pv_runtime::shared_page::SharedPage;
-use xs_schema::counters as groups;
+use xs_schema::groups;
 
 use crate::dataplane::counters::DataplaneCounters;
 use crate::dataplane::{Dataplane, MAX_ENDPOINTS};
 use crate::nic::NicCounters;
 use crate::switch::counters::Counters as SwitchCounters;
+use crate::tunnel::echo::EchoCounters;
+use crate::tunnel::{TunnelCounters, UnderlayCounters};
+use encap::peer::PeerCounters;
 
-/// How many counters [`nic_counters`] names.
-pub const NIC_COUNTERS: usize = 12;
+/// The underlay's counters: its own, its echo responder's and the
+/// decapsulation's (data, control and one per drop reason).
+pub const UNDERLAY: usize =
+    UnderlayCounters::NAMES.len() + EchoCounters::NAMES.len() + 2 + encap::Reason::COUNT;
 
-/// What the NIC driver counts, by name.
-pub fn nic_counters(nic: &NicCounters) -> [(&'static str, u64); NIC_COUNTERS] {
-    [
-        ("rx_frames", nic.rx_frames),
-        ("rx_bytes", nic.rx_bytes),
-        ("rx_errors", nic.rx_errors),
-        ("rx_dropped", nic.rx_dropped),
-        ("tx_frames", nic.tx_frames),
-        ("tx_bytes", nic.tx_bytes),
-        ("tx_full", nic.tx_full),
-        ("tx_dropped", nic.tx_dropped),
-        ("interrupts", nic.interrupts),
-        ("irq_latched", nic.irq_latched),
-        ("resets", nic.resets),
-        ("link_changes", nic.link_changes),
-    ]
-}
+/// Counters an encap wire publishes: its own and its peer's (control
+/// sequence: lost, stale; epochs, spoofing).
+pub const PER_TUNNEL: usize = TunnelCounters::NAMES.len() + PeerCounters::NAMES.len();
 
-/// The underlay's counters: its own 8 and the decapsulation's (data,
-/// control and one per drop reason).
-pub const UNDERLAY: usize = 8 + 2 + encap::Reason::COUNT;
-
-/// Counters an encap wire publishes: its own and two of its peer filter's.
-pub const PER_TUNNEL: usize = 8 + 2;
+/// Counters one endpoint's wire publishes at most: a local wire's channel
+/// or an encap wire's.
+const PER_ENDPOINT: usize = if PER_TUNNEL > ChannelCounters::NAMES.len() {
+    PER_TUNNEL
+} else {
+    ChannelCounters::NAMES.len()
+};
 
 /// Counters that do not depend on the wires: NIC and data plane, switch
 /// (with its two gauges), the underlay's, up to 8 memory gauges and
 /// `wire-pages-retiring`.
-pub const FIXED: usize = NIC_COUNTERS
+pub const FIXED: usize = NicCounters::NAMES.len()
     + DataplaneCounters::NAMES.len()
     + SwitchCounters::NAMES.len()
     + 2
@@ -75,7 +67,7 @@ pub const fn capacity(endpoints: usize) -> usize {
     } else {
         endpoints
     };
-    let need = FIXED + endpoints * ChannelCounters::NAMES.len();
+    let need = FIXED + endpoints * PER_ENDPOINT;
     let cap = need.div_ceil(ENTRIES_PER_PAGE) * ENTRIES_PER_PAGE;
     if cap > MAX_COUNTERS {
         MAX_COUNTERS
@@ -97,10 +89,7 @@ pub fn publish<P: SharedPage, M: WireMemory>(
     let mut r = mirror.round(table);
     r.put(groups::WIRE_PAGES_RETIRING, retiring);
     r.put_under(groups::MEM, gauges.iter().copied());
-    r.put_under(
-        groups::NIC,
-        nic_counters(nic).into_iter().chain(dp.counters.iter()),
-    );
+    r.put_under(groups::NIC, nic.iter().chain(dp.counters.iter()));
     r.put_under(groups::SWITCH, dp.switch.counters().iter());
     r.put(groups::SWITCH_MACS, dp.switch.mac_table_len() as u64);
     r.put(
@@ -111,13 +100,10 @@ pub fn publish<P: SharedPage, M: WireMemory>(
         r.put_under(&groups::wire(id), c.iter());
     }
     if let Some(u) = dp.underlay() {
-        r.put_under(groups::UNDERLAY, u.counters.iter().chain(u.decap.iter()));
+        let own = u.counters.iter().chain(u.echo_counters.iter());
+        r.put_under(groups::UNDERLAY, own.chain(u.decap.iter()));
         for (id, c, p) in u.tunnel_counters() {
-            let peer = [
-                ("dropped_spoofed", p.dropped_spoofed),
-                ("dropped_wrong_vni", p.dropped_wrong_vni),
-            ];
-            r.put_under(&groups::tunnel(id), c.iter().chain(peer));
+            r.put_under(&groups::tunnel(id), c.iter().chain(p.iter()));
         }
     }
     r.finish();
@@ -157,7 +143,7 @@ mod tests {
                 assert!(value(&all, &n).is_some(), "{n}");
             }
         }
-        let expect = NIC_COUNTERS
+        let expect = NicCounters::NAMES.len()
             + DataplaneCounters::NAMES.len()
             + SwitchCounters::NAMES.len()
             + 2
@@ -194,7 +180,7 @@ mod tests {
 
     #[test]
     fn a_tunnel_publishes_in_place_of_a_wire() {
-        assert!(PER_TUNNEL <= ChannelCounters::NAMES.len());
+        const { assert!(PER_TUNNEL <= PER_ENDPOINT) };
         let mut lab = Lab::new(&[None]);
         lab.dp.add_endpoint(1, None).unwrap();
         let cfg = crate::tunnel::UnderlayConfig::parse("10.77.0.40/24", None).unwrap();
@@ -222,6 +208,9 @@ mod tests {
             "tx_frames",
             "dropped_no_next_hop",
             "dropped_spoofed",
+            "control_lost",
+            "control_stale",
+            "peer_deaths",
         ] {
             assert_eq!(
                 value(&all, &format!("tunnel/20/counters/{k}")),

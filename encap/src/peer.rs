@@ -106,50 +106,31 @@ pub enum Event {
     Closed,
 }
 
-/// One wire's peer counters.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PeerCounters {
-    /// Data frames accepted.
-    pub rx_data: u64,
-    /// Control messages accepted.
-    pub rx_control: u64,
-    /// Frames from another address than the peer's.
-    pub dropped_spoofed: u64,
-    /// Frames with another VNI.
-    pub dropped_wrong_vni: u64,
-    /// Control from an older epoch.
-    pub dropped_old_epoch: u64,
-    /// Late or repeated control (reordered or duplicated on the path).
-    pub control_stale: u64,
-    /// Control messages missing from the sequence (lost on the path).
-    pub control_lost: u64,
-    /// Newer epochs seen (peer restarts).
-    pub peer_restarts: u64,
-    /// Closes received.
-    pub peer_closes: u64,
-    /// Times the peer was declared dead.
-    pub peer_deaths: u64,
-    /// Control messages sent.
-    pub tx_control: u64,
-}
-
-impl PeerCounters {
-    /// `(name, value)` pairs, names usable as xenstore keys.
-    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> {
-        [
-            ("rx_data", self.rx_data),
-            ("rx_control", self.rx_control),
-            ("dropped_spoofed", self.dropped_spoofed),
-            ("dropped_wrong_vni", self.dropped_wrong_vni),
-            ("dropped_old_epoch", self.dropped_old_epoch),
-            ("control_stale", self.control_stale),
-            ("control_lost", self.control_lost),
-            ("peer_restarts", self.peer_restarts),
-            ("peer_closes", self.peer_closes),
-            ("peer_deaths", self.peer_deaths),
-            ("tx_control", self.tx_control),
-        ]
-        .into_iter()
+xs_schema::counters! {
+    /// One wire's peer counters.
+    pub struct PeerCounters {
+        /// Data frames accepted.
+        rx_data,
+        /// Control messages accepted.
+        rx_control,
+        /// Frames from another address than the peer's.
+        dropped_spoofed,
+        /// Frames with another VNI.
+        dropped_wrong_vni,
+        /// Control from an older epoch.
+        dropped_old_epoch,
+        /// Late or repeated control (reordered or duplicated on the path).
+        control_stale,
+        /// Control messages missing from the sequence (lost on the path).
+        control_lost,
+        /// Newer epochs seen (peer restarts).
+        peer_restarts,
+        /// Closes received.
+        peer_closes,
+        /// Times the peer was declared dead.
+        peer_deaths,
+        /// Control messages sent.
+        tx_control,
     }
 }
 

@@ -69,7 +69,7 @@ const RECV_SKIP_MAX: usize = 256;
 /// ring is full loses the excess (it will send its hello again).
 const CONTROL_QUEUE: usize = 4;
 
-pv_runtime::counters! {
+xs_schema::counters! {
     /// Per-wire counters.
     pub struct ChannelCounters {
         /// Frames committed to the ring.

@@ -18,7 +18,6 @@ pub mod c_probe;
 pub mod capture_ring;
 pub mod console;
 pub mod counter_page;
-pub mod counters;
 pub mod event;
 pub mod grant_table;
 pub mod mm;

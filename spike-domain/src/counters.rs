@@ -15,7 +15,7 @@
 use local_wire::channel::ChannelCounters;
 use pv_runtime::counter_page::{Round, ENTRIES_PER_PAGE, MAX_COUNTERS};
 use pv_runtime::shared_page::SharedPage;
-use xs_schema::counters as groups;
+use xs_schema::groups;
 
 use crate::dataplane::UplinkCounters;
 use crate::netback::counters::Counters;

@@ -10,7 +10,10 @@
 //!   in its own home (its role, NIC, wire set-up, capture and counter page
 //!   references); dom0 reads it.
 //!
-//! The counter names inside the counter page are grouped by [`counters`].
+//! The counter names inside the counter page are grouped by [`groups`]; every
+//! counters struct a domain publishes is declared with [`counters!`], so its
+//! names are its fields' (snake_case, usable as xenstore keys) and its
+//! `NAMES` say how many there are.
 //! The controller's own records (`/banana/<kind>/<name>`, `/banana/wire/<id>`)
 //! are private to it and stay in `controller::schema`.
 //!
@@ -199,7 +202,7 @@ pub mod data {
     }
 }
 
-pub mod counters {
+pub mod groups {
     //! Counter groups in a domain's counter page (`pv_runtime::counter_page`):
     //! a counter's name is `<group>/<name>`.
     use super::*;
@@ -235,6 +238,41 @@ pub mod counters {
     }
 }
 
+/// Declares `pub struct $Name` of `u64` counters with `NAMES` and an `iter()`
+/// of `(name, value)` pairs whose names are usable as xenstore keys: every
+/// event a domain refuses or handles is counted under its reason, published
+/// in its counter page and asserted on by tests. Every field is documented.
+///
+/// ```ignore
+/// xs_schema::counters! {
+///     /// Counts of one vif.
+///     pub struct Counters {
+///         /// Frames sent.
+///         tx_packets,
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! counters {
+    ($(#[$meta:meta])* pub struct $Name:ident { $($(#[doc = $doc:literal])+ $field:ident,)+ }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct $Name {
+            $($(#[doc = $doc])+ pub $field: u64,)+
+        }
+
+        impl $Name {
+            /// Every counter's name, in [`iter`](Self::iter) order.
+            pub const NAMES: &'static [&'static str] = &[$(stringify!($field),)+];
+
+            /// `(name, value)` pairs, names usable as xenstore keys.
+            pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+                [$((stringify!($field), self.$field),)+].into_iter()
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,8 +295,8 @@ mod tests {
         assert_eq!(data::tunnel(9), "data/banana/tunnel/9");
         assert_eq!(data::wire_state(false, 4), "wire/4/state");
         assert_eq!(data::wire_state(true, 4), "tunnel/4/state");
-        assert_eq!(counters::wire(2), "wire/2/counters");
-        assert_eq!(counters::tunnel(2), "tunnel/2/counters");
-        assert_eq!(counters::vif(4, 0), "vif/4/0");
+        assert_eq!(groups::wire(2), "wire/2/counters");
+        assert_eq!(groups::tunnel(2), "tunnel/2/counters");
+        assert_eq!(groups::vif(4, 0), "vif/4/0");
     }
 }

@@ -1,7 +1,7 @@
 //! What the Corm's data plane did with frames, beyond the switch's and the
 //! NIC's own counters.
 
-pv_runtime::counters! {
+xs_schema::counters! {
     /// Monotonic event counts of one data plane.
     pub struct DataplaneCounters {
         /// Frames handed to the NIC (after segmentation).

@@ -105,28 +105,36 @@ pub struct Events {
     pub fatal: bool,
 }
 
-/// Per-NIC counters, published by the domain under
-/// `data/banana/nic/counters/`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct NicCounters {
-    pub rx_frames: u64,
-    pub rx_bytes: u64,
-    /// Frames the device flagged as bad, or with an impossible length.
-    pub rx_errors: u64,
-    /// Frames dropped because they span several buffers (no jumbo support).
-    pub rx_dropped: u64,
-    pub tx_frames: u64,
-    pub tx_bytes: u64,
-    /// `transmit` calls refused because the ring was full.
-    pub tx_full: u64,
-    /// Frames refused as too short or too long.
-    pub tx_dropped: u64,
-    pub interrupts: u64,
-    /// Enabled causes the watchdog found latched in the device with no
-    /// interrupt taken for them (a lost interrupt), acknowledged there.
-    pub irq_latched: u64,
-    pub resets: u64,
-    pub link_changes: u64,
+xs_schema::counters! {
+    /// Per-NIC counters, published by the domain in its counter page under
+    /// `nic/counters/`.
+    pub struct NicCounters {
+        /// Frames received and passed on.
+        rx_frames,
+        /// Their bytes.
+        rx_bytes,
+        /// Frames the device flagged as bad, or with an impossible length.
+        rx_errors,
+        /// Frames dropped because they span several buffers (no jumbo support).
+        rx_dropped,
+        /// Frames the device reported sent.
+        tx_frames,
+        /// Their bytes.
+        tx_bytes,
+        /// `transmit` calls refused because the ring was full.
+        tx_full,
+        /// Frames refused as too short or too long.
+        tx_dropped,
+        /// Interrupts that were ours (a cause was set).
+        interrupts,
+        /// Enabled causes the watchdog found latched in the device with no
+        /// interrupt taken for them (a lost interrupt), acknowledged there.
+        irq_latched,
+        /// Device resets (bring-up again after a fatal error).
+        resets,
+        /// Link state changes seen.
+        link_changes,
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]

@@ -2,7 +2,7 @@
 //! reason, so the domain can publish them (e.g. to xenstore under its own
 //! `/local/domain/<id>/…`) and tests can assert on them.
 
-pv_runtime::counters! {
+xs_schema::counters! {
     /// Monotonic event counts of one switch.
     pub struct Counters {
         /// Unicast frames sent to the one port their destination was learned on.

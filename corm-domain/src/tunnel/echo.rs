@@ -39,15 +39,17 @@ pub enum EchoRx {
     Dropped,
 }
 
-/// The echo responder's counters.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct EchoCounters {
-    pub answered: u64,
-    /// Over [`ECHO_LIMIT`].
-    pub rate_limited: u64,
-    /// Malformed, fragmented, with options, from a non-unicast source,
-    /// or an ICMP type we do not answer.
-    pub dropped: u64,
+xs_schema::counters! {
+    /// The echo responder's counters.
+    pub struct EchoCounters {
+        /// Echo requests for our address answered.
+        echo_answered,
+        /// Over [`ECHO_LIMIT`].
+        echo_rate_limited,
+        /// Malformed, fragmented, with options, from a non-unicast source,
+        /// or an ICMP type we do not answer.
+        echo_dropped,
+    }
 }
 
 /// The responder's rate limit (its counters are the underlay's).
@@ -82,14 +84,14 @@ impl Echo {
             return EchoRx::NotEcho;
         }
         let Some(reply) = reply(frame, mac, addr) else {
-            counters.dropped += 1;
+            counters.echo_dropped += 1;
             return EchoRx::Dropped;
         };
         if !self.bucket.take(ECHO_LIMIT, now_ns) {
-            counters.rate_limited += 1;
+            counters.echo_rate_limited += 1;
             return EchoRx::Dropped;
         }
-        counters.answered += 1;
+        counters.echo_answered += 1;
         send(&reply.0[..reply.1]);
         EchoRx::Answered
     }
@@ -204,7 +206,7 @@ mod tests {
         assert_eq!(r[34], ECHO_REPLY);
         assert_eq!(checksum::checksum(&r[34..]), 0, "ICMP checksum");
         assert_eq!(&r[38..], &req[38..], "identifier, sequence and data kept");
-        assert_eq!(e.counters.answered, 1);
+        assert_eq!(e.counters.echo_answered, 1);
     }
 
     #[test]
@@ -250,7 +252,7 @@ mod tests {
         ] {
             let mut e = Responder::default();
             assert_eq!(run(&mut e, &f, 0), (EchoRx::Dropped, vec![]), "{what}");
-            assert_eq!(e.counters.dropped, 1, "{what}");
+            assert_eq!(e.counters.echo_dropped, 1, "{what}");
         }
     }
 
@@ -276,7 +278,10 @@ mod tests {
             }
         }
         assert_eq!(answered, ECHO_LIMIT.burst as usize);
-        assert_eq!(e.counters.rate_limited, 1000 - u64::from(ECHO_LIMIT.burst));
+        assert_eq!(
+            e.counters.echo_rate_limited,
+            1000 - u64::from(ECHO_LIMIT.burst)
+        );
         // A second later the bucket holds `rate` more.
         let later = (0..1000)
             .filter(|_| run(&mut e, &req, 1_000_000_000).0 == EchoRx::Answered)

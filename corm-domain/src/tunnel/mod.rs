@@ -119,6 +119,8 @@ pub struct Underlay {
     /// What decapsulation dropped, by reason (foreign frames not counted).
     pub decap: DecapCounters,
     pub counters: UnderlayCounters,
+    /// Pings of our address ([`echo`]).
+    pub echo_counters: echo::EchoCounters,
 }
 
 impl Underlay {
@@ -138,6 +140,7 @@ impl Underlay {
             echo: echo::Echo::default(),
             decap: DecapCounters::new(),
             counters: UnderlayCounters::default(),
+            echo_counters: echo::EchoCounters::default(),
         }
     }
 
@@ -230,7 +233,7 @@ impl Underlay {
             return Rx::Foreign;
         }
         let addr = self.cfg.addr.octets();
-        let echo = &mut self.counters.echo;
+        let echo = &mut self.echo_counters;
         if self.echo.receive(echo, frame, self.mac, addr, now_ns, send) != echo::EchoRx::NotEcho {
             return Rx::Consumed;
         }

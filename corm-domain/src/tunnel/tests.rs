@@ -489,7 +489,7 @@ fn the_underlay_address_answers_ping() {
     assert_eq!((&sent[0][0..6], &sent[0][6..12]), (&PEER_MAC[..], &US[..]));
     assert_eq!(&sent[0][26..30], &OURS.octets()[..]);
     assert_eq!(sent[0][34], 0, "an echo reply");
-    assert_eq!(u.counters.echo.answered, 1);
+    assert_eq!(u.echo_counters.echo_answered, 1);
     assert_eq!(u.counters.dropped_to_us, 0);
     let other = ping(Ipv4Addr::new(10, 77, 0, 99));
     sent.clear();
@@ -498,7 +498,7 @@ fn the_underlay_address_answers_ping() {
         Rx::Consumed
     );
     assert!(sent.is_empty());
-    assert_eq!(u.counters.echo.answered, 1);
+    assert_eq!(u.echo_counters.echo_answered, 1);
     assert_eq!(
         u.counters.dropped_to_us, 1,
         "ICMP to our MAC for another address"

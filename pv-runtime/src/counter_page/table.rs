@@ -196,7 +196,7 @@ impl<P: SharedPage> CounterTable<P> {
 
     /// Registers `prefix/name` for each of `names` (just `name` if `prefix` is
     /// empty), all or none, in one name change. Pairs with the
-    /// [`counters!`](macro@crate::counters) macro's `NAMES` and `iter()`.
+    /// [`counters!`](macro@xs_schema::counters) macro's `NAMES` and `iter()`.
     pub fn register_group(
         &mut self,
         prefix: &str,

@@ -38,7 +38,7 @@ pub struct Uplink<M: WireMemory> {
     pub counters: UplinkCounters,
 }
 
-pv_runtime::counters! {
+xs_schema::counters! {
     /// Frames from the wire that reached no guest.
     pub struct UplinkCounters {
         /// Unicast frames for a MAC no connected vif has.

@@ -2,7 +2,7 @@
 //! under its reason, so the domain can publish them (e.g. to xenstore under
 //! its own `/local/domain/<id>/…`, docs/architecture.md §5) and tests can assert on them.
 
-pv_runtime::counters! {
+xs_schema::counters! {
     /// Monotonic event counts of one vif.
     pub struct Counters {
         /// Frames from the guest handed to the sink.
