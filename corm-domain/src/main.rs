@@ -61,8 +61,10 @@ mod domain {
     const WIRE_BUDGET: usize = 64;
     /// How soon to look again when frames wait for room on the NIC.
     const NIC_FULL_RETRY_NS: u64 = 200_000;
-    /// At most one `reap_latched` per this long (frames found on a wake-up
-    /// the NIC's interrupt did not cause: its message may have been lost).
+    /// Frames found on a wake-up the NIC's interrupt did not cause, with no
+    /// NIC interrupt for this long (it comes every 250 us under load, see
+    /// `ITR_INTERVAL`): its message may have been lost, `reap_latched`. At
+    /// most once per this long, too.
     const REAP_NS: u64 = 10_000_000;
     /// How long pciback gets for the handshake.
     const PCI_TIMEOUT_NS: u64 = 30 * NS_PER_SEC;
@@ -152,6 +154,7 @@ mod domain {
         }
         let mut link = false;
         let mut last_reap = 0u64;
+        let mut last_irq = 0u64;
         let mut needs_reinit = false;
         let mut deadline = Some(now_ns());
         loop {
@@ -252,7 +255,11 @@ mod domain {
                     .write(data::NIC_LINK.from_home(), if link { "up" } else { "down" });
             }
             let mut got = dp.from_nic(nic.nic.as_mut(), RX_BUDGET, now_ns());
-            if got > 0 && got < RX_BUDGET && !fired && !polled && now_ns() >= last_reap + REAP_NS {
+            if fired {
+                last_irq = now_ns();
+            }
+            let quiet = now_ns() >= last_irq.max(last_reap) + REAP_NS;
+            if got > 0 && got < RX_BUDGET && !fired && !polled && quiet {
                 // Acknowledged causes announce nothing more: frames that came
                 // since the drain are taken now.
                 last_reap = now_ns();

@@ -127,8 +127,9 @@ xs_schema::counters! {
         tx_dropped,
         /// Interrupts that were ours (a cause was set).
         interrupts,
-        /// Enabled causes the watchdog found latched in the device with no
-        /// interrupt taken for them (a lost interrupt), acknowledged there.
+        /// Enabled causes found latched in the device with no interrupt
+        /// taken for them (`reap_latched`): a lost interrupt message, or
+        /// rarely one still on its way. Acknowledged there.
         irq_latched,
         /// Device resets (bring-up again after a fatal error).
         resets,
