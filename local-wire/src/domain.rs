@@ -98,7 +98,14 @@ pub struct Link {
     backoff: Backoff,
     /// When the machine's `retry` is due ([`Action::RetryLater`]).
     retry_at: Option<u64>,
+    /// When to read the peer again: a read failed for another reason than
+    /// the peer's absence (xenstored stalled: a timeout), so the machine
+    /// was not told anything, and the watch event that asked is spent.
+    reread_at: Option<u64>,
 }
+
+/// How soon a peer whose keys could not be read is read again.
+const REREAD_NS: u64 = 200_000_000;
 
 /// Pages of offers whose wire is gone (link shut down, or torn down while
 /// the peer still mapped them): freed once their grants can be ended. Kept
@@ -118,12 +125,6 @@ pub fn retry_retired(rt: &mut Runtime) -> usize {
         Err(_) => true,
     });
     r.len()
-}
-
-fn absent_ok(r: Result<String, XsError>) -> Option<String> {
-    // A peer that is gone reads as ENOENT, or EACCES once its whole domain
-    // directory is gone (we may not read /local/domain).
-    r.ok()
 }
 
 impl Link {
@@ -157,6 +158,7 @@ impl Link {
             connected: false,
             backoff: Backoff::new(),
             retry_at: None,
+            reread_at: None,
         };
         let _ = rt.xs.watch(&link.peer_dir.clone(), &link.token.clone());
         actions.extend(link.peer_update(rt));
@@ -214,10 +216,17 @@ impl Link {
         if ev.token != self.token {
             return false;
         }
-        // A teardown that restarts leaves the machine waiting for the peer's
-        // next move, which may already be in xenstore (the change that caused
-        // the restart): no new watch event would come. Read the peer again
-        // until the machine has nothing more to do (bounded).
+        self.refresh(rt);
+        retry_retired(rt);
+        true
+    }
+
+    /// Reads the peer and runs what the machine answers. A teardown that
+    /// restarts leaves the machine waiting for the peer's next move, which
+    /// may already be in xenstore (the change that caused the restart): no
+    /// new watch event would come. So the peer is read again until the
+    /// machine has nothing more to do (bounded).
+    fn refresh(&mut self, rt: &mut Runtime) {
         for _ in 0..4 {
             if self.waiting {
                 break;
@@ -228,8 +237,6 @@ impl Link {
             }
             self.run(rt, actions);
         }
-        retry_retired(rt);
-        true
     }
 
     /// The connected wire failed (the peer corrupted the ring, closed it,
@@ -243,22 +250,35 @@ impl Link {
         self.run(rt, actions);
     }
 
-    /// When [`poll`](Self::poll) has work: the end of a backoff.
+    /// When [`poll`](Self::poll) has work: the end of a backoff, or a
+    /// peer to read again.
     pub fn deadline(&self) -> Option<u64> {
-        self.retry_at
+        self.retry_at.into_iter().chain(self.reread_at).min()
     }
 
-    /// Sets the wire up again once its backoff is over. Call on every
-    /// wake-up (cheap), and wake up by [`deadline`](Self::deadline).
+    /// Sets the wire up again once its backoff is over, and reads a peer
+    /// that could not be read. Call on every wake-up (cheap), and wake up by
+    /// [`deadline`](Self::deadline).
     pub fn poll(&mut self, rt: &mut Runtime) {
         let now = pv_runtime::time::now_ns();
-        if self.retry_at.is_some_and(|t| t <= now) {
+        let due = |t: Option<u64>| t.is_some_and(|t| t <= now);
+        let mut look = due(self.reread_at);
+        if look {
+            self.reread_at = None;
+        }
+        if due(self.retry_at) {
             self.retry_at = None;
             let actions = match &mut self.machine {
                 Machine::Offerer(m) => m.retry(),
                 Machine::Acceptor(m) => m.retry(),
             };
             self.run(rt, actions);
+            // What the peer did meanwhile may not have reached the machine
+            // (its own teardown ignores the peer): read it now.
+            look = true;
+        }
+        if look {
+            self.refresh(rt);
         }
     }
 
@@ -274,19 +294,38 @@ impl Link {
         retry_retired(rt);
     }
 
-    fn peer_key(&self, rt: &mut Runtime, key: &str) -> Option<String> {
-        absent_ok(rt.xs.read(&key_path(&self.peer_dir, key)))
+    fn peer_key(&self, rt: &mut Runtime, key: &str) -> Result<Option<String>, XsError> {
+        crate::setup::peer_value(rt.xs.read(&key_path(&self.peer_dir, key)))
     }
 
+    /// Reads the peer's keys and tells the machine; nothing when a key
+    /// could not be read (then the peer is read again in [`REREAD_NS`]).
     fn peer_update(&mut self, rt: &mut Runtime) -> Vec<Action> {
+        match self.peer_update_or_err(rt) {
+            Ok(actions) => actions,
+            Err(e) => {
+                if self.reread_at.is_none() {
+                    println!(
+                        "LOCAL-WIRE wire={} peer unreadable ({e}): reading it again in {} ms",
+                        self.config.wire,
+                        REREAD_NS / 1_000_000
+                    );
+                }
+                self.reread_at = Some(pv_runtime::time::now_ns() + REREAD_NS);
+                Vec::new()
+            }
+        }
+    }
+
+    fn peer_update_or_err(&mut self, rt: &mut Runtime) -> Result<Vec<Action>, XsError> {
         let wire = self.config.wire;
-        let state = self.peer_key(rt, KEY_STATE);
-        match &mut self.machine {
+        let state = self.peer_key(rt, KEY_STATE)?;
+        Ok(match &mut self.machine {
             Machine::Offerer(_) => {
-                let request = self.peer_key(rt, KEY_REQUEST);
-                let max = self.peer_key(rt, KEY_MAX_PAGES);
+                let request = self.peer_key(rt, KEY_REQUEST)?;
+                let max = self.peer_key(rt, KEY_MAX_PAGES)?;
                 let Machine::Offerer(m) = &mut self.machine else {
-                    return Vec::new();
+                    return Ok(Vec::new());
                 };
                 m.peer_max_pages(max.as_deref());
                 let before = m.state();
@@ -300,10 +339,10 @@ impl Link {
                 actions
             }
             Machine::Acceptor(_) => {
-                let offer_for = self.peer_key(rt, "offer-for");
-                let offer_id = self.peer_key(rt, "offer-id");
+                let offer_for = self.peer_key(rt, "offer-for")?;
+                let offer_id = self.peer_key(rt, "offer-id")?;
                 let Machine::Acceptor(m) = &mut self.machine else {
-                    return Vec::new();
+                    return Ok(Vec::new());
                 };
                 let before = m.state();
                 let actions =
@@ -316,7 +355,7 @@ impl Link {
                 }
                 actions
             }
-        }
+        })
     }
 
     /// Runs actions in order; each may answer with more. A teardown that

@@ -13,6 +13,7 @@ use alloc::vec::Vec;
 
 use pv_runtime::abi::DomId;
 use pv_runtime::xenbus::XenbusState;
+use pv_runtime::xenstore::{Errno, XsError};
 
 use crate::layout::RingPages;
 
@@ -40,6 +41,21 @@ pub const KEY_MAX_PAGES: &str = "max-ring-pages";
 /// `/local/domain/<dom>/data/banana/wire/<wire>`: a side's wire directory.
 pub fn wire_dir(dom: DomId, wire: WireId) -> String {
     xs_schema::data::wire(u32::from(dom), wire)
+}
+
+/// A peer's key: `Ok(None)` when the peer does not have it, `Err` when we
+/// cannot tell. A peer that is gone reads as ENOENT, or EACCES once its
+/// whole domain directory is gone (we may not read /local/domain). Any
+/// other error (a timeout while xenstored is stalled) says nothing about
+/// the peer: taken as absence, it would tear down a working wire and then
+/// leave both ends waiting for each other (seen in the nested lab during a
+/// 60 s xenstored stall).
+pub fn peer_value(r: Result<String, XsError>) -> Result<Option<String>, XsError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(XsError::Xenstored(Errno::ENOENT | Errno::EACCES)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// `<dir>/<key>`.
@@ -148,6 +164,24 @@ pub(crate) fn write_state(dir: &str, s: XenbusState) -> Action {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_absence_reads_as_an_absent_peer() {
+        assert_eq!(peer_value(Ok("4".into())), Ok(Some("4".into())));
+        for gone in [Errno::ENOENT, Errno::EACCES] {
+            assert_eq!(peer_value(Err(XsError::Xenstored(gone))), Ok(None));
+        }
+        // A stalled xenstored, or any other failure, says nothing about the
+        // peer: the caller must not act on it.
+        for unknown in [
+            XsError::Timeout,
+            XsError::Broken,
+            XsError::Xenstored(Errno::EAGAIN),
+            XsError::Xenstored(Errno::EIO),
+        ] {
+            assert_eq!(peer_value(Err(unknown)), Err(unknown));
+        }
+    }
 
     #[test]
     fn strict_decimal() {
