@@ -174,32 +174,23 @@ mod tests {
         t.elapsed()
     }
 
+    /// How long a pause of 60 s with `w` lasts (never stopped).
+    fn paused(w: &mut Watcher) -> Duration {
+        timed(|| pause(Instant::now(), Duration::from_secs(60), Some(w), &|| false))
+    }
+
     #[test]
     fn a_watch_event_ends_the_pause_but_not_before_the_minimum_gap() {
         let (mut w, mut far) = watching(&["@releaseDomain"]);
         // The first fire (at registration) wakes the first pause.
-        let t = timed(|| {
-            pause(
-                Instant::now(),
-                Duration::from_secs(60),
-                Some(&mut w),
-                &|| false,
-            )
-        });
+        let t = paused(&mut w);
         assert!(t >= MIN_GAP && t < Duration::from_secs(10), "{t:?}");
         let sender = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(1500));
             far.write_all(&event("@releaseDomain", "banana")).unwrap();
             far
         });
-        let t = timed(|| {
-            pause(
-                Instant::now(),
-                Duration::from_secs(60),
-                Some(&mut w),
-                &|| false,
-            )
-        });
+        let t = paused(&mut w);
         assert!(
             t >= Duration::from_millis(1500) && t < Duration::from_secs(10),
             "{t:?}"

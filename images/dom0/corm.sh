@@ -44,6 +44,20 @@ corm_down() {
 	wait_gone "$1" 60
 }
 
+# corm_encap_wire B/E A/E: `banana wire connect corm:B/E corm:A/E --encap geneve`
+# (two Corms as two hosts), then waits until each Corm brought the tunnel up with
+# in-band control and sees its peer. Sets WIRE (the wire id).
+corm_encap_wire() {
+	banana_ok wire connect "corm:$1" "corm:$2" --encap geneve
+	WIRE=$(sed -n 's/^wire \([0-9][0-9]*\): .*/\1/p' "$BANANA_WORK/banana.out" | head -n 1)
+	[ -n "$WIRE" ] || fail "banana wire connect printed no wire id: $(tr '\n' ' ' < "$BANANA_WORK/banana.out")"
+	for c in "${1%%/*}" "${2%%/*}"; do
+		wait_console "$c" "^CORM-TUNNEL-UP wire=$WIRE .* encap=geneve vni=$WIRE .* control=on" 60
+		wait_console "$c" "^CORM-TUNNEL-PEER-UP wire=$WIRE" 60
+		log "corm $c: $(console "$c" | grep -m 1 "^CORM-TUNNEL-UP wire=$WIRE")"
+	done
+}
+
 # corm_counter NAME COUNTER -> a counter of the Corm's counter page (lib.sh: counter)
 corm_counter() { counter "$1" "$2"; }
 

@@ -40,12 +40,8 @@ done
 corm_up c-ia corm-e1000e 1 --underlay 10.77.61.2/24 --gateway 10.77.61.1
 corm_up c-ib corm-e1000 2 --underlay 10.77.62.2/24 --gateway 10.77.62.1 --vlan 0=40 --vlan 1=40 --local-vlan 40
 corm_spike c-ib s-ib 0 $GB_MAC
-banana_ok wire connect corm:c-ib/1 corm:c-ia/0 --encap geneve
-wire=$(sed -n 's/^wire \([0-9][0-9]*\): .*/\1/p' "$BANANA_WORK/banana.out" | head -n 1)
-[ -n "$wire" ] || fail "banana wire connect printed no wire id: $(tr '\n' ' ' < "$BANANA_WORK/banana.out")"
-for c in c-ia c-ib; do
-	wait_console $c "^CORM-TUNNEL-PEER-UP wire=$wire" 60
-done
+corm_encap_wire c-ib/1 c-ia/0
+wire=$WIRE
 lab_guest gb "backend=s-ib" $GB_MAC "banana.mtu=1450"
 wait_console s-ib 'SPIKE-VIF-CONNECTED' 90
 wait_console gb '^GUEST-DHCP-LEASE 10\.77\.0\.' 120

@@ -23,14 +23,8 @@ corm_up c-ea corm-e1000e 1 --underlay 10.77.0.43/24
 corm_up c-eb corm-e1000 2 --underlay 10.77.0.44/24 --vlan 0=40 --vlan 1=40 --local-vlan 40
 wait_console c-eb '^CORM-LOCAL-VLAN 40' 5
 corm_spike c-eb s-eb 0 $GB_MAC
-banana_ok wire connect corm:c-eb/1 corm:c-ea/0 --encap geneve
-wire=$(sed -n 's/^wire \([0-9][0-9]*\): .*/\1/p' "$BANANA_WORK/banana.out" | head -n 1)
-[ -n "$wire" ] || fail "banana wire connect printed no wire id: $(tr '\n' ' ' < "$BANANA_WORK/banana.out")"
-for c in c-ea c-eb; do
-	wait_console $c "^CORM-TUNNEL-UP wire=$wire .* encap=geneve vni=$wire .* control=on" 60
-	wait_console $c "^CORM-TUNNEL-PEER-UP wire=$wire" 60
-	log "corm $c: $(console $c | grep -m 1 '^CORM-TUNNEL-UP')"
-done
+corm_encap_wire c-eb/1 c-ea/0
+wire=$WIRE
 
 lab_guest gb "backend=s-eb" $GB_MAC "banana.mtu=1450 banana.iperf=1 banana.iperf_s=5"
 wait_console s-eb 'SPIKE-VIF-CONNECTED' 90
