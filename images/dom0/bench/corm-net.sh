@@ -78,7 +78,7 @@
 # Settings (environment, or banana.bench=K=V+... on dom0's command line: run-xen.sh
 # BANANA_BENCH="RUNS=1 IPERF_S=3"): RUNS (5), IPERF_S (8), OMIT_S (2), PINGS (100),
 # PING_I (0.1), MODELS ("e1000 e1000e"), ENCAP_MODEL (e1000e; none: no encap path),
-# IDLE_S (15), SLOT_S (derived from the others). The run has no underlay capture
+# IDLE_S (15), PIN_CORMS (none), SLOT_S (derived from the others). The run has no underlay capture
 # (run-xen.sh bench), which would tax the encap path only.
 . "$BANANA_ROOT/lib.sh"
 . "$BANANA_ROOT/bench/common.sh"
@@ -94,6 +94,10 @@ bench_param PING_I 0.1
 bench_param MODELS "e1000 e1000e"
 bench_param IDLE_S 15
 bench_param ENCAP_MODEL e1000e
+# PIN_CORMS=N: pin every Corm's vCPU to physical CPU N (xl vcpu-pin) once made;
+# default none. An experiment: do the 82574's lost MSI-X messages follow the
+# Corm's vCPU moving between CPUs (Xen re-routes the pirq to follow it)?
+bench_param PIN_CORMS none
 PATHS="std dd banana encap"
 ENCAP_IP=10.88.0.61
 # a slot: two bounded iperf3 runs and bounded pings, ending >= 6 s before the slot does
@@ -151,6 +155,10 @@ banana_path() { # M
 			--vlan 1=30 --vlan 2=30 || return 1
 	else
 		corm_up "cn-corm-$1" "$(role banana "$1")" 1 || return 1
+	fi
+	if [ "$PIN_CORMS" != none ]; then
+		xl vcpu-pin "cn-corm-$1" all "$PIN_CORMS" || problem "xl vcpu-pin cn-corm-$1 all $PIN_CORMS failed"
+		log "cn-corm-$1 pinned to CPU $PIN_CORMS: $(xl vcpu-list "cn-corm-$1" | awk 'NR > 1 { print $NF }' | tr '\n' ' ')"
 	fi
 	echo "$(since "$t0")" > "$W/ready-banana-$1"
 	corm_spike "cn-corm-$1" "cn-sp-$1" 0 "$(path_mac banana)"
