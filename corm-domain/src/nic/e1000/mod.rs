@@ -234,8 +234,10 @@ impl<M: Mmio> Nic for E1000<M> {
     }
 
     /// The causes no interrupt announced (`reap_latched`), one STATUS read
-    /// (a vanished device, a link change whose LSC was lost), the transmit
-    /// hang check.
+    /// (a vanished device, a link change whose LSC was lost); publishes
+    /// frames a caller forgot to flush; reclaims; and only when published
+    /// frames have made no progress since the previous call, one TDH read
+    /// (see [`TX_WATCHDOG_TICKS`]).
     ///
     /// Why reap: a lost interrupt message would otherwise be for good. The
     /// 82574 in MSI/MSI-X mode sends a message only when a cause newly
