@@ -236,19 +236,6 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Box::new(XenstoreRegistry::new(SystemRun, cli.xenstore_bin.clone()))
     };
     let xs = xs.as_ref();
-    // supervise reacts to domains going away through a watch (socket only).
-    let watcher = match &cli.cmd {
-        Cmd::Supervise { .. } if cli.xenstore == "socket" => {
-            match crate::xs_watch::Watcher::start(&["@releaseDomain"]) {
-                Ok(w) => Some(w),
-                Err(e) => {
-                    tracing::warn!("no xenstore watch ({e}): periodic passes only");
-                    None
-                }
-            }
-        }
-        _ => None,
-    };
     let xl = Xl::new(SystemRun, cli.xl.clone());
     let pages = Gntdev::default();
     let app = App {
@@ -261,8 +248,17 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         timing: crate::app::Timing::default(),
     };
     if let Cmd::Supervise { interval } = cli.cmd {
+        let every = crate::supervise::interval(interval)?;
+        // It reacts to domains going away through a watch (socket only).
+        let watcher = (cli.xenstore == "socket")
+            .then(|| {
+                crate::xs_watch::Watcher::start(&["@releaseDomain"])
+                    .map_err(|e| tracing::warn!("no xenstore watch ({e}): periodic passes only"))
+                    .ok()
+            })
+            .flatten();
         // Takes the lock for each pass only.
-        return Ok(app.supervise(crate::supervise::interval(interval)?, watcher)?);
+        return Ok(app.supervise(every, watcher)?);
     }
     dispatch(&app, cli.cmd, out)
 }
