@@ -25,7 +25,7 @@ TARGETS=${*:-"wire-proto:decode_stream wire-proto:decode_datagram
 	spike-domain:tx_ring spike-domain:rx_ring spike-domain:xenbus_values
 	local-wire:ring local-wire:ring_race local-wire:setup
 	corm-domain:pcifront corm-domain:switch corm-domain:underlay
-	encap:decap
+	encap:decap wireguard:wg_receive
 	controller:xenstore_output pv-runtime:counter_page pv-runtime:capture_ring"}
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 command -v cargo-fuzz > /dev/null || cargo install cargo-fuzz --locked
