@@ -168,6 +168,10 @@ pub enum CormCmd {
         /// host (repeatable).
         #[arg(long = "local-vlan", value_name = "VID")]
         local_vlans: Vec<String>,
+        /// Give the Corm a WireGuard static key (made here from the OS's
+        /// CSPRNG; its public half is in `banana status`), for tunnel wires.
+        #[arg(long)]
+        tunnel_key: bool,
     },
     Destroy {
         name: String,
@@ -322,10 +326,14 @@ pub fn dispatch(app: &App, cmd: Cmd, out: &mut dyn Write) -> anyhow::Result<()> 
             underlay,
             gateway,
             local_vlans,
+            tunnel_key,
         }) => {
-            let spec = CormSpec::parse(&name, &bdf, endpoints, &vlans, memory, flood.as_deref())?
-                .with_underlay(underlay.as_deref(), gateway.as_deref())?
-                .with_local_vlans(&local_vlans)?;
+            let spec = CormSpec {
+                tunnel_key,
+                ..CormSpec::parse(&name, &bdf, endpoints, &vlans, memory, flood.as_deref())?
+                    .with_underlay(underlay.as_deref(), gateway.as_deref())?
+                    .with_local_vlans(&local_vlans)?
+            };
             let r = app.create_corm(&spec)?;
             let last = r.endpoint(r.endpoints - 1);
             writeln!(
@@ -335,6 +343,13 @@ pub fn dispatch(app: &App, cmd: Cmd, out: &mut dyn Write) -> anyhow::Result<()> 
                 bdf_of(&r),
                 r.endpoint(0)
             )?;
+            if let Some(k) = &r.tunnel_key {
+                writeln!(
+                    out,
+                    "corm {name}: wireguard public key {}",
+                    k.public().to_base64().as_str()
+                )?;
+            }
         }
         Cmd::Corm(CormCmd::Destroy { name }) => {
             app.destroy(Kind::Corm, &name)?;

@@ -17,6 +17,7 @@ use crate::reattach::VifMove;
 use crate::registry::{join, Batch};
 use crate::schema::{config_path, find, join_ids, DomState, DomainRecord, Side, WireRecord};
 use crate::toolstack::ToolError;
+use crate::tunnel_key::TunnelKey;
 use crate::underlay::Underlay;
 
 const MAX_ENDPOINTS: u32 = 64;
@@ -37,6 +38,8 @@ pub struct CormSpec {
     pub underlay: Option<Underlay>,
     /// `--local-vlan` (empty: none, or what a dead one had).
     pub local_vlans: BTreeSet<u16>,
+    /// `--tunnel-key`: give it a WireGuard key (a dead one keeps its own).
+    pub tunnel_key: bool,
 }
 
 impl CormSpec {
@@ -67,6 +70,7 @@ impl CormSpec {
                 .transpose()?,
             underlay: None,
             local_vlans: BTreeSet::new(),
+            tunnel_key: false,
         })
     }
 
@@ -129,6 +133,7 @@ impl CormSpec {
             flood: rec.flood,
             underlay: rec.underlay,
             local_vlans: rec.local_vlans.clone(),
+            tunnel_key: rec.tunnel_key.is_some(),
         })
     }
 }
@@ -195,6 +200,12 @@ impl App<'_> {
                 dead: owner.state == DomState::Dead,
             });
         }
+        // A dead Corm keeps its key, so its peers need no new configuration.
+        let tunnel_key = match prior.as_ref().and_then(|p| p.tunnel_key.clone()) {
+            Some(k) => Some(k),
+            None if spec.tunnel_key => Some(TunnelKey::generate()?),
+            None => None,
+        };
         let need_add = !self.xl.pci_assignable_list()?.contains(&bdf);
         let rec = DomainRecord {
             bdf: Some(bdf),
@@ -212,6 +223,7 @@ impl App<'_> {
             } else {
                 spec.local_vlans.clone()
             },
+            tunnel_key,
             ..DomainRecord::blank(Kind::Corm, name, DomState::Creating)
         };
         self.reg.apply(&rec.write())?;
@@ -346,6 +358,9 @@ impl App<'_> {
         }
         b.put(join(&rec.path(), "domid"), domid);
         b.extend(rec.config(domid, &wires, &domains));
+        if let Some(k) = &rec.tunnel_key {
+            b.extend(k.config_entries(&config_path(domid), domid)?);
+        }
         for w in &wires {
             let Some(side) = w.side_of(&rec.kind, &rec.name) else {
                 continue;

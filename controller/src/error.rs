@@ -118,6 +118,8 @@ pub enum Error {
     NoMacs(String),
     #[error("bad --flood '{0}': {1}")]
     BadFlood(String, crate::flood::BadFloodLimit),
+    #[error("cannot read the OS's random generator: {0}")]
+    Random(String),
     #[error("bad --underlay '{0}': {1}")]
     BadUnderlay(String, crate::underlay::BadUnderlay),
     #[error("bad --gateway '{0}': {1}")]

@@ -26,6 +26,7 @@ pub mod status;
 pub mod supervise;
 pub mod table;
 pub mod toolstack;
+pub mod tunnel_key;
 pub mod underlay;
 pub mod vif;
 pub mod vtep;

@@ -8,7 +8,11 @@ use std::str::FromStr;
 use crate::endpoint::{Bdf, Endpoint, Kind, Mac};
 use crate::flood::FloodLimit;
 use crate::registry::{join, Access, Batch, Registry, RegistryError};
+use crate::tunnel_key::TunnelKey;
 use crate::underlay::Underlay;
+
+/// A Corm record's WireGuard directory (`private-key`, `public-key`).
+pub const WIREGUARD: &str = "wireguard";
 use crate::vtep::{Encap, Vtep};
 use xs_schema::config;
 
@@ -99,6 +103,8 @@ pub struct DomainRecord {
     pub underlay: Option<Underlay>,
     /// A Corm's `--local-vlan`s: VLANs it keeps off its NIC.
     pub local_vlans: BTreeSet<u16>,
+    /// A Corm's WireGuard key (`--tunnel-key`), kept across its restarts.
+    pub tunnel_key: Option<TunnelKey>,
     /// Domids this domain had before (newest last, at most
     /// [`MAX_FORMER_DOMIDS`]): guests' vifs still naming one of them as
     /// backend are moved to the current domid (`crate::reattach`).
@@ -148,6 +154,9 @@ impl DomainRecord {
             }
             if !self.local_vlans.is_empty() {
                 b.put(join(&p, "local-vlans"), join_vids(&self.local_vlans));
+            }
+            if let Some(k) = &self.tunnel_key {
+                b.extend(k.record_entries(&join(&p, WIREGUARD)));
             }
         }
         if !self.macs.is_empty() {
@@ -221,6 +230,11 @@ impl DomainRecord {
                 .get(&join(&p, "local-vlans"))?
                 .and_then(|v| v.split(',').map(|x| x.parse().ok()).collect())
                 .unwrap_or_default();
+            // A garbled key reads as none: the Corm starts without one and
+            // says so; its peers' handshakes fail rather than use another.
+            r.tunnel_key = reg
+                .get(&join(&p, format!("{WIREGUARD}/private-key")))?
+                .and_then(|t| TunnelKey::from_text(&t));
             r.underlay = Underlay::from_record(
                 reg.get(&join(&p, "underlay"))?.as_deref(),
                 reg.get(&join(&p, "gateway"))?.as_deref(),
@@ -251,6 +265,7 @@ impl DomainRecord {
             flood: None,
             underlay: None,
             local_vlans: BTreeSet::new(),
+            tunnel_key: None,
             former_domids: Vec::new(),
         }
     }

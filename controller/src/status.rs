@@ -51,6 +51,9 @@ pub struct DomainStatus {
     /// Why the domain's counter page could not be read (its xenstore counters
     /// are still shown).
     pub counter_error: Option<String>,
+    /// A Corm's WireGuard public key (`--tunnel-key`), base64 as `wg` prints it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wireguard_public_key: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -121,6 +124,10 @@ impl App<'_> {
                 counters,
                 counter_source: p.and_then(|p| p.source),
                 counter_error: p.and_then(|p| p.error.clone()),
+                wireguard_public_key: d
+                    .tunnel_key
+                    .as_ref()
+                    .map(|k| k.public().to_base64().as_str().to_string()),
             });
             for i in 0..d.endpoints {
                 let ep = d.endpoint(i);
@@ -379,6 +386,19 @@ impl Status {
         render(header, &rows)
     }
 
+    /// The Corms' WireGuard public keys, if any has one.
+    pub fn keys_table(&self) -> String {
+        let rows: Vec<Vec<String>> = self
+            .domains
+            .iter()
+            .filter_map(|d| Some(vec![d.name.clone(), d.wireguard_public_key.clone()?]))
+            .collect();
+        if rows.is_empty() {
+            return String::new();
+        }
+        format!("{}\n", render(&["CORM", "WIREGUARD-PUBLIC-KEY"], &rows))
+    }
+
     pub fn domains_table(&self) -> String {
         let rows: Vec<Vec<String>> = self
             .domains
@@ -469,8 +489,9 @@ impl Status {
     /// `banana status`.
     pub fn text(&self) -> String {
         format!(
-            "{}\n{}\n{}\n{}{}",
+            "{}\n{}{}\n{}\n{}{}",
             self.domains_table(),
+            self.keys_table(),
             self.endpoints_table(),
             self.wires_table(true),
             self.counters_table(),

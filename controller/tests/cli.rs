@@ -386,3 +386,59 @@ fn repair_and_supervise_restart_a_crashed_spike() {
     assert!(stderr.trim_end().ends_with("stopped"), "{stderr}");
     assert!(o.stdout.is_empty());
 }
+
+#[test]
+fn a_corm_gets_a_wireguard_key_and_its_secrets_are_its_own() {
+    let lab = Lab::new();
+    let out = lab.ok(&[
+        "corm",
+        "create",
+        "c0",
+        "--bdf",
+        "0000:00:03.0",
+        "--tunnel-key",
+    ]);
+    let public = out
+        .lines()
+        .find_map(|l| l.strip_prefix("corm c0: wireguard public key "))
+        .unwrap_or_else(|| panic!("no key in {out}"))
+        .to_string();
+    assert_eq!(public.len(), 44, "{public}");
+    let state = lab.state();
+    let value = |key: &str| {
+        state
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("{key} missing from\n{state}"))
+            .to_string()
+    };
+    assert_eq!(value("/banana/corm/c0/wireguard/public-key"), public);
+    let private = value("/banana/corm/c0/wireguard/private-key");
+    assert_eq!(private.len(), 44);
+    assert_ne!(private, public);
+    assert_eq!(value("/banana/config/1/wireguard/private-key"), private);
+    assert_eq!(value("/banana/config/1/wireguard/seed").len(), 44);
+    // The Corm owns its secrets (to delete them); the rest of its config
+    // is dom0's, readable by it.
+    assert_eq!(
+        std::fs::read_to_string(lab.path("xs/banana/config/1/wireguard/.p")).unwrap(),
+        "n1 r0\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(lab.path("xs/banana/config/1/.p")).unwrap(),
+        "n0 r1\n"
+    );
+    for args in [&["status"][..], &["status", "--json"]] {
+        let shown = lab.ok(args);
+        assert!(shown.contains(&public), "{shown}");
+        assert!(
+            !shown.contains(&private),
+            "the private key is shown by {args:?}"
+        );
+    }
+    // A Corm without --tunnel-key has none.
+    lab.ok(&["corm", "destroy", "c0"]);
+    let out = lab.ok(&["corm", "create", "c0", "--bdf", "0000:00:03.0"]);
+    assert!(!out.contains("wireguard"), "{out}");
+    assert!(!lab.state().contains("wireguard"), "{}", lab.state());
+}

@@ -65,6 +65,11 @@ impl PrivateKey {
         )))
     }
 
+    /// The key's bytes (clamped), for [`crate::key_text`] only.
+    pub(crate) fn to_bytes(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(self.0.to_bytes())
+    }
+
     /// This key's public half.
     pub fn public_key(&self) -> PublicKey {
         PublicKey(x25519_dalek::PublicKey::from(&self.0).to_bytes())

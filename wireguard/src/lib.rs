@@ -18,6 +18,7 @@
 //! * [`keypair`]: a session's keys, counters and replay window ([`replay`]).
 //! * [`timers`]: §6's constants; [`peer`] applies them.
 //! * [`interface`]: our key and our peers, the route of every datagram.
+//! * [`key_text`]: keys in `wg`'s base64.
 //! * [`tai64n`], [`rng`]: the timestamp and the seeded generator a
 //!   unikernel needs.
 //!
@@ -29,6 +30,7 @@ pub mod cookie;
 pub mod crypto;
 pub mod handshake;
 pub mod interface;
+pub mod key_text;
 pub mod keypair;
 pub mod message;
 pub mod peer;

@@ -43,6 +43,7 @@ pub mod config {
     //! | `capture` | Corm | `E SNAPLEN`: the endpoint to tap (banana capture) |
     //! | `wire/<id>/…` | both | a local wire's end ([`wire`]) |
     //! | `tunnel/<id>/…` | Corm | an encap wire's end ([`tunnel`]) |
+    //! | `wireguard/…` | Corm | its WireGuard secrets, read once and deleted ([`wireguard`]) |
     use super::*;
 
     /// Parent of every domain's configuration.
@@ -93,6 +94,23 @@ pub mod config {
         pub const PEER_MACS: &str = "peer-macs";
         /// Corm only: the guest's IP addresses, guarded against ARP/ND spoofing.
         pub const PEER_IPS: &str = "peer-ips";
+    }
+
+    /// The directory of the Corm's WireGuard secrets (`banana corm create
+    /// --tunnel-key`). Unlike the rest of the config it is the Corm's own
+    /// (it may delete it) and the Corm deletes it once read, so the
+    /// secrets stay in xenstore only between the controller's write and
+    /// the Corm's boot.
+    pub const WIREGUARD: &str = "wireguard";
+
+    pub mod wireguard {
+        //! Keys of `wireguard/`, each 32 bytes in standard base64 (44
+        //! characters, as `wg genkey` prints a key).
+        /// The Corm's X25519 static private key.
+        pub const PRIVATE_KEY: &str = "wireguard/private-key";
+        /// 32 bytes from dom0's CSPRNG, fresh at every start: the seed of
+        /// the Corm's random generator (ephemeral keys, indices, cookies).
+        pub const SEED: &str = "wireguard/seed";
     }
 
     pub mod tunnel {
@@ -170,6 +188,8 @@ pub mod data {
         CAPTURE_TARGET = "capture/target";
         /// The counter page's grant references, in page order.
         COUNTER_PAGE_REFS = "counters/page-refs";
+        /// The Corm's WireGuard public key, base64 (as `wg pubkey` prints it).
+        WIREGUARD_PUBLIC_KEY = "wireguard/public-key";
     }
 
     /// `/local/domain/<domid>/data/banana`.
