@@ -19,6 +19,8 @@ mod publish;
 #[cfg(target_os = "none")]
 mod tunnels;
 #[cfg(target_os = "none")]
+mod wireguard_keys;
+#[cfg(target_os = "none")]
 mod wires;
 
 #[cfg(target_os = "none")]
@@ -136,6 +138,9 @@ mod domain {
             }
         }
         crate::tunnels::start(rt, &mut dp, mac);
+        // Our WireGuard interface, for the tunnel wires (docs/tunnel.md):
+        // it has no peers and no place on the data path yet.
+        let _wireguard = crate::wireguard_keys::take(rt).map(|id| id.interface());
         let mut wires = Wires::new();
         let cfg_dir = config::config_dir(rt);
         if let Err(e) = rt.xs.watch(&cfg_dir, CONFIG_TOKEN) {

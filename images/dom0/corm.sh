@@ -61,6 +61,33 @@ corm_encap_wire() {
 # corm_counter NAME COUNTER -> a counter of the Corm's counter page (lib.sh: counter)
 corm_counter() { counter "$1" "$2"; }
 
+# corm_wireguard NAME STARTS: the Corm NAME (made with --tunnel-key) took the key
+# the controller made: its console says the public key of its record, once per
+# start so far (STARTS: a restart keeps the key), the secrets directory of its
+# config is gone (the Corm deletes it once read), and banana status shows the
+# public key and never the private one. Sets WG_PUBLIC.
+corm_wireguard() {
+	WG_PUBLIC=$(xenstore-read "/banana/corm/$1/wireguard/public-key") ||
+		fail "corm $1 has no WireGuard key in its record"
+	_priv=$(xenstore-read "/banana/corm/$1/wireguard/private-key") ||
+		fail "corm $1 has no private key in its record"
+	_n=$(console "$1" | grep -cF "CORM-WIREGUARD public-key=$WG_PUBLIC ")
+	[ "$_n" -eq "$2" ] || {
+		console "$1" | grep 'CORM-WIREGUARD\|CORM-CONFIG-ERROR' | sed 's/^/    /'
+		fail "corm $1 announced its key $WG_PUBLIC $_n times, expected $2"
+	}
+	log "corm $1: $(console "$1" | grep -F "CORM-WIREGUARD public-key=" | tail -n 1)"
+	_d=$(domid "$1")
+	! xenstore-exists "/banana/config/$_d/wireguard" ||
+		fail "corm $1 left its WireGuard secrets in /banana/config/$_d/wireguard"
+	[ "$(xenstore-read "/local/domain/$_d/data/banana/wireguard/public-key")" = "$WG_PUBLIC" ] ||
+		fail "corm $1 does not publish its public key"
+	banana status > "$BANANA_WORK/wg-status.out" 2>&1 || fail "banana status failed"
+	grep -qF "$WG_PUBLIC" "$BANANA_WORK/wg-status.out" || fail "banana status does not show $1's public key"
+	! grep -qF "$_priv" "$BANANA_WORK/wg-status.out" || fail "banana status shows $1's private key"
+	! console "$1" | grep -qF "$_priv" || fail "corm $1 printed its private key"
+}
+
 # corm_e2e ROLE: the end-to-end check for one NIC model. Corm c-M (M: ROLE without
 # "corm-") owns the NIC of ROLE with two endpoints; Spikes s1-M and s2-M are wired; guest g1 (on s1)
 # gets a DHCP lease from the lab peer, pings it and runs iperf3 both ways; guest g2

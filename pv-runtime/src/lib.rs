@@ -31,6 +31,9 @@ pub mod xenstore;
 
 #[cfg(target_os = "none")]
 mod arch;
+/// RDSEED/RDRAND words, to mix into a seeded generator.
+#[cfg(target_os = "none")]
+pub use arch::cpu_random::hardware_entropy;
 /// Pages granted read-only to dom0 (counter page, capture ring).
 #[cfg(target_os = "none")]
 pub mod dom0_share;

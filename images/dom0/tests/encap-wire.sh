@@ -13,13 +13,16 @@
 # Corm is destroyed behind banana's back: `banana repair` makes it again, host
 # B's Corm sees the restart by its new epoch (CORM-TUNNEL-PEER-RESTARTED) and
 # gb gets its network back with nothing done in the guest, Spike or Corm B.
+# Host A's Corm has a WireGuard key (--tunnel-key, issue 12): it takes the key
+# and seed from its config and deletes them, and comes back with the same key.
 . "$BANANA_ROOT/lib.sh"
 . "$BANANA_ROOT/corm.sh"
 BAD_RE='panicked at|CORM-FATAL|SPIKE-VIF-FATAL|SPIKE-WIRE-ERROR|CORM-WIRE-ERROR|GUEST-MTU-FAIL'
 GB_MAC=00:16:3e:00:0c:01
 command -v banana > /dev/null || fail "no banana controller in this dom0"
 
-corm_up c-ea corm-e1000e 1 --underlay 10.77.0.43/24
+corm_up c-ea corm-e1000e 1 --underlay 10.77.0.43/24 --tunnel-key
+corm_wireguard c-ea 1
 corm_up c-eb corm-e1000 2 --underlay 10.77.0.44/24 --vlan 0=40 --vlan 1=40 --local-vlan 40
 wait_console c-eb '^CORM-LOCAL-VLAN 40' 5
 corm_spike c-eb s-eb 0 $GB_MAC
@@ -65,6 +68,9 @@ until banana repair > "$BANANA_WORK/repair.out" 2>&1 && grep -q 'corm c-ea: .*re
 	i=$((i + 1))
 done
 wait_console c-eb "^CORM-TUNNEL-PEER-RESTARTED wire=$wire" 120
+first_key=$WG_PUBLIC
+corm_wireguard c-ea 2
+[ "$WG_PUBLIC" = "$first_key" ] || fail "c-ea's key changed across its restart"
 wait_console gb 'GUEST-NET-OK n=2' 120
 echo "BANANA-FIGURE encap_corm_restart_gap_s=$(since "$T0")"
 echo "BANANA-FIGURE encap_corm_restart_guest_outage_s=$(net_outage gb 1)"

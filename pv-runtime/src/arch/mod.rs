@@ -2,4 +2,5 @@
 //! domain target; everything above it is plain Rust tested on the host.
 
 pub mod boot;
+pub mod cpu_random;
 pub mod hypercall;
