@@ -93,6 +93,22 @@ pub fn local_vlans(rt: &mut Runtime) -> Result<Vec<u16>, String> {
         .ok_or_else(|| format!("local-vlans = {text:?}"))
 }
 
+/// Our tunnel address (`wireguard-address` = `A.B.C.D`, from `banana corm
+/// create --tunnel-key`): the inner source of our tunnel wires. `Ok(None)`
+/// when absent; malformed: `Err(why)`.
+pub fn wireguard_address(rt: &mut Runtime) -> Result<Option<core::net::Ipv4Addr>, String> {
+    let Some(text) = optional(rt, config::WIREGUARD_ADDRESS)? else {
+        return Ok(None);
+    };
+    text.parse::<core::net::Ipv4Addr>()
+        .ok()
+        .filter(|a| {
+            !(a.is_unspecified() || a.is_broadcast() || a.is_multicast() || a.is_loopback())
+        })
+        .map(Some)
+        .ok_or_else(|| format!("{} = {text:?}", config::WIREGUARD_ADDRESS))
+}
+
 /// Our underlay address (`underlay` = `A.B.C.D/P`, `underlay-gateway`),
 /// from `banana corm create --underlay`: `Ok(None)` without one (no
 /// tunnels then). Malformed: `Err(why)`, and no underlay.

@@ -49,13 +49,14 @@ const PER_ENDPOINT: usize = if PER_TUNNEL > ChannelCounters::NAMES.len() {
 };
 
 /// Counters that do not depend on the wires: NIC and data plane, switch
-/// (with its two gauges), the underlay's, up to 8 memory gauges and
-/// `wire-pages-retiring`.
+/// (with its two gauges), the underlay's, WireGuard's, up to 8 memory
+/// gauges and `wire-pages-retiring`.
 pub const FIXED: usize = NicCounters::NAMES.len()
     + DataplaneCounters::NAMES.len()
     + SwitchCounters::NAMES.len()
     + 2
     + UNDERLAY
+    + wireguard::Counters::NAMES.len()
     + 8
     + 1;
 
@@ -104,6 +105,9 @@ pub fn publish<P: SharedPage, M: WireMemory>(
         r.put_under(groups::UNDERLAY, own.chain(u.decap.iter()));
         for (id, c, p) in u.tunnel_counters() {
             r.put_under(&groups::tunnel(id), c.iter().chain(p.iter()));
+        }
+        if let Some(wg) = u.wireguard() {
+            r.put_under(groups::WIREGUARD, wg.counters().iter());
         }
     }
     r.finish();
@@ -197,6 +201,7 @@ mod tests {
                 vni: encap::Vni::new(42).unwrap(),
                 remote: core::net::SocketAddrV4::new(core::net::Ipv4Addr::new(10, 77, 0, 1), 4789),
                 control: false,
+                wireguard: None,
             })
             .unwrap();
         let mut t = heap_table(capacity(2));

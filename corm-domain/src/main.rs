@@ -137,10 +137,8 @@ mod domain {
                 }
             }
         }
-        crate::tunnels::start(rt, &mut dp, mac);
-        // Our WireGuard interface, for the tunnel wires (docs/tunnel.md):
-        // it has no peers and no place on the data path yet.
-        let _wireguard = crate::wireguard_keys::take(rt).map(|id| id.interface());
+        let identity = crate::wireguard_keys::take(rt);
+        crate::tunnels::start(rt, &mut dp, mac, identity);
         let mut wires = Wires::new();
         let cfg_dir = config::config_dir(rt);
         if let Err(e) = rt.xs.watch(&cfg_dir, CONFIG_TOKEN) {

@@ -7,6 +7,7 @@ use alloc::format;
 use alloc::vec::Vec;
 
 use corm_domain::dataplane::Dataplane;
+use corm_domain::tunnel::wg::{self, Wireguard};
 use corm_domain::tunnel::{TunnelConfig, TunnelEventKind, Underlay};
 use local_wire::RawMemory;
 use pv_runtime::println;
@@ -14,10 +15,29 @@ use pv_runtime::runtime::Runtime;
 
 use crate::config;
 
-/// Gives the data plane the underlay the controller configured, if any.
-pub fn start(rt: &mut Runtime, dp: &mut Dataplane<RawMemory>, mac: [u8; 6]) {
+/// Gives the data plane the underlay the controller configured, if any,
+/// with our WireGuard interface for tunnel wires if we have a key.
+pub fn start(
+    rt: &mut Runtime,
+    dp: &mut Dataplane<RawMemory>,
+    mac: [u8; 6],
+    identity: Option<crate::wireguard_keys::Identity>,
+) {
     match config::underlay(rt) {
         Ok(Some(cfg)) => {
+            let mut underlay = Underlay::new(cfg, mac, epoch());
+            if let Some(id) = identity {
+                match config::wireguard_address(rt) {
+                    Ok(Some(addr)) => {
+                        println!("CORM-WIREGUARD-UP address={addr} port={}", wg::PORT);
+                        underlay.set_wireguard(Wireguard::new(id.interface(), addr));
+                    }
+                    Ok(None) => println!(
+                        "CORM-CONFIG-ERROR a tunnel key but no wireguard-address: no tunnel wires"
+                    ),
+                    Err(why) => println!("CORM-CONFIG-ERROR {why}: no tunnel wires"),
+                }
+            }
             println!(
                 "CORM-UNDERLAY addr={}/{} gateway={} mtu={}",
                 cfg.addr,
@@ -26,7 +46,10 @@ pub fn start(rt: &mut Runtime, dp: &mut Dataplane<RawMemory>, mac: [u8; 6]) {
                     .map_or(alloc::string::String::from("none"), |g| format!("{g}")),
                 cfg.mtu
             );
-            dp.set_underlay(Some(Underlay::new(cfg, mac, epoch())));
+            dp.set_underlay(Some(underlay));
+        }
+        Ok(None) if identity.is_some() => {
+            println!("CORM-CONFIG-ERROR a tunnel key but no underlay: no tunnel wires")
         }
         Ok(None) => {}
         Err(why) => println!("CORM-CONFIG-ERROR {why}: no underlay, no tunnels"),

@@ -25,8 +25,8 @@ pub struct Identity {
     pub rng: Csprng,
 }
 
-/// The tunnel wires' peers a Corm can have at most.
-pub const MAX_PEERS: usize = 8;
+/// The tunnel wires' peers a Corm can have at most (one per wire).
+pub const MAX_PEERS: usize = corm_domain::tunnel::MAX_TUNNELS;
 
 impl Identity {
     /// Our WireGuard interface, with no peers yet.

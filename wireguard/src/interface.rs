@@ -19,7 +19,7 @@
 //! caller's: it learns them from what authenticates (`peer` in
 //! [`Received`]) if it wants WireGuard's roaming.
 
-use heapless::Vec;
+use alloc::vec::Vec;
 
 use crate::cookie::{CookieChecker, LoadMeter, MacVerdict};
 use crate::crypto::{PrivateKey, PublicKey};
@@ -198,12 +198,14 @@ pub enum PeerError {
     Duplicate,
 }
 
-/// Our side of WireGuard: one static key, up to `N` peers.
+/// Our side of WireGuard: one static key, up to `N` peers. The peers
+/// live on the heap (each holds three replay windows, ~3 KiB): a domain's
+/// stack could not hold many.
 pub struct Interface<R: Random, const N: usize> {
     local: LocalKeys,
     checker: CookieChecker,
     load: LoadMeter,
-    peers: Vec<Peer, N>,
+    peers: Vec<Peer>,
     rng: R,
     /// What it did, and every drop.
     pub counters: Counters,
@@ -248,9 +250,10 @@ impl<R: Random, const N: usize> Interface<R, N> {
         if config.public == self.local.public || self.find_peer(&config.public).is_some() {
             return Err(PeerError::Duplicate);
         }
-        self.peers
-            .push(Peer::new(config))
-            .map_err(|_| PeerError::Full)?;
+        if self.peers.len() >= N {
+            return Err(PeerError::Full);
+        }
+        self.peers.push(Peer::new(config));
         Ok(self.peers.len() - 1)
     }
 
@@ -296,26 +299,29 @@ impl<R: Random, const N: usize> Interface<R, N> {
         if out.len() < INITIATION_LEN {
             return None;
         }
-        let t = now.mono_ns;
-        for id in 0..self.peers.len() {
-            let p = &mut self.peers[id];
-            if p.keys_expired(t) {
-                p.forget_sessions();
-                self.counters.keys_zeroed += 1;
-            }
-            if p.give_up_if_too_long(t) {
-                self.counters.handshake_timeouts += 1;
-            }
-            let sent = match p.due(t) {
-                Due::Initiate => self.initiate(id, now, out),
-                Due::Keepalive => self.keepalive(id, t, out),
-                Due::Nothing => None,
-            };
-            if let Some(n) = sent {
-                return Some((id, n));
-            }
+        (0..self.peers.len()).find_map(|id| Some((id, self.poll_peer(id, now, out)?)))
+    }
+
+    /// What [`poll`](Self::poll) does for one peer: for a caller that can
+    /// send to some peers only (the Corm, while a next hop is unresolved).
+    pub fn poll_peer(&mut self, id: PeerId, now: Now, out: &mut [u8]) -> Option<usize> {
+        if out.len() < INITIATION_LEN {
+            return None;
         }
-        None
+        let t = now.mono_ns;
+        let p = self.peers.get_mut(id)?;
+        if p.keys_expired(t) {
+            p.forget_sessions();
+            self.counters.keys_zeroed += 1;
+        }
+        if p.give_up_if_too_long(t) {
+            self.counters.handshake_timeouts += 1;
+        }
+        match p.due(t) {
+            Due::Initiate => self.initiate(id, now, out),
+            Due::Keepalive => self.keepalive(id, t, out),
+            Due::Nothing => None,
+        }
     }
 
     /// Builds an initiation to `id` into `out`. A failure (the peer's key

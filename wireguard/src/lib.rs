@@ -5,7 +5,8 @@
 //!
 //! Sans-IO and `no_std`, on RustCrypto's BLAKE2s and ChaCha20-Poly1305 and
 //! dalek's X25519: the caller hands in datagrams, packets and the time, and
-//! gets back datagrams to send and packets to deliver. Nothing allocates;
+//! gets back datagrams to send and packets to deliver. Only adding a peer
+//! allocates (its state, ~3 KiB with its replay windows, lives on the heap);
 //! transport messages are sealed and opened in place. Every received byte
 //! is hostile: views are checked once ([`message::Message::parse`]), every
 //! drop has a [`Reason`] and a counter, secrets are zeroed on drop and never
@@ -25,6 +26,8 @@
 //! `docs/tunnel.md` says how the Corm uses it.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
+
+extern crate alloc;
 
 pub mod cookie;
 pub mod crypto;

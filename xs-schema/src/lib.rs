@@ -55,6 +55,9 @@ pub mod config {
     pub const UNDERLAY_GATEWAY: &str = "underlay-gateway";
     pub const LOCAL_VLANS: &str = "local-vlans";
     pub const CAPTURE: &str = "capture";
+    /// The Corm's tunnel address (`A.B.C.D`): the source of the Geneve
+    /// packets its tunnel wires carry inside WireGuard.
+    pub const WIREGUARD_ADDRESS: &str = "wireguard-address";
     /// The directory of local wires' ends.
     pub const WIRES: &str = "wire";
     /// The directory of encap wires' ends.
@@ -126,6 +129,12 @@ pub mod config {
         pub const PORT: &str = "port";
         /// `1`: the remote is a Banana Corm (in-band control); absent for a VTEP.
         pub const CONTROL: &str = "control";
+        /// A tunnel wire: the WireGuard peer's public key (base64); the
+        /// wire's `remote` is then the peer's tunnel address.
+        pub const WIREGUARD_PEER: &str = "wireguard-peer";
+        /// A tunnel wire: the peer's underlay address and WireGuard port,
+        /// `A.B.C.D:PORT`.
+        pub const WIREGUARD_ENDPOINT: &str = "wireguard-endpoint";
     }
 }
 
@@ -233,6 +242,8 @@ pub mod groups {
     pub const SWITCH: &str = "switch/counters";
     /// The Corm's underlay stack and decapsulation.
     pub const UNDERLAY: &str = "underlay";
+    /// The Corm's WireGuard interface (tunnel wires, `wireguard::Counters`).
+    pub const WIREGUARD: &str = "wireguard";
     /// Memory gauges (heap bytes, free frames, free grant entries).
     pub const MEM: &str = "mem";
     /// Wire ring pages a peer still had mapped when their wire went: kept

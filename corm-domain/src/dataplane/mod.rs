@@ -143,6 +143,8 @@ pub struct Dataplane<M: WireMemory> {
     underlay: Option<Underlay>,
     /// Frames for the NIC from its own receive batch (bounded).
     deferred: DeferQueue,
+    /// Where tunnel wires' frames are built and sealed (sized once).
+    sealing: alloc::vec::Vec<u8>,
     /// The capture tap, if an endpoint is tapped.
     tap: Option<alloc::boxed::Box<dyn tap::Tap>>,
     /// The time of the batch being forwarded (what the tap stamps).
@@ -160,6 +162,7 @@ impl<M: WireMemory> Dataplane<M> {
             counters: DataplaneCounters::default(),
             underlay: None,
             deferred: DeferQueue::default(),
+            sealing: alloc::vec::Vec::new(),
             tap: None,
             batch_ns: 0,
         }

@@ -25,7 +25,9 @@ use super::uplink::{self, Sent};
 use super::{Dataplane, DataplaneCounters, Out};
 use crate::nic::{Nic, TxError, TxFrame, MAX_FRAME};
 use crate::switch::Port;
-use crate::tunnel::{too_big, TunnelConfig, TunnelError, TxDrop, Underlay};
+use crate::tunnel::{too_big, wg, TunnelConfig, TunnelError, TxDrop, Underlay};
+use net_offload::checksum::complete;
+use netframe::ETH_HLEN;
 
 /// Frames the deferred queue holds at most: every frame of a receive
 /// batch (64) twice over (a broadcast goes to the uplink and a tunnel).
@@ -110,6 +112,58 @@ fn arp_to(nic: &mut dyn Nic) -> impl FnMut(&[u8]) + '_ {
     }
 }
 
+/// A tunnel wire's frame (`crate::tunnel::wg`): the inner packet is built
+/// at `wg::INNER_IP_AT` of `buf` (the template's headers, then `parts`),
+/// its partial checksum completed here (no NIC reaches inside a sealed
+/// payload), sealed in place, and the outer headers written in front. Two
+/// passes over the payload: the copy into `buf`, and the cipher.
+#[allow(clippy::too_many_arguments)]
+fn transmit_sealed(
+    nic: &mut dyn Nic,
+    underlay: &mut Underlay,
+    ep: u16,
+    parts: &[&[u8]],
+    csum: Option<(u16, u16)>,
+    now_ns: u64,
+    c: &mut DataplaneCounters,
+    buf: &mut Vec<u8>,
+) -> Result<Sent, TxDrop> {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let mut outer = [0u8; MAX_HEADER_LEN];
+    let head = parts.first().copied().unwrap_or(&[]);
+    let n = underlay.header_for(ep, head, len, now_ns, &mut outer, &mut arp_to(nic))?;
+    if buf.is_empty() {
+        // Once, for the largest frame: never a per-frame allocation.
+        buf.resize(SEALING_BUF_LEN, 0);
+    }
+    let at = wg::INNER_IP_AT - ETH_HLEN;
+    // The sealed packet may grow by padding (to 16) and the tag.
+    if at + n + len + 32 > buf.len() {
+        c.oversize += 1;
+        return Ok(Sent::Done);
+    }
+    buf[at..at + n].copy_from_slice(&outer[..n]);
+    let mut p = at + n;
+    for part in parts {
+        buf[p..p + part.len()].copy_from_slice(part);
+        p += part.len();
+    }
+    if let Some((start, offset)) = csum {
+        let frame = &mut buf[at..p];
+        if complete(frame, usize::from(start) + n, usize::from(offset)).is_err() {
+            c.offload_errors += 1;
+            return Ok(Sent::Done);
+        }
+        c.csum_software += 1;
+    }
+    let total = underlay.wireguard_seal(ep, buf, n - ETH_HLEN + len, now_ns, &mut arp_to(nic))?;
+    Ok(send(nic, &TxFrame::from(&buf[..total]), c))
+}
+
+/// The sealing buffer's size: the largest frame, its tunnel headers, and
+/// WireGuard's padding and tag.
+pub(super) const SEALING_BUF_LEN: usize = MAX_FRAME + 256;
+
 /// Sends an inner frame (its head privately in `head`, the rest in `tail`)
 /// through endpoint `ep`'s tunnel. [`Sent::Full`]: nothing went. `Err`: the
 /// tunnel refused it (counted there); [`TxDrop::TooBig`] lets the caller
@@ -124,9 +178,11 @@ pub(super) fn transmit(
     meta: FrameMeta,
     now_ns: u64,
     c: &mut DataplaneCounters,
+    sealing: &mut Vec<u8>,
 ) -> Result<Sent, TxDrop> {
     let len = head.bytes().len() + tail.len();
     let mut outer = [0u8; MAX_HEADER_LEN];
+    let sealed = underlay.is_wireguard(ep);
     if let Some(gso) = meta.gso {
         let Ok(segs) = Segmenter::new(head.bytes(), len, gso.kind, gso.size) else {
             c.offload_errors += 1;
@@ -142,6 +198,17 @@ pub(super) fn transmit(
         for seg in segs {
             let h = seg.header();
             let inner_len = h.len() + seg.payload.len();
+            if sealed {
+                let [a, b] = uplink::split(head.bytes(), tail, seg.payload.clone());
+                let csum = Some((seg.csum_start, seg.csum_offset));
+                c.gso_segments += 1;
+                let sent = transmit_sealed(nic, underlay, ep, &[h, a, b], csum, now_ns, c, sealing);
+                if sent? == Sent::Full {
+                    c.nic_tx_full += 1;
+                    break;
+                }
+                continue;
+            }
             // Refused: counted by the tunnel; the other segments would
             // fare alike.
             let n = underlay.header_for(ep, h, inner_len, now_ns, &mut outer, &mut arp_to(nic))?;
@@ -158,6 +225,22 @@ pub(super) fn transmit(
             }
         }
         return Ok(Sent::Done);
+    }
+    if sealed {
+        let csum = match meta.checksum {
+            Checksum::Partial { start, offset } => Some((start, offset)),
+            Checksum::None | Checksum::Validated => None,
+        };
+        return transmit_sealed(
+            nic,
+            underlay,
+            ep,
+            &[head.bytes(), tail],
+            csum,
+            now_ns,
+            c,
+            sealing,
+        );
     }
     let n = underlay.header_for(ep, head.bytes(), len, now_ns, &mut outer, &mut arp_to(nic))?;
     if n + len > MAX_FRAME {
@@ -311,7 +394,7 @@ impl<M: WireMemory> Dataplane<M> {
             return;
         };
         let c = &mut self.counters;
-        match transmit(nic, u, to, head, tail, meta, now_ns, c) {
+        match transmit(nic, u, to, head, tail, meta, now_ns, c, &mut self.sealing) {
             Ok(Sent::Full) => c.nic_tx_full += 1,
             Ok(Sent::Done) => {}
             Err(TxDrop::TooBig { mtu }) => {
@@ -343,7 +426,8 @@ impl<M: WireMemory> Dataplane<M> {
                     if let Some(t) = self.tap.as_mut().filter(|t| t.endpoint() == g) {
                         t.record(Direction::ToEndpoint, head.bytes(), tail, now_ns);
                     }
-                    transmit(nic, u, g, &head, tail, meta, now_ns, c).unwrap_or(Sent::Done)
+                    transmit(nic, u, g, &head, tail, meta, now_ns, c, &mut self.sealing)
+                        .unwrap_or(Sent::Done)
                 }
                 (Port::Endpoint(_), None) => Sent::Done,
             };

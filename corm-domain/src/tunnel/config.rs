@@ -78,6 +78,16 @@ impl UnderlayConfig {
     }
 }
 
+/// `A.B.C.D:PORT`, a unicast address and a non-zero port.
+fn parse_socket(text: &str) -> Option<SocketAddrV4> {
+    let (ip, port) = text.split_once(':')?;
+    let ip: Ipv4Addr = ip.parse().ok().filter(|a| unicast(*a))?;
+    let port = parse_decimal(port)
+        .and_then(|p| u16::try_from(p).ok())
+        .filter(|p| *p != 0)?;
+    Some(SocketAddrV4::new(ip, port))
+}
+
 /// One encap wire as the controller configured it (`tunnel/<id>/…`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TunnelConfig {
@@ -92,6 +102,18 @@ pub struct TunnelConfig {
     /// The peer is a Banana Corm speaking Banana's in-band control (hellos,
     /// keepalives, epochs: `encap::control`), not a standard VTEP.
     pub control: bool,
+    /// A tunnel wire: the Geneve packets travel inside WireGuard to this
+    /// peer (`remote` is then its tunnel address, docs/tunnel.md).
+    pub wireguard: Option<WireguardPeer>,
+}
+
+/// The WireGuard peer a tunnel wire goes through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WireguardPeer {
+    /// Its static public key.
+    pub public: wireguard::PublicKey,
+    /// Its underlay address and WireGuard port.
+    pub endpoint: SocketAddrV4,
 }
 
 impl TunnelConfig {
@@ -139,6 +161,33 @@ impl TunnelConfig {
             Some("1") => true,
             Some(v) => return Err(bad(names::CONTROL, v)),
         };
+        // Both or neither: a tunnel wire names its peer's key and endpoint.
+        let wireguard = match (key(names::WIREGUARD_PEER), key(names::WIREGUARD_ENDPOINT)) {
+            (None, None) => None,
+            (Some(public), Some(endpoint)) => Some(WireguardPeer {
+                public: wireguard::PublicKey::from_base64(&public)
+                    .ok_or_else(|| bad(names::WIREGUARD_PEER, "<not a key>"))?,
+                endpoint: parse_socket(&endpoint)
+                    .ok_or_else(|| bad(names::WIREGUARD_ENDPOINT, &endpoint))?,
+            }),
+            (Some(_), None) => {
+                return Err(format!(
+                    "{}/{} missing",
+                    xs_schema::config::tunnel(wire),
+                    names::WIREGUARD_ENDPOINT
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(format!(
+                    "{}/{} missing",
+                    xs_schema::config::tunnel(wire),
+                    names::WIREGUARD_PEER
+                ))
+            }
+        };
+        if wireguard.is_some() && encap != Encap::Geneve {
+            return Err(bad(names::ENCAP, "vxlan inside wireguard"));
+        }
         Ok(TunnelConfig {
             wire,
             endpoint,
@@ -146,6 +195,7 @@ impl TunnelConfig {
             vni,
             remote: SocketAddrV4::new(ip, port),
             control,
+            wireguard,
         })
     }
 }

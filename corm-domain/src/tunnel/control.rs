@@ -10,7 +10,8 @@ use encap::Action;
 
 use super::{resolve, TunnelConfig, Underlay};
 
-/// Control frames are at most a VXLAN control frame behind tagged headers.
+/// Control frames are at most a VXLAN control frame behind tagged headers,
+/// or a Geneve one sealed for a tunnel wire (42 + 16 + 64 + 16 = 138).
 const CONTROL_FRAME_MAX: usize = 160;
 
 /// A control frame (or the ARP request it needs) waiting for the next poll.
@@ -70,6 +71,21 @@ impl Underlay {
         let Some(msg) = t.peer.close(now_ns) else {
             return Some(t.cfg);
         };
+        if t.cfg.wireguard.is_some() {
+            let mut frames: heapless::Vec<ControlFrame, 2> = heapless::Vec::new();
+            self.seal_control(&t, &msg, now_ns, &mut |f| {
+                if let Ok(f) = ControlFrame::from_slice(f) {
+                    let _ = frames.push(f);
+                }
+            });
+            for f in frames {
+                if self.outbox.is_full() {
+                    self.outbox.pop_front();
+                }
+                let _ = self.outbox.push_back(f);
+            }
+            return Some(t.cfg);
+        }
         let Underlay {
             cfg,
             mac,
@@ -103,6 +119,7 @@ impl Underlay {
             send(&f);
         }
         let mut dead = heapless::Vec::<u32, { super::MAX_TUNNELS }>::new();
+        let mut sealed = heapless::Vec::<(u32, encap::Control), { 2 * super::MAX_TUNNELS }>::new();
         let Underlay {
             cfg,
             mac,
@@ -119,6 +136,9 @@ impl Underlay {
                     Some(Action::Dead) => {
                         let _ = dead.push(*wire);
                     }
+                    Some(Action::Send(msg)) if t.cfg.wireguard.is_some() => {
+                        let _ = sealed.push((*wire, msg));
+                    }
                     Some(Action::Send(msg)) => {
                         if resolve(cfg, *mac, nexthops, counters, t, now_ns, send).is_err() {
                             continue;
@@ -134,11 +154,42 @@ impl Underlay {
         for wire in dead {
             self.note(wire, TunnelEventKind::Dead);
         }
+        for (wire, msg) in sealed {
+            if let Some(t) = self.tunnels.remove(&wire) {
+                self.seal_control(&t, &msg, now_ns, send);
+                self.tunnels.insert(wire, t);
+            }
+        }
+        self.wireguard_poll(now_ns, send);
+    }
+
+    /// Sends tunnel wire `t`'s control message inside WireGuard.
+    fn seal_control(
+        &mut self,
+        t: &super::Tunnel,
+        msg: &encap::Control,
+        now_ns: u64,
+        send: &mut dyn FnMut(&[u8]),
+    ) {
+        let (Some(peer), Some(w)) = (t.wg_peer, t.cfg.wireguard) else {
+            return;
+        };
+        let mut buf = [0u8; CONTROL_FRAME_MAX];
+        let at = super::wg::INNER_IP_AT - netframe::eth::ETH_HLEN;
+        let Ok(n) = t.template.control(msg, &mut buf[at..]) else {
+            return;
+        };
+        let ip_len = n - netframe::eth::ETH_HLEN;
+        if let Ok(len) = self.seal_to(peer, w.endpoint, t.cfg.wire, &mut buf, ip_len, now_ns, send)
+        {
+            send(&buf[..len]);
+        }
     }
 
     /// When [`poll`](Self::poll) next has something to do.
     pub fn next_deadline(&self) -> Option<u64> {
-        let outbox = (!self.outbox.is_empty()).then_some(0);
+        let soon = self.wireguard.as_ref().is_some_and(|w| w.poll_soon);
+        let outbox = (!self.outbox.is_empty() || soon).then_some(0);
         self.tunnels
             .values()
             .filter_map(|t| t.peer.next_deadline())

@@ -22,6 +22,8 @@ xs_schema::counters! {
         dropped_too_big,
         /// A runt, or a frame addressed like our own control: refused.
         dropped_refused,
+        /// A tunnel wire had no WireGuard session yet (a handshake goes out).
+        dropped_no_session,
     }
 }
 
@@ -41,5 +43,10 @@ xs_schema::counters! {
         /// Guests' frames too big for a tunnel answered with ICMP
         /// Fragmentation Needed / Packet Too Big (`too_big`).
         too_big_answered,
+        /// A tunnel wire's Geneve in clear on the underlay: only WireGuard
+        /// may carry it.
+        dropped_clear,
+        /// An inner packet from a WireGuard peer for a wire of another peer.
+        dropped_wrong_peer,
     }
 }

@@ -27,8 +27,9 @@ mod control;
 mod counters;
 pub mod echo;
 pub mod too_big;
+pub mod wg;
 
-pub use config::{TunnelConfig, UnderlayConfig};
+pub use config::{TunnelConfig, UnderlayConfig, WireguardPeer};
 pub use control::{TunnelEvent, TunnelEventKind};
 pub use counters::{TunnelCounters, UnderlayCounters};
 
@@ -61,6 +62,8 @@ pub enum TxDrop {
     TooBig { mtu: u16 },
     /// A runt, or addressed like our own control.
     Refused,
+    /// A tunnel wire without a WireGuard session yet (a handshake goes out).
+    NoSession,
 }
 
 /// Why a tunnel was not added.
@@ -80,6 +83,10 @@ pub enum TunnelError {
     Full,
     #[error("no underlay address (banana corm create --underlay)")]
     NoUnderlay,
+    #[error("a tunnel wire needs a WireGuard key (banana corm create --tunnel-key)")]
+    NoWireguard,
+    #[error("WireGuard peer: {0}")]
+    Peer(::wireguard::interface::PeerError),
 }
 
 struct Tunnel {
@@ -87,6 +94,8 @@ struct Tunnel {
     template: Template,
     peer: Peer,
     counters: TunnelCounters,
+    /// A tunnel wire's WireGuard peer.
+    wg_peer: Option<::wireguard::PeerId>,
 }
 
 /// What a NIC frame is, for the data plane.
@@ -121,6 +130,8 @@ pub struct Underlay {
     pub counters: UnderlayCounters,
     /// Pings of our address ([`echo`]).
     pub echo_counters: echo::EchoCounters,
+    /// The tunnel wires' WireGuard ([`wg`]), with `--tunnel-key`.
+    wireguard: Option<wg::Wireguard>,
 }
 
 impl Underlay {
@@ -141,6 +152,7 @@ impl Underlay {
             decap: DecapCounters::new(),
             counters: UnderlayCounters::default(),
             echo_counters: echo::EchoCounters::default(),
+            wireguard: None,
         }
     }
 
@@ -167,8 +179,16 @@ impl Underlay {
                 });
             }
         }
-        if self.cfg.next_hop(*cfg.remote.ip()).is_none() {
-            return Err(TunnelError::NoRoute(*cfg.remote.ip()));
+        // A tunnel wire's packets go to its WireGuard peer's underlay
+        // address, from our tunnel address, and WireGuard takes its share
+        // of the MTU.
+        let (local, via, mtu) = match (&cfg.wireguard, &self.wireguard) {
+            (None, _) => (self.cfg.addr, *cfg.remote.ip(), self.cfg.mtu),
+            (Some(_), None) => return Err(TunnelError::NoWireguard),
+            (Some(w), Some(wg)) => (wg.addr, *w.endpoint.ip(), self.cfg.mtu - wg::OVERHEAD),
+        };
+        if self.cfg.next_hop(via).is_none() {
+            return Err(TunnelError::NoRoute(via));
         }
         let template = Template::new(&TemplateConfig {
             encap: cfg.encap,
@@ -177,12 +197,26 @@ impl Underlay {
             // Set per frame from the next-hop table.
             dst_mac: eth::BROADCAST,
             vlan: None,
-            local: self.cfg.addr,
+            local,
             remote: *cfg.remote.ip(),
             dst_port: cfg.remote.port(),
-            underlay_mtu: self.cfg.mtu,
+            underlay_mtu: mtu,
         })
         .map_err(TunnelError::Template)?;
+        let wg_peer = match (&cfg.wireguard, self.wireguard.as_mut()) {
+            (Some(w), Some(wg)) => Some(match wg.iface.find_peer(&w.public) {
+                Some(p) => p,
+                None => wg
+                    .iface
+                    .add_peer(::wireguard::PeerConfig {
+                        public: w.public,
+                        psk: ::wireguard::PresharedKey::default(),
+                        persistent_keepalive_s: 0,
+                    })
+                    .map_err(TunnelError::Peer)?,
+            }),
+            _ => None,
+        };
         let peer = Peer::new(PeerConfig {
             vni: cfg.vni,
             remote: cfg.remote,
@@ -196,6 +230,7 @@ impl Underlay {
                 template,
                 peer,
                 counters: TunnelCounters::default(),
+                wg_peer,
             },
         );
         Ok(())
@@ -222,7 +257,7 @@ impl Underlay {
 
     /// Looks at a frame from the NIC; `send` transmits what the underlay
     /// answers (ARP replies).
-    pub fn receive(&mut self, frame: &[u8], now_ns: u64, send: &mut dyn FnMut(&[u8])) -> Rx {
+    pub fn receive(&mut self, frame: &mut [u8], now_ns: u64, send: &mut dyn FnMut(&[u8])) -> Rx {
         let Some(hdr) = eth::EthHeader::parse(frame) else {
             return Rx::Foreign;
         };
@@ -237,32 +272,55 @@ impl Underlay {
         if self.echo.receive(echo, frame, self.mac, addr, now_ns, send) != echo::EchoRx::NotEcho {
             return Rx::Consumed;
         }
+        if let Some(rx) = self.wireguard_receive(frame, now_ns, send) {
+            return rx;
+        }
         match self.decapsulate(frame) {
-            Verdict::Data { vni, inner, src } => self.data(vni, inner, src, now_ns),
-            Verdict::Control { vni, msg, src } => {
-                let event = match self.tunnel_mut(vni, src) {
-                    Some(t) => t
-                        .peer
-                        .on_control(vni, src, msg, now_ns)
-                        .ok()
-                        .flatten()
-                        .map(|e| (t.cfg.wire, e)),
-                    None => {
-                        self.counters.dropped_unknown_vni += 1;
-                        None
-                    }
-                };
-                if let Some((wire, e)) = event {
-                    self.note(wire, e.into());
-                }
+            Verdict::Data { vni, inner, src } if !self.in_clear(vni, src) => {
+                self.data(vni, inner, src, now_ns)
+            }
+            Verdict::Control { vni, msg, src } if !self.in_clear(vni, src) => {
+                self.control(vni, msg, src, now_ns);
                 Rx::Consumed
             }
+            Verdict::Data { .. } | Verdict::Control { .. } => Rx::Consumed,
             Verdict::Drop(r) if r.is_foreign() => {
                 self.counters.dropped_to_us += 1;
                 Rx::Consumed
             }
             Verdict::Drop(_) => Rx::Consumed,
         }
+    }
+
+    /// Control for the tunnel with `vni` from `src`.
+    fn control(&mut self, vni: Vni, msg: encap::Control, src: SocketAddrV4, now_ns: u64) {
+        let event = match self.tunnel_mut(vni, src) {
+            Some(t) => t
+                .peer
+                .on_control(vni, src, msg, now_ns)
+                .ok()
+                .flatten()
+                .map(|e| (t.cfg.wire, e)),
+            None => {
+                self.counters.dropped_unknown_vni += 1;
+                None
+            }
+        };
+        if let Some((wire, e)) = event {
+            self.note(wire, e.into());
+        }
+    }
+
+    /// Whether tunnel traffic that came in clear is a tunnel wire's, which
+    /// only WireGuard may carry (counted).
+    fn in_clear(&mut self, vni: Vni, src: SocketAddrV4) -> bool {
+        let wg = self
+            .tunnel_mut(vni, src)
+            .is_some_and(|t| t.cfg.wireguard.is_some());
+        if wg {
+            self.counters.dropped_clear += 1;
+        }
+        wg
     }
 
     fn arp(
@@ -377,7 +435,11 @@ impl Underlay {
             .values_mut()
             .find(|t| t.cfg.endpoint == endpoint)
             .ok_or(TxDrop::NotTunnel)?;
-        resolve(cfg, *mac, nexthops, counters, t, now_ns, send)?;
+        // A tunnel wire's Ethernet header is replaced by WireGuard's: its
+        // next hop is the peer's, found when sealing (`wg`).
+        if t.cfg.wireguard.is_none() {
+            resolve(cfg, *mac, nexthops, counters, t, now_ns, send)?;
+        }
         match t.template.header_for(inner_head, inner_len, out) {
             Ok(n) => {
                 t.counters.tx_frames += 1;
@@ -408,31 +470,63 @@ fn resolve(
     now_ns: u64,
     send: &mut dyn FnMut(&[u8]),
 ) -> Result<(), TxDrop> {
-    let Some(hop) = cfg.next_hop(*t.cfg.remote.ip()) else {
-        t.counters.dropped_no_route += 1;
-        return Err(TxDrop::NoRoute);
-    };
+    let hop = resolve_hop(
+        cfg,
+        mac,
+        nexthops,
+        counters,
+        *t.cfg.remote.ip(),
+        now_ns,
+        send,
+    );
+    match hop {
+        Ok(m) => {
+            t.template.set_next_hop(m);
+            Ok(())
+        }
+        Err(e) => {
+            match e {
+                TxDrop::NoRoute => t.counters.dropped_no_route += 1,
+                _ => t.counters.dropped_no_next_hop += 1,
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The MAC frames to `remote` go to (itself on link, else the gateway's).
+/// Never waits: an unknown MAC is `NoNextHop`, with an ARP request `send`
+/// out at most once a second per address.
+fn resolve_hop(
+    cfg: &UnderlayConfig,
+    mac: Mac,
+    nexthops: &mut NextHopTable,
+    counters: &mut UnderlayCounters,
+    remote: Ipv4Addr,
+    now_ns: u64,
+    send: &mut dyn FnMut(&[u8]),
+) -> Result<Mac, TxDrop> {
+    let hop = cfg.next_hop(remote).ok_or(TxDrop::NoRoute)?;
     let mut ask = || {
         counters.arp_requests += 1;
         send(&arp::request(mac, cfg.addr, hop));
     };
-    let hop_mac = match nexthops.lookup(hop, now_ns) {
-        Lookup::Hit(m) => m,
+    match nexthops.lookup(hop, now_ns) {
+        Lookup::Hit(m) => Ok(m),
         Lookup::HitRefresh(m) => {
             ask();
-            m
+            Ok(m)
         }
         Lookup::Miss { request } => {
             if request {
                 ask();
             }
-            t.counters.dropped_no_next_hop += 1;
-            return Err(TxDrop::NoNextHop);
+            Err(TxDrop::NoNextHop)
         }
-    };
-    t.template.set_next_hop(hop_mac);
-    Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod wg_tests;

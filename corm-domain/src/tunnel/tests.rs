@@ -26,6 +26,7 @@ fn tunnel(wire: u32, endpoint: u16, vni: u32, remote: Ipv4Addr) -> TunnelConfig 
         vni: Vni::new(vni).unwrap(),
         remote: SocketAddrV4::new(remote, 4789),
         control: false,
+        wireguard: None,
     }
 }
 
@@ -112,7 +113,7 @@ fn first_frame_asks_arp_then_frames_go_to_the_answer() {
     assert_eq!((q.sha, q.spa, q.tpa), (US, OURS, PEER));
     // The answer is taken; the frame goes.
     assert_eq!(
-        u.receive(&arp_reply_from_peer(), SEC, &mut |_| panic!(
+        u.receive(&mut arp_reply_from_peer().to_vec(), SEC, &mut |_| panic!(
             "no answer to a reply"
         )),
         Rx::Consumed
@@ -158,7 +159,7 @@ fn first_frame_asks_arp_then_frames_go_to_the_answer() {
 fn an_unsolicited_reply_plants_nothing() {
     let mut u = underlay();
     assert_eq!(
-        u.receive(&arp_reply_from_peer(), SEC, &mut |_| {}),
+        u.receive(&mut arp_reply_from_peer().to_vec(), SEC, &mut |_| {}),
         Rx::Consumed
     );
     let mut hdr = [0u8; MAX_HEADER_LEN];
@@ -176,7 +177,7 @@ fn requests_for_our_address_are_answered() {
     let mut sent = Vec::new();
     // A broadcast: answered, and still switched (hosts may share the segment).
     assert_eq!(
-        u.receive(&q, 0, &mut |b| sent.push(b.to_vec())),
+        u.receive(&mut q.to_vec(), 0, &mut |b| sent.push(b.to_vec())),
         Rx::Foreign
     );
     let r = parse(&sent[0]).unwrap();
@@ -188,7 +189,9 @@ fn requests_for_our_address_are_answered() {
     // Another address: not ours to answer.
     let other = arp::request(PEER_MAC, PEER, Ipv4Addr::new(10, 77, 0, 41));
     assert_eq!(
-        u.receive(&other, 0, &mut |_| panic!("answered for another")),
+        u.receive(&mut other.to_vec(), 0, &mut |_| panic!(
+            "answered for another"
+        )),
         Rx::Foreign
     );
     assert_eq!(u.counters.arp_answered, 1);
@@ -199,7 +202,7 @@ fn tunnel_traffic_enters_from_its_endpoint_and_nothing_else_does() {
     let mut u = underlay();
     let f = inner(200);
     let frame = from_peer(PEER, 42, &f);
-    match u.receive(&frame, 0, &mut |_| {}) {
+    match u.receive(&mut frame.to_vec(), 0, &mut |_| {}) {
         Rx::Inner { endpoint, inner } => {
             assert_eq!(endpoint, 1);
             assert_eq!(&frame[inner], &f[..]);
@@ -209,12 +212,15 @@ fn tunnel_traffic_enters_from_its_endpoint_and_nothing_else_does() {
     // A spoofed source with our VNI, an unknown VNI, a bad checksum: taken
     // off the wire and counted, never switched.
     let spoof = from_peer(Ipv4Addr::new(10, 77, 0, 99), 42, &f);
-    assert_eq!(u.receive(&spoof, 0, &mut |_| {}), Rx::Consumed);
+    assert_eq!(u.receive(&mut spoof.to_vec(), 0, &mut |_| {}), Rx::Consumed);
     let other_vni = from_peer(PEER, 43, &f);
-    assert_eq!(u.receive(&other_vni, 0, &mut |_| {}), Rx::Consumed);
+    assert_eq!(
+        u.receive(&mut other_vni.to_vec(), 0, &mut |_| {}),
+        Rx::Consumed
+    );
     let mut bad = frame.clone();
     bad[24] ^= 0xff; // the outer IPv4 checksum
-    assert_eq!(u.receive(&bad, 0, &mut |_| {}), Rx::Consumed);
+    assert_eq!(u.receive(&mut bad.to_vec(), 0, &mut |_| {}), Rx::Consumed);
     let (_, c, p) = u.tunnel_counters().next().unwrap();
     assert_eq!((c.rx_frames, p.dropped_spoofed), (1, 1));
     assert_eq!(u.counters.dropped_unknown_vni, 1);
@@ -222,12 +228,15 @@ fn tunnel_traffic_enters_from_its_endpoint_and_nothing_else_does() {
     // Other traffic to our MAC is not flooded to the endpoints.
     let mut tcp = frame.clone();
     tcp[23] = 6;
-    assert_eq!(u.receive(&tcp, 0, &mut |_| {}), Rx::Consumed);
+    assert_eq!(u.receive(&mut tcp.to_vec(), 0, &mut |_| {}), Rx::Consumed);
     // Frames for other MACs are the switch's.
     let mut guest = frame;
     guest[0..6].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x51]);
-    assert_eq!(u.receive(&guest, 0, &mut |_| {}), Rx::Foreign);
-    assert_eq!(u.receive(&[0u8; 10], 0, &mut |_| {}), Rx::Foreign);
+    assert_eq!(u.receive(&mut guest.to_vec(), 0, &mut |_| {}), Rx::Foreign);
+    assert_eq!(
+        u.receive(&mut [0u8; 10].to_vec(), 0, &mut |_| {}),
+        Rx::Foreign
+    );
 }
 
 #[test]
@@ -332,6 +341,7 @@ mod corm_to_corm {
             vni: Vni::new(5).unwrap(),
             remote: SocketAddrV4::new(remote, 6081),
             control: true,
+            wireguard: None,
         })
         .unwrap();
         u
@@ -353,10 +363,10 @@ mod corm_to_corm {
             }
             let (in_b, in_a) = (core::mem::take(&mut to_b), core::mem::take(&mut to_a));
             for f in in_b {
-                let _ = b.receive(&f, now, &mut |r| to_a.push(r.to_vec()));
+                let _ = b.receive(&mut f.to_vec(), now, &mut |r| to_a.push(r.to_vec()));
             }
             for f in in_a {
-                let _ = a.receive(&f, now, &mut |r| to_b.push(r.to_vec()));
+                let _ = a.receive(&mut f.to_vec(), now, &mut |r| to_b.push(r.to_vec()));
             }
             a.poll(now, &mut |f| to_b.push(f.to_vec()));
             b.poll(now, &mut |f| to_a.push(f.to_vec()));
@@ -412,7 +422,7 @@ mod corm_to_corm {
         let mut replay = Vec::new();
         b.poll(40 * SEC, &mut |f| replay.push(f.to_vec()));
         for f in &replay {
-            a.receive(f, 40 * SEC, &mut |_| {});
+            a.receive(&mut f.clone(), 40 * SEC, &mut |_| {});
         }
         let (_, _, p) = a.tunnel_counters().next().unwrap();
         assert!(replay.is_empty() || p.dropped_old_epoch > old, "{replay:?}");
@@ -482,7 +492,7 @@ fn the_underlay_address_answers_ping() {
     };
     let mut sent = Vec::new();
     assert_eq!(
-        u.receive(&ping(OURS), 0, &mut |f| sent.push(f.to_vec())),
+        u.receive(&mut ping(OURS).to_vec(), 0, &mut |f| sent.push(f.to_vec())),
         Rx::Consumed
     );
     assert_eq!(sent.len(), 1);
@@ -494,7 +504,7 @@ fn the_underlay_address_answers_ping() {
     let other = ping(Ipv4Addr::new(10, 77, 0, 99));
     sent.clear();
     assert_eq!(
-        u.receive(&other, 0, &mut |f| sent.push(f.to_vec())),
+        u.receive(&mut other.to_vec(), 0, &mut |f| sent.push(f.to_vec())),
         Rx::Consumed
     );
     assert!(sent.is_empty());

@@ -33,6 +33,7 @@ fn lab() -> Lab {
             vni: Vni::new(42).unwrap(),
             remote: SocketAddrV4::new(VTEP, 4789),
             control: false,
+            wireguard: None,
         })
         .unwrap();
     lab
