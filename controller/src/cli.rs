@@ -210,6 +210,10 @@ pub enum WireCmd {
         /// sends to the other's underlay address) instead of a local wire.
         #[arg(long, value_name = "geneve|vxlan")]
         encap: Option<String>,
+        /// Make it a tunnel wire: the encap wire's Geneve inside WireGuard
+        /// between the two Corms (both made with --tunnel-key).
+        #[arg(long)]
+        tunnel: bool,
     },
     /// Remove a wire, named by id or by one of its endpoints.
     Disconnect { wire: String },
@@ -380,9 +384,11 @@ pub fn dispatch(app: &App, cmd: Cmd, out: &mut dyn Write) -> anyhow::Result<()> 
             first,
             second,
             encap,
+            tunnel,
         }) => {
-            let w = app.connect(&first, &second, encap.as_deref())?;
-            let encap = w.encap.map_or(String::new(), |e| format!(", {e}"));
+            let w = app.connect(&first, &second, encap.as_deref(), tunnel)?;
+            let wg = if w.wireguard { " in wireguard" } else { "" };
+            let encap = w.encap.map_or(String::new(), |e| format!(", {e}{wg}"));
             writeln!(
                 out,
                 "wire {}: {} <-> {} ({}{encap})",

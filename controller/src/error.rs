@@ -118,6 +118,10 @@ pub enum Error {
     NoMacs(String),
     #[error("bad --flood '{0}': {1}")]
     BadFlood(String, crate::flood::BadFloodLimit),
+    #[error("corm '{0}' has no tunnel key (banana corm create ... --tunnel-key)")]
+    NoTunnelKey(String),
+    #[error("--tunnel carries Geneve inside WireGuard, not --encap {0}")]
+    TunnelNeedsGeneve(String),
     #[error("cannot read the OS's random generator: {0}")]
     Random(String),
     #[error("bad --underlay '{0}': {1}")]

@@ -303,6 +303,9 @@ impl DomainRecord {
         if !self.local_vlans.is_empty() {
             b.put(join(&p, config::LOCAL_VLANS), join_vids(&self.local_vlans));
         }
+        if let Some(k) = &self.tunnel_key {
+            b.put(join(&p, config::WIREGUARD_ADDRESS), k.address());
+        }
         for w in wires {
             let Some(side) = w.side_of(&self.kind, &self.name) else {
                 continue;
@@ -385,6 +388,9 @@ pub struct WireRecord {
     /// Set only on an encap wire between two Corms' endpoints (`--encap`):
     /// a VTEP end says its own encapsulation, and a local wire has none.
     pub encap: Option<Encap>,
+    /// A tunnel wire (`--tunnel`): the encap wire's Geneve inside
+    /// WireGuard between the two Corms' tunnel addresses.
+    pub wireguard: bool,
 }
 
 impl WireRecord {
@@ -418,6 +424,9 @@ impl WireRecord {
             .put(join(&p, "state"), &self.state);
         if let Some(e) = self.encap {
             b.put(join(&p, "encap"), e);
+        }
+        if self.wireguard {
+            b.put(join(&p, "wireguard"), 1);
         }
         b
     }
@@ -484,11 +493,18 @@ impl WireRecord {
             return Some(*v);
         }
         let encap = self.corm_encap()?;
-        let peer = find(domains, self.end(side.other()))?.underlay?;
+        let peer = find(domains, self.end(side.other()))?;
+        // A tunnel wire's Geneve goes to the peer's tunnel address (inside
+        // WireGuard); the peer must have a key.
+        let remote = if self.wireguard {
+            peer.tunnel_key.as_ref()?.address()
+        } else {
+            peer.underlay?.cidr.addr
+        };
         Some(Vtep {
             encap,
             vni: Some(self.id).filter(|&id| id <= Vtep::MAX_VNI)?,
-            remote: peer.cidr.addr,
+            remote,
             port: encap.default_port(),
         })
     }
@@ -512,6 +528,19 @@ impl WireRecord {
             .put(join(&p, key::PORT), v.port);
         if self.corm_encap().is_some() {
             b.put(join(&p, key::CONTROL), 1);
+        }
+        if self.wireguard {
+            let peer = find(domains, self.end(side.other()));
+            if let Some((k, u)) = peer.and_then(|d| Some((d.tunnel_key.as_ref()?, d.underlay?))) {
+                b.put(
+                    join(&p, key::WIREGUARD_PEER),
+                    k.public().to_base64().as_str(),
+                )
+                .put(
+                    join(&p, key::WIREGUARD_ENDPOINT),
+                    format!("{}:{}", u.cidr.addr, crate::tunnel_key::PORT),
+                );
+            }
         }
         b
     }
@@ -559,12 +588,14 @@ impl WireRecord {
                 let state = reg
                     .get(&join(&p, "state"))?
                     .unwrap_or_else(|| "connecting".into());
+                let wireguard = reg.get(&join(&p, "wireguard"))?.as_deref() == Some("1");
                 all.push(WireRecord {
                     id,
                     a,
                     b,
                     state,
                     encap,
+                    wireguard,
                 });
             }
         }

@@ -15,6 +15,9 @@ use crate::error::{Error, Result};
 use crate::registry::{join, Access, Batch};
 use xs_schema::config;
 
+/// The UDP port a Corm's WireGuard listens on (`corm_domain::tunnel::wg::PORT`).
+pub const PORT: u16 = 51820;
+
 /// A Corm's static key pair.
 #[derive(Clone)]
 pub struct TunnelKey(PrivateKey);
@@ -28,6 +31,20 @@ impl TunnelKey {
     /// The key stored as text; `None` if garbled.
     pub fn from_text(text: &str) -> Option<TunnelKey> {
         PrivateKey::from_base64(text).map(TunnelKey)
+    }
+
+    /// The Corm's tunnel address: the source of its tunnel wires' Geneve
+    /// inside WireGuard. Derived from the public key, so it needs no record
+    /// and survives restarts: 22 bits of it in 100.64.0.0/10 (RFC 6598's
+    /// shared space, never routed on the Internet), host part never all
+    /// zeros or ones.
+    pub fn address(&self) -> std::net::Ipv4Addr {
+        let k = self.public().0;
+        let host = match u32::from_be_bytes([k[0], k[1], k[2], k[3]]) & 0x003F_FFFF {
+            0 | 0x003F_FFFF => 1,
+            h => h,
+        };
+        std::net::Ipv4Addr::from(0x6440_0000 | host)
     }
 
     /// The public half, which peers configure.

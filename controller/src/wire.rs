@@ -44,11 +44,25 @@ impl App<'_> {
     /// Wires two endpoints: two domains' (a local wire), a Corm's and a
     /// remote VTEP (an encap wire), or, with `encap`, two Corms' (an encap
     /// wire between Corms).
-    pub fn connect(&self, first: &str, second: &str, encap: Option<&str>) -> Result<WireRecord> {
+    pub fn connect(
+        &self,
+        first: &str,
+        second: &str,
+        encap: Option<&str>,
+        tunnel: bool,
+    ) -> Result<WireRecord> {
         let (x, y): (Endpoint, Endpoint) = (first.parse()?, second.parse()?);
+        // A tunnel wire is Geneve inside WireGuard (docs/tunnel.md).
+        let encap = match (encap, tunnel) {
+            (None, true) => Some("geneve"),
+            (Some(e), true) if e != "geneve" => {
+                return Err(Error::TunnelNeedsGeneve(e.to_string()))
+            }
+            (e, _) => e,
+        };
         if let Some(e) = encap {
             let e = e.parse().map_err(|()| Error::BadEncap(e.to_string()))?;
-            return self.connect_corms(x, y, e);
+            return self.connect_corms(x, y, e, tunnel);
         }
         match (x.vtep(), y.vtep()) {
             (Some(_), Some(_)) => Err(Error::TwoVteps(x, y)),
@@ -86,6 +100,7 @@ impl App<'_> {
             b,
             state: CONNECTING.into(),
             encap: None,
+            wireguard: false,
         };
         let mut batch = Batch::new();
         batch.put(NEXT_WIRE, id + 1);
@@ -118,6 +133,7 @@ impl App<'_> {
             b: Endpoint::Vtep(vtep),
             state: CONFIGURED.into(),
             encap: None,
+            wireguard: false,
         };
         let mut batch = Batch::new();
         batch.put(NEXT_WIRE, id + 1);
@@ -131,13 +147,26 @@ impl App<'_> {
     /// needs an underlay from which it reaches the other's (a distinct
     /// address), and the wire id, its VNI, must fit in 24 bits and not be a
     /// VNI either Corm already uses to the other. `x` is `a`, `y` is `b`.
-    fn connect_corms(&self, x: Endpoint, y: Endpoint, encap: Encap) -> Result<WireRecord> {
+    fn connect_corms(
+        &self,
+        x: Endpoint,
+        y: Endpoint,
+        encap: Encap,
+        tunnel: bool,
+    ) -> Result<WireRecord> {
         encap_ends(&x, &y, encap)?;
         distinct_domains(&x, &y)?;
         let domains = DomainRecord::load_all(self.reg)?;
         let (da, ida) = resolve(&domains, &x)?;
         let (db, idb) = resolve(&domains, &y)?;
         check_underlays(da, db)?;
+        if tunnel {
+            for d in [da, db] {
+                if d.tunnel_key.is_none() {
+                    return Err(Error::NoTunnelKey(d.name.clone()));
+                }
+            }
+        }
         let wires = WireRecord::load_all(self.reg)?;
         for ep in [&x, &y] {
             unwired(&wires, ep)?;
@@ -152,6 +181,7 @@ impl App<'_> {
             b: y,
             state: CONFIGURED.into(),
             encap: Some(encap),
+            wireguard: tunnel,
         };
         for (side, corm) in [(Side::A, da), (Side::B, db)] {
             if let Some(to) = wire.remote_of(side, &domains) {

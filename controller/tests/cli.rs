@@ -442,3 +442,70 @@ fn a_corm_gets_a_wireguard_key_and_its_secrets_are_its_own() {
     assert!(!out.contains("wireguard"), "{out}");
     assert!(!lab.state().contains("wireguard"), "{}", lab.state());
 }
+
+#[test]
+fn a_tunnel_wire_names_each_corm_s_wireguard_peer() {
+    let lab = Lab::new();
+    std::fs::write(lab.path("xl/devices"), "0000:00:03.0\n0000:00:04.0\n").unwrap();
+    let mk = |name: &str, bdf: &str, ip: &str, key: bool| {
+        let mut args = vec![
+            "corm",
+            "create",
+            name,
+            "--bdf",
+            bdf,
+            "--endpoints",
+            "1",
+            "--underlay",
+            ip,
+        ];
+        if key {
+            args.push("--tunnel-key");
+        }
+        lab.ok(&args)
+    };
+    mk("ca", "0000:00:03.0", "10.77.0.43/24", true);
+    mk("cb", "0000:00:04.0", "10.77.0.44/24", false);
+    let err = lab.fails(lab.cmd(&["wire", "connect", "corm:ca/0", "corm:cb/0", "--tunnel"]));
+    assert!(err.contains("corm 'cb' has no tunnel key"), "{err}");
+    assert!(!lab.state().contains("/banana/wire/1/"), "{}", lab.state());
+    lab.ok(&["corm", "destroy", "cb"]);
+    mk("cb", "0000:00:04.0", "10.77.0.44/24", true);
+    let out = lab.ok(&["wire", "connect", "corm:ca/0", "corm:cb/0", "--tunnel"]);
+    assert!(out.contains("geneve in wireguard"), "{out}");
+    let state = lab.state();
+    let value = |key: &str| {
+        state
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("{key} missing from\n{state}"))
+            .to_string()
+    };
+    let (da, db) = (
+        value("/banana/corm/ca/domid"),
+        value("/banana/corm/cb/domid"),
+    );
+    let tun_b = value(&format!("/banana/config/{db}/wireguard-address"));
+    assert!(tun_b.starts_with("100."), "{tun_b}");
+    let dir = format!("/banana/config/{da}/tunnel/1");
+    assert_eq!(value(&format!("{dir}/remote")), tun_b);
+    assert_eq!(value(&format!("{dir}/encap")), "geneve");
+    assert_eq!(
+        value(&format!("{dir}/wireguard-peer")),
+        value("/banana/corm/cb/wireguard/public-key")
+    );
+    assert_eq!(
+        value(&format!("{dir}/wireguard-endpoint")),
+        "10.77.0.44:51820"
+    );
+    let err = lab.fails(lab.cmd(&[
+        "wire",
+        "connect",
+        "corm:ca/0",
+        "corm:cb/0",
+        "--tunnel",
+        "--encap",
+        "vxlan",
+    ]));
+    assert!(err.contains("--tunnel carries Geneve"), "{err}");
+}
