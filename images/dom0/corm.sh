@@ -44,11 +44,15 @@ corm_down() {
 	wait_gone "$1" 60
 }
 
-# corm_encap_wire B/E A/E: `banana wire connect corm:B/E corm:A/E --encap geneve`
-# (two Corms as two hosts), then waits until each Corm brought the tunnel up with
-# in-band control and sees its peer. Sets WIRE (the wire id).
+# corm_encap_wire B/E A/E [ARG...]: `banana wire connect corm:B/E corm:A/E --encap
+# geneve ARG...` (two Corms as two hosts; --tunnel: a tunnel wire), then waits until
+# each Corm brought the tunnel up with in-band control and sees its peer. Sets WIRE
+# (the wire id).
 corm_encap_wire() {
-	banana_ok wire connect "corm:$1" "corm:$2" --encap geneve
+	_a=$1 _b=$2
+	shift 2
+	banana_ok wire connect "corm:$_a" "corm:$_b" --encap geneve "$@"
+	set -- "$_a" "$_b"
 	WIRE=$(sed -n 's/^wire \([0-9][0-9]*\): .*/\1/p' "$BANANA_WORK/banana.out" | head -n 1)
 	[ -n "$WIRE" ] || fail "banana wire connect printed no wire id: $(tr '\n' ' ' < "$BANANA_WORK/banana.out")"
 	for c in "${1%%/*}" "${2%%/*}"; do

@@ -39,6 +39,9 @@ for item in $(echo "$1" | tr ',+' '  '); do
 	vxlan-interop) script=$BANANA_ROOT/tests/$item.sh tmo=$((ITEM_TIMEOUT + 300)) ;;
 	# two Corms, a Spike, a guest, iperf3 through the tunnel, then a Corm made again
 	encap-wire) script=$BANANA_ROOT/tests/$item.sh tmo=$((ITEM_TIMEOUT + 600)) ;;
+	# encap-wire's set-up with WireGuard keys, iperf3 through the tunnel wire, the
+	# lab agent's tshark decode of the segment
+	tunnel-wire) script=$BANANA_ROOT/tests/$item.sh tmo=$((ITEM_TIMEOUT + 600)) ;;
 	# two Corms, a Spike, a guest, 40 s of an impaired underlay and pings around it
 	encap-impair) script=$BANANA_ROOT/tests/$item.sh tmo=$((ITEM_TIMEOUT + 600)) ;;
 	*) script=$BANANA_ROOT/tests/$item.sh tmo=$ITEM_TIMEOUT ;;

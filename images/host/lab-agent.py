@@ -8,6 +8,13 @@ answers one request line per connection with lines ending in END:
                written): one line per VXLAN packet carrying IPv4 ICMP,
                  VNI <vni> <inner src> -> <inner dst> icmp type <t>
                in capture order, then END
+  wg-flows     the WireGuard and Geneve flows of CAPTURE: per IPv4 source,
+               destination and WireGuard message type, tshark's decode of UDP
+               51820 (every handshake message and the first 200 transport
+               messages), and a count of UDP 6081 (Geneve in clear),
+                 WG <src> -> <dst> type <t> n=<count>
+                 GENEVE <src> -> <dst> n=<count>
+               then END
   anything else  ERR unknown request, END
 Errors are one line `ERR <why>` before END. Bounded: a request is one line of at
 most 128 bytes, read and written with 5 s timeouts; tshark runs at most 20 s; an
@@ -37,6 +44,10 @@ def occurrence(field, i):
 
 
 def vxlan_icmp_frames(capture, out):
+    return select_frames(capture, out, looks_vxlan_icmp)
+
+
+def select_frames(capture, out, keep):
     """Copy the frames of CAPTURE (classic pcap, Ethernet) that look like VXLAN
     (UDP port 4789 over IPv4) carrying IPv4 ICMP into the pcap file OUT, so that
     tshark decodes those only: a run's capture holds iperf3's ~10^5 frames through
@@ -74,7 +85,7 @@ def vxlan_icmp_frames(capture, out):
             n += 1
             if n % 10000 == 0 and time.monotonic() > deadline:
                 raise subprocess.TimeoutExpired("pre-filter", TSHARK_TIMEOUT)
-            if looks_vxlan_icmp(data):
+            if keep(data):
                 out.write(rh + data)
     out.flush()
     return True
@@ -159,6 +170,71 @@ def vxlan_icmp_decode(capture):
     return out
 
 
+WG_PORT, GENEVE_PORT = 51820, 6081
+WG_TRANSPORT_KEPT = 200
+
+
+def udp_ports(d):
+    """(src ip, dst ip, src port, dst port, payload offset) of an IPv4/UDP frame, or None."""
+    t, o = ether_payload(d, 0)
+    if t != b"\x08\x00":
+        return None
+    p = ipv4_payload(d, o, 17)
+    if p < 0 or len(d) < p + 8:
+        return None
+    sp, dp = struct.unpack("!HH", d[p:p + 4])
+    return socket.inet_ntoa(d[o + 12:o + 16]), socket.inet_ntoa(d[o + 16:o + 20]), sp, dp, p + 8
+
+
+def wg_flows(capture):
+    """Answer lines (without END) for the wg-flows request."""
+    geneve = {}
+    kept = [0]
+
+    def keep(d):
+        u = udp_ports(d)
+        if u is None:
+            return False
+        src, dst, sp, dp, p = u
+        if GENEVE_PORT in (sp, dp):
+            geneve[(src, dst)] = geneve.get((src, dst), 0) + 1
+            return False
+        if WG_PORT not in (sp, dp) or len(d) <= p:
+            return False
+        if d[p] in (1, 2, 3):
+            return True
+        kept[0] += 1
+        return kept[0] <= WG_TRANSPORT_KEPT
+
+    out = []
+    try:
+        with tempfile.NamedTemporaryFile(prefix="lab-agent-", suffix=".pcap") as sel:
+            if not select_frames(capture, sel, keep):
+                return ["ERR the capture is not a classic Ethernet pcap"]
+            cmd = ["tshark", "-n", "-r", sel.name, "-d", "udp.port==%d,wg" % WG_PORT,
+                   "-Y", "wg", "-T", "fields", "-E", "separator=/t",
+                   "-e", "ip.src", "-e", "ip.dst", "-e", "wg.type"]
+            p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=TSHARK_TIMEOUT)
+    except FileNotFoundError:
+        return ["ERR no tshark on the lab host"]
+    except subprocess.TimeoutExpired:
+        return ["ERR reading the capture took longer than %d s" % TSHARK_TIMEOUT]
+    except OSError as e:
+        return ["ERR cannot read the capture: %s" % e]
+    flows = {}
+    for raw in p.stdout.decode("ascii", "replace").splitlines():
+        f = raw.split("\t")
+        if len(f) >= 3 and f[2]:
+            k = (f[0], f[1], f[2])
+            flows[k] = flows.get(k, 0) + 1
+    for (src, dst, t), n in sorted(flows.items()):
+        out.append("WG %s -> %s type %s n=%d" % (src, dst, t, n))
+    for (src, dst), n in sorted(geneve.items()):
+        out.append("GENEVE %s -> %s n=%d" % (src, dst, n))
+    return out[:MAX_LINES - 1]
+
+
 def read_request(conn):
     """The request line, or None (too long, no newline in time, closed)."""
     buf = b""
@@ -195,6 +271,8 @@ def serve(conn, peer, capture, slots):
                     lines = ["ERR bad request (one line of at most %d bytes within %d s)" % (MAX_REQ, IO_TIMEOUT)]
                 elif req == "vxlan-icmp":
                     lines = vxlan_icmp(capture)
+                elif req == "wg-flows":
+                    lines = wg_flows(capture)
                 else:
                     lines = ["ERR unknown request"]
                 conn.settimeout(IO_TIMEOUT)
