@@ -167,7 +167,8 @@ wait_other_qemu() {
 #   The VXLAN peer vx42 (lab_vxlan): VNI 42, local 10.77.0.1, remote 10.77.0.40 (the
 #   underlay address of test vxlan-interop's Corm), UDP 4789 over labbr, 10.88.0.1/24
 #   (MTU 1450), iperf3 -s on it; dumpcap captures the underlay (udp port 4789 on labbr)
-#   into the run's lab/underlay.pcap for the whole run; the lab agent
+#   into the run's lab/underlay.pcap for the whole run, and Geneve and WireGuard as
+#   corm-e1000's NIC (tap3) sees them into lab/corm-e1000.pcap; the lab agent
 #   (images/host/lab-agent.py) answers dom0 on 10.77.0.1:7700 with tshark's decode of it.
 # QEMU runs inside banana-<pid>; nothing has a route out of it. Everything is torn
 # down when run-xen.sh exits (also on failure, timeout, Ctrl-C); namespaces of dead
@@ -274,6 +275,12 @@ lab_vxlan() {
 	ip netns exec "$LAB_NS" dumpcap -q -P -i labbr -f 'udp port 4789' -s 200 -w "$LAB_DIR/underlay.pcap" \
 		> "$LAB_DIR/underlay-capture.log" 2>&1 &
 	LAB_CAP=$!
+	# Frames between two Corms cross labbr from port to port, never through labbr
+	# itself: corm-e1000's tap (00:03.0, the NIC of one Corm of every Corm-to-Corm
+	# test) shows them; Geneve and WireGuard only (the lab agent's wg-flows)
+	ip netns exec "$LAB_NS" dumpcap -q -P -i tap3 -f 'udp port 6081 or udp port 51820' -s 200 \
+		-w "$LAB_DIR/corm-e1000.pcap" > "$LAB_DIR/corm-capture.log" 2>&1 &
+	LAB_PIDS="$LAB_PIDS $!"
 	for i in $(seq 50); do
 		[ -s "$LAB_DIR/underlay.pcap" ] && break
 		kill -0 "$LAB_CAP" 2> /dev/null || break
@@ -293,6 +300,7 @@ lab_vxlan() {
 		return 0
 	fi
 	ip netns exec "$LAB_NS" python3 "$ROOT/images/host/lab-agent.py" 10.77.0.1 7700 "$LAB_DIR/underlay.pcap" \
+		"$LAB_DIR/corm-e1000.pcap" \
 		> "$LAB_DIR/lab-agent.log" 2>&1 &
 	a=$!
 	LAB_PIDS="$LAB_PIDS $a"

@@ -20,7 +20,7 @@ IMG=$ROOT/images
 OUT=${BANANA_OUT:-$ROOT/out/images}
 XB=/usr/lib/xen-4.17/bin
 DOMAINS="selftest-domain corm-domain spike-domain"
-DOM0_MODULES="xen-evtchn xen-privcmd xenfs xen-gntdev xen-gntalloc bridge xen-netback xen-netfront xen-pciback sch_netem"
+DOM0_MODULES="xen-evtchn xen-privcmd xenfs xen-gntdev xen-gntalloc bridge xen-netback xen-netfront xen-pciback sch_netem wireguard geneve"
 GUEST_MODULES="xen-netfront"
 # in dom0 but not loaded at boot: lib.sh std_up loads the one for dom0's own NIC
 # (std 00:06.0: e1000, std-e1000e 00:08.0: e1000e); lists nic-<module>.list
@@ -159,6 +159,15 @@ dom0() {
 	else
 		note "no /usr/sbin/tc on this host (apt package iproute2): left out of dom0"
 	fi
+	# wg (wireguard-tools) and iperf3: dom0's kernel WireGuard as a Corm's peer
+	# (tunnel-interop)
+	for b in wg iperf3; do
+		if command -v $b > /dev/null; then
+			copy_bins "$r" "$(command -v $b)"
+		else
+			note "no $b on this host (apt packages wireguard-tools, iperf3): left out of dom0"
+		fi
+	done
 	# glibc's pthread_cancel dlopen()s libgcc_s: xl dies without it
 	copy_bins "$r" /lib/x86_64-linux-gnu/libgcc_s.so.1
 	for b in read write ls list rm chmod exists watch; do ln -sf xenstore "$r/usr/bin/xenstore-$b"; done

@@ -214,6 +214,14 @@ pub enum WireCmd {
         /// between the two Corms (both made with --tunnel-key).
         #[arg(long)]
         tunnel: bool,
+        /// A geneve: VTEP end behind WireGuard: its public key (as `wg
+        /// pubkey` prints it; with --wireguard-endpoint; the Corm needs
+        /// --tunnel-key).
+        #[arg(long, value_name = "KEY")]
+        wireguard_peer: Option<String>,
+        /// Where that VTEP's WireGuard listens, IP:PORT.
+        #[arg(long, value_name = "IP:PORT")]
+        wireguard_endpoint: Option<String>,
     },
     /// Remove a wire, named by id or by one of its endpoints.
     Disconnect { wire: String },
@@ -385,8 +393,15 @@ pub fn dispatch(app: &App, cmd: Cmd, out: &mut dyn Write) -> anyhow::Result<()> 
             second,
             encap,
             tunnel,
+            wireguard_peer,
+            wireguard_endpoint,
         }) => {
-            let w = app.connect(&first, &second, encap.as_deref(), tunnel)?;
+            let wg = match (wireguard_peer, wireguard_endpoint) {
+                (None, None) => None,
+                (Some(k), Some(e)) => Some(crate::tunnel_key::WgVtep::parse(&k, &e)?),
+                _ => return Err(crate::error::Error::WireguardVtepOptions.into()),
+            };
+            let w = app.connect(&first, &second, encap.as_deref(), tunnel, wg)?;
             let wg = if w.wireguard { " in wireguard" } else { "" };
             let encap = w.encap.map_or(String::new(), |e| format!(", {e}{wg}"));
             writeln!(

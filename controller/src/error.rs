@@ -118,6 +118,12 @@ pub enum Error {
     NoMacs(String),
     #[error("bad --flood '{0}': {1}")]
     BadFlood(String, crate::flood::BadFloodLimit),
+    #[error("bad --wireguard-peer '{0}': not a WireGuard public key (44 characters of base64, as wg pubkey prints)")]
+    BadWireguardPeer(String),
+    #[error("bad --wireguard-endpoint '{0}': expected a unicast IPv4 address and a port, IP:PORT")]
+    BadWireguardEndpoint(String),
+    #[error("--wireguard-peer and --wireguard-endpoint go together, and with a geneve: VTEP end")]
+    WireguardVtepOptions,
     #[error("corm '{0}' has no tunnel key (banana corm create ... --tunnel-key)")]
     NoTunnelKey(String),
     #[error("--tunnel carries Geneve inside WireGuard, not --encap {0}")]

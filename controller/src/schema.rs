@@ -391,6 +391,8 @@ pub struct WireRecord {
     /// A tunnel wire (`--tunnel`): the encap wire's Geneve inside
     /// WireGuard between the two Corms' tunnel addresses.
     pub wireguard: bool,
+    /// A VTEP end behind WireGuard (`--wireguard-peer`, `--wireguard-endpoint`).
+    pub wg_vtep: Option<crate::tunnel_key::WgVtep>,
 }
 
 impl WireRecord {
@@ -427,6 +429,10 @@ impl WireRecord {
         }
         if self.wireguard {
             b.put(join(&p, "wireguard"), 1);
+        }
+        if let Some(w) = &self.wg_vtep {
+            b.put(join(&p, "wireguard-peer"), w.public.to_base64().as_str())
+                .put(join(&p, "wireguard-endpoint"), w.endpoint);
         }
         b
     }
@@ -529,6 +535,10 @@ impl WireRecord {
         if self.corm_encap().is_some() {
             b.put(join(&p, key::CONTROL), 1);
         }
+        if let Some(w) = &self.wg_vtep {
+            b.put(join(&p, key::WIREGUARD_PEER), w.public.to_base64().as_str())
+                .put(join(&p, key::WIREGUARD_ENDPOINT), w.endpoint);
+        }
         if self.wireguard {
             let peer = find(domains, self.end(side.other()));
             if let Some((k, u)) = peer.and_then(|d| Some((d.tunnel_key.as_ref()?, d.underlay?))) {
@@ -589,6 +599,15 @@ impl WireRecord {
                     .get(&join(&p, "state"))?
                     .unwrap_or_else(|| "connecting".into());
                 let wireguard = reg.get(&join(&p, "wireguard"))?.as_deref() == Some("1");
+                // A garbled VTEP key or endpoint reads as none: the Corm then
+                // has no WireGuard peer for the wire and carries nothing.
+                let wg_vtep = match (
+                    reg.get(&join(&p, "wireguard-peer"))?,
+                    reg.get(&join(&p, "wireguard-endpoint"))?,
+                ) {
+                    (Some(k), Some(e)) => crate::tunnel_key::WgVtep::parse(&k, &e).ok(),
+                    _ => None,
+                };
                 all.push(WireRecord {
                     id,
                     a,
@@ -596,6 +615,7 @@ impl WireRecord {
                     state,
                     encap,
                     wireguard,
+                    wg_vtep,
                 });
             }
         }

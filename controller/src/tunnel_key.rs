@@ -103,6 +103,39 @@ impl std::fmt::Debug for TunnelKey {
     }
 }
 
+/// A standard VTEP behind WireGuard (`--wireguard-peer KEY
+/// --wireguard-endpoint IP:PORT`): e.g. a Linux host whose `wg0` carries
+/// its `geneve` device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WgVtep {
+    /// Its WireGuard public key, as `wg pubkey` prints it.
+    pub public: PublicKey,
+    /// Where its WireGuard listens.
+    pub endpoint: std::net::SocketAddrV4,
+}
+
+impl WgVtep {
+    /// Both options, checked: a key of 44 base64 characters, a unicast
+    /// `IP:PORT`.
+    pub fn parse(public: &str, endpoint: &str) -> Result<WgVtep> {
+        let public = PublicKey::from_base64(public)
+            .ok_or_else(|| Error::BadWireguardPeer(public.to_string()))?;
+        let endpoint: std::net::SocketAddrV4 = endpoint
+            .parse()
+            .ok()
+            .filter(|e: &std::net::SocketAddrV4| {
+                let ip = e.ip();
+                e.port() != 0
+                    && !(ip.is_unspecified()
+                        || ip.is_broadcast()
+                        || ip.is_multicast()
+                        || ip.is_loopback())
+            })
+            .ok_or_else(|| Error::BadWireguardEndpoint(endpoint.to_string()))?;
+        Ok(WgVtep { public, endpoint })
+    }
+}
+
 /// 32 bytes from the OS's CSPRNG.
 fn random32() -> Result<[u8; 32]> {
     let mut b = [0u8; 32];

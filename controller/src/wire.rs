@@ -15,6 +15,7 @@ use crate::endpoint::{Endpoint, Kind};
 use crate::error::{Error, Result};
 use crate::registry::{Access, Batch};
 use crate::schema::{config_path, find, DomState, DomainRecord, Side, WireRecord, NEXT_WIRE};
+use crate::tunnel_key::WgVtep;
 use crate::underlay::Underlay;
 use crate::vtep::{Encap, Vtep};
 
@@ -50,8 +51,16 @@ impl App<'_> {
         second: &str,
         encap: Option<&str>,
         tunnel: bool,
+        wg_vtep: Option<WgVtep>,
     ) -> Result<WireRecord> {
         let (x, y): (Endpoint, Endpoint) = (first.parse()?, second.parse()?);
+        if let Some(w) = wg_vtep {
+            return match (x.vtep(), y.vtep(), encap, tunnel) {
+                (None, Some(&v), None, false) => self.connect_tunnel(x, v, Some(w)),
+                (Some(&v), None, None, false) => self.connect_tunnel(y, v, Some(w)),
+                _ => Err(Error::WireguardVtepOptions),
+            };
+        }
         // A tunnel wire is Geneve inside WireGuard (docs/tunnel.md).
         let encap = match (encap, tunnel) {
             (None, true) => Some("geneve"),
@@ -66,8 +75,8 @@ impl App<'_> {
         }
         match (x.vtep(), y.vtep()) {
             (Some(_), Some(_)) => Err(Error::TwoVteps(x, y)),
-            (Some(&v), None) => self.connect_tunnel(y, v),
-            (None, Some(&v)) => self.connect_tunnel(x, v),
+            (Some(&v), None) => self.connect_tunnel(y, v, None),
+            (None, Some(&v)) => self.connect_tunnel(x, v, None),
             (None, None) => self.connect_local(x, y),
         }
     }
@@ -101,6 +110,7 @@ impl App<'_> {
             state: CONNECTING.into(),
             encap: None,
             wireguard: false,
+            wg_vtep: None,
         };
         let mut batch = Batch::new();
         batch.put(NEXT_WIRE, id + 1);
@@ -116,13 +126,32 @@ impl App<'_> {
     /// must have an underlay to send from, and no other tunnel of that
     /// Corm may have the same VNI and remote (the Corm could not tell their
     /// incoming frames apart). The Corm end is `a`, the VTEP `b`.
-    fn connect_tunnel(&self, ep: Endpoint, vtep: Vtep) -> Result<WireRecord> {
+    /// With `wg`: the VTEP is behind WireGuard (Geneve only; the Corm needs
+    /// a key; its WireGuard endpoint is what must be reachable).
+    fn connect_tunnel(&self, ep: Endpoint, vtep: Vtep, wg: Option<WgVtep>) -> Result<WireRecord> {
         if !matches!(ep, Endpoint::Corm(..)) {
             return Err(Error::TunnelNeedsCorm { endpoint: ep, vtep });
         }
         let domains = DomainRecord::load_all(self.reg)?;
         let (corm, domid) = resolve(&domains, &ep)?;
-        check_reachable(corm, &vtep)?;
+        match &wg {
+            None => check_reachable(corm, &vtep)?,
+            Some(w) => {
+                if vtep.encap != Encap::Geneve {
+                    return Err(Error::TunnelNeedsGeneve(vtep.encap.to_string()));
+                }
+                if corm.tunnel_key.is_none() {
+                    return Err(Error::NoTunnelKey(corm.name.clone()));
+                }
+                check_reachable(
+                    corm,
+                    &Vtep {
+                        remote: *w.endpoint.ip(),
+                        ..vtep
+                    },
+                )?;
+            }
+        }
         let wires = WireRecord::load_all(self.reg)?;
         unwired(&wires, &ep)?;
         no_clash(&wires, &domains, corm, &vtep)?;
@@ -134,6 +163,7 @@ impl App<'_> {
             state: CONFIGURED.into(),
             encap: None,
             wireguard: false,
+            wg_vtep: wg,
         };
         let mut batch = Batch::new();
         batch.put(NEXT_WIRE, id + 1);
@@ -182,6 +212,7 @@ impl App<'_> {
             state: CONFIGURED.into(),
             encap: Some(encap),
             wireguard: tunnel,
+            wg_vtep: None,
         };
         for (side, corm) in [(Side::A, da), (Side::B, db)] {
             if let Some(to) = wire.remote_of(side, &domains) {

@@ -509,3 +509,101 @@ fn a_tunnel_wire_names_each_corm_s_wireguard_peer() {
     ]));
     assert!(err.contains("--tunnel carries Geneve"), "{err}");
 }
+
+#[test]
+fn a_geneve_vtep_behind_wireguard() {
+    let lab = Lab::new();
+    let key = "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=";
+    lab.ok(&[
+        "corm",
+        "create",
+        "c0",
+        "--bdf",
+        "0000:00:03.0",
+        "--endpoints",
+        "2",
+        "--underlay",
+        "10.77.0.47/24",
+    ]);
+    let wg = |vtep: &str, k: &str, e: &str| {
+        lab.cmd(&[
+            "wire",
+            "connect",
+            "corm:c0/1",
+            vtep,
+            "--wireguard-peer",
+            k,
+            "--wireguard-endpoint",
+            e,
+        ])
+    };
+    let err = lab.fails(wg("geneve:77@100.64.77.1", key, "10.77.0.10:51820"));
+    assert!(err.contains("corm 'c0' has no tunnel key"), "{err}");
+    lab.ok(&["corm", "destroy", "c0"]);
+    lab.ok(&[
+        "corm",
+        "create",
+        "c0",
+        "--bdf",
+        "0000:00:03.0",
+        "--endpoints",
+        "2",
+        "--underlay",
+        "10.77.0.47/24",
+        "--tunnel-key",
+    ]);
+    for (vtep, k, e, why) in [
+        (
+            "geneve:77@100.64.77.1",
+            "short",
+            "10.77.0.10:51820",
+            "bad --wireguard-peer 'short'",
+        ),
+        (
+            "geneve:77@100.64.77.1",
+            key,
+            "10.77.0.10",
+            "bad --wireguard-endpoint '10.77.0.10'",
+        ),
+        (
+            "vxlan:77@100.64.77.1",
+            key,
+            "10.77.0.10:51820",
+            "--tunnel carries Geneve",
+        ),
+        (
+            "geneve:77@100.64.77.1",
+            key,
+            "10.99.0.1:51820",
+            "cannot reach",
+        ),
+    ] {
+        let err = lab.fails(wg(vtep, k, e));
+        assert!(err.contains(why), "{vtep} {k} {e}: {err}");
+    }
+    assert!(!lab.state().contains("/banana/wire/"), "{}", lab.state());
+    lab.ok(&[
+        "wire",
+        "connect",
+        "corm:c0/1",
+        "geneve:77@100.64.77.1",
+        "--wireguard-peer",
+        key,
+        "--wireguard-endpoint",
+        "10.77.0.10:51820",
+    ]);
+    let state = lab.state();
+    for line in [
+        "/banana/config/2/tunnel/1/remote=100.64.77.1",
+        "/banana/config/2/tunnel/1/vni=77",
+        &format!("/banana/config/2/tunnel/1/wireguard-peer={key}"),
+        "/banana/config/2/tunnel/1/wireguard-endpoint=10.77.0.10:51820",
+        "/banana/wire/1/wireguard-endpoint=10.77.0.10:51820",
+    ] {
+        assert!(state.contains(line), "{line} missing from\n{state}");
+    }
+    assert!(
+        !state.contains("/banana/config/2/tunnel/1/control"),
+        "a VTEP speaks no control"
+    );
+}

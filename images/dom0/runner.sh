@@ -42,6 +42,8 @@ for item in $(echo "$1" | tr ',+' '  '); do
 	# encap-wire's set-up with WireGuard keys, iperf3 through the tunnel wire, the
 	# lab agent's tshark decode of the segment
 	tunnel-wire) script=$BANANA_ROOT/tests/$item.sh tmo=$((ITEM_TIMEOUT + 600)) ;;
+	# a Corm, a Spike, a guest, dom0's WireGuard and geneve, iperf3 both ways
+	tunnel-interop) script=$BANANA_ROOT/tests/$item.sh tmo=$((ITEM_TIMEOUT + 300)) ;;
 	# two Corms, a Spike, a guest, 40 s of an impaired underlay and pings around it
 	encap-impair) script=$BANANA_ROOT/tests/$item.sh tmo=$((ITEM_TIMEOUT + 600)) ;;
 	*) script=$BANANA_ROOT/tests/$item.sh tmo=$ITEM_TIMEOUT ;;

@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """The lab agent: tells dom0 what the lab saw on its network (run-xen.sh).
 
-lab-agent.py ADDR PORT CAPTURE
+lab-agent.py ADDR PORT CAPTURE [CORM_CAPTURE]
 Listens on TCP ADDR:PORT (run-xen.sh: 10.77.0.1:7700 in the lab namespace) and
 answers one request line per connection with lines ending in END:
   vxlan-icmp   tshark's decode of CAPTURE (the underlay capture, still being
                written): one line per VXLAN packet carrying IPv4 ICMP,
                  VNI <vni> <inner src> -> <inner dst> icmp type <t>
                in capture order, then END
-  wg-flows     the WireGuard and Geneve flows of CAPTURE: per IPv4 source,
+  wg-flows     the WireGuard and Geneve flows of CORM_CAPTURE (what one Corm's
+               NIC saw: frames between two Corms never cross the bridge itself): per IPv4 source,
                destination and WireGuard message type, tshark's decode of UDP
                51820 (every handshake message and the first 200 transport
                messages), and a count of UDP 6081 (Geneve in clear),
@@ -257,7 +258,7 @@ def read_request(conn):
     return line.decode("ascii", "replace").strip()
 
 
-def serve(conn, peer, capture, slots):
+def serve(conn, peer, capture, corm_capture, slots):
     try:
         with conn:
             conn.settimeout(IO_TIMEOUT)
@@ -272,7 +273,7 @@ def serve(conn, peer, capture, slots):
                 elif req == "vxlan-icmp":
                     lines = vxlan_icmp(capture)
                 elif req == "wg-flows":
-                    lines = wg_flows(capture)
+                    lines = wg_flows(corm_capture) if corm_capture else ["ERR no Corm capture in this run"]
                 else:
                     lines = ["ERR unknown request"]
                 conn.settimeout(IO_TIMEOUT)
@@ -285,9 +286,10 @@ def serve(conn, peer, capture, slots):
 
 
 def main():
-    if len(sys.argv) != 4:
-        sys.exit("usage: lab-agent.py ADDR PORT CAPTURE")
+    if len(sys.argv) not in (4, 5):
+        sys.exit("usage: lab-agent.py ADDR PORT CAPTURE [CORM_CAPTURE]")
     addr, port, capture = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    corm_capture = sys.argv[4] if len(sys.argv) == 5 else None
     srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind((addr, port))
@@ -301,7 +303,7 @@ def main():
             log("accept: %s" % e)
             time.sleep(0.1)
             continue
-        t = threading.Thread(target=serve, args=(conn, "%s:%d" % peer, capture, slots), daemon=True)
+        t = threading.Thread(target=serve, args=(conn, "%s:%d" % peer, capture, corm_capture, slots), daemon=True)
         t.start()
 
 

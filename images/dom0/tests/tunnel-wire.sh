@@ -66,7 +66,7 @@ grep -Eq "^$wire +corm:c-tb/1 +corm:c-ta/0 +configured +up +up" "$BANANA_WORK/ba
 
 # What crossed the lab's segment, as tshark decodes it.
 std_up
-ip addr add $ME_IP/24 dev $STD_BR || fail "cannot put $ME_IP on $STD_BR"
+ip addr replace $ME_IP/24 dev $STD_BR || fail "cannot put $ME_IP on $STD_BR"
 lab_ask wg-flows
 sed 's/^/    /' "$LAB_ANSWER"
 for t in 1 2; do
