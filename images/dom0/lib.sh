@@ -28,7 +28,14 @@ pass() {
 	exit 0
 }
 
+# fail WHY: the test's result. A test may set FAIL_HOOK to a function that prints
+# what would explain a failure (run once, before the result is written).
 fail() {
+	if [ -n "${FAIL_HOOK:-}" ]; then
+		_h=$FAIL_HOOK
+		FAIL_HOOK=
+		$_h 2>&1 | sed 's/^/    /'
+	fi
 	echo fail > "$BANANA_RESULT"
 	echo "BANANA-TEST-FAIL $BANANA_TEST: $*"
 	exit 1

@@ -29,6 +29,18 @@ C_TUN=$(console c-wi | sed -n 's/^CORM-WIREGUARD-UP address=\([0-9.]*\) .*/\1/p'
 log "corm c-wi: tunnel address $C_TUN, public key $WG_PUBLIC"
 corm_spike c-wi s-wi 0 $GI_MAC $GI_IP
 
+# What explains a failure: both sides' view of the tunnel.
+diag() {
+	echo "dom0's wg0 and gen0:"
+	wg show wg0
+	ip -s link show wg0
+	ip -s link show gen0
+	ip route get "$C_TUN"
+	echo "corm c-wi:"
+	counters_flat c-wi | grep -E '^(wireguard|underlay|tunnel)/' | grep -v ' 0$'
+}
+FAIL_HOOK=diag
+
 # ---- dom0: the kernel's WireGuard and geneve, set up with wg and ip
 std_up
 ip addr replace $ME_IP/24 dev $STD_BR || fail "cannot put $ME_IP on $STD_BR"
@@ -94,3 +106,4 @@ corm_down c-wi
 kill $(pidof iperf3) 2> /dev/null
 ip link del gen0
 ip link del wg0
+pass

@@ -84,3 +84,4 @@ banana_ok spike destroy s-tb
 corm_down c-tb
 wait_console c-ta "^CORM-TUNNEL-PEER-CLOSED wire=$wire" 20
 corm_down c-ta
+pass
