@@ -159,6 +159,13 @@ dom0() {
 	else
 		note "no /usr/sbin/tc on this host (apt package iproute2): left out of dom0"
 	fi
+	# iproute2's ip as /usr/bin/ip (busybox's /bin/ip comes first in PATH): busybox's
+	# cannot make a geneve device with a VNI and remote (tunnel-interop)
+	if [ -x /usr/bin/ip ]; then
+		copy_bins "$r" /usr/bin/ip
+	else
+		note "no /usr/bin/ip on this host (apt package iproute2): left out of dom0"
+	fi
 	# wg (wireguard-tools) and iperf3: dom0's kernel WireGuard as a Corm's peer
 	# (tunnel-interop)
 	for b in wg iperf3; do

@@ -21,6 +21,9 @@ need_lab
 command -v banana > /dev/null || fail "no banana controller in this dom0"
 command -v wg > /dev/null || fail "no wg in this dom0 (apt package wireguard-tools on the lab host; images/build.sh)"
 command -v iperf3 > /dev/null || fail "no iperf3 in this dom0 (images/build.sh)"
+# iproute2's ip: busybox's cannot make a geneve device with a VNI and a remote
+IP2=/usr/bin/ip
+[ -x $IP2 ] || fail "no iproute2 ip in this dom0 (images/build.sh copies /usr/bin/ip)"
 
 corm_up c-wi corm-e1000 2 --underlay $C_UL/24 --vlan 0=50 --vlan 1=50 --local-vlan 50 --tunnel-key
 corm_wireguard c-wi 1
@@ -33,9 +36,9 @@ corm_spike c-wi s-wi 0 $GI_MAC $GI_IP
 diag() {
 	echo "dom0's wg0 and gen0:"
 	wg show wg0
-	ip -s link show wg0
-	ip -s link show gen0
-	ip route get "$C_TUN"
+	$IP2 -s link show wg0
+	$IP2 -s -d link show gen0
+	$IP2 route get "$C_TUN"
 	echo "corm c-wi:"
 	counters_flat c-wi | grep -E '^(wireguard|underlay|tunnel)/' | grep -v ' 0$'
 }
@@ -44,17 +47,18 @@ FAIL_HOOK=diag
 # ---- dom0: the kernel's WireGuard and geneve, set up with wg and ip
 std_up
 ip addr replace $ME_IP/24 dev $STD_BR || fail "cannot put $ME_IP on $STD_BR"
-ip link del gen0 2> /dev/null
-ip link del wg0 2> /dev/null
-ip link add wg0 type wireguard || fail "no WireGuard in dom0's kernel (images/build.sh DOM0_MODULES)"
+$IP2 link del gen0 2> /dev/null
+$IP2 link del wg0 2> /dev/null
+$IP2 link add wg0 type wireguard || fail "no WireGuard in dom0's kernel (images/build.sh DOM0_MODULES)"
 (umask 077 && wg genkey > "$BANANA_WORK/dom0.key") || fail "wg genkey failed"
 DOM0_PUB=$(wg pubkey < "$BANANA_WORK/dom0.key")
 wg set wg0 private-key "$BANANA_WORK/dom0.key" listen-port 51820 \
 	peer "$WG_PUBLIC" allowed-ips "$C_TUN/32" endpoint "$C_UL:51820" || fail "wg set wg0 failed"
-ip addr add $DOM0_TUN/32 dev wg0 && ip link set wg0 mtu 1440 up && ip route add "$C_TUN/32" dev wg0 ||
+$IP2 addr add $DOM0_TUN/32 dev wg0 && $IP2 link set wg0 mtu 1440 up && $IP2 route add "$C_TUN/32" dev wg0 ||
 	fail "cannot bring wg0 up"
-ip link add gen0 type geneve id $VNI remote "$C_TUN" || fail "no geneve in dom0's kernel (images/build.sh DOM0_MODULES)"
-ip addr add $PEER_IP/24 dev gen0 && ip link set gen0 mtu 1390 up || fail "cannot bring gen0 up"
+$IP2 link add gen0 type geneve id $VNI remote "$C_TUN" || fail "no geneve in dom0's kernel (images/build.sh DOM0_MODULES)"
+$IP2 addr add $PEER_IP/24 dev gen0 && $IP2 link set gen0 mtu 1390 up || fail "cannot bring gen0 up"
+log "dom0: $($IP2 -d link show gen0 | tr '\n' ' ')"
 iperf3 -s -D -B $PEER_IP > /dev/null 2>&1 || fail "iperf3 -s failed"
 log "dom0: $(wg show wg0 | tr '\n' ' ')"
 
@@ -104,6 +108,6 @@ xl destroy gi
 banana_ok spike destroy s-wi
 corm_down c-wi
 kill $(pidof iperf3) 2> /dev/null
-ip link del gen0
-ip link del wg0
+$IP2 link del gen0
+$IP2 link del wg0
 pass
