@@ -11,8 +11,8 @@ answers one request line per connection with lines ending in END:
   wg-flows     the WireGuard and Geneve flows of CORM_CAPTURE (what one Corm's
                NIC saw: frames between two Corms never cross the bridge itself): per IPv4 source,
                destination and WireGuard message type, tshark's decode of UDP
-               51820 (every handshake message and the first 200 transport
-               messages), and a count of UDP 6081 (Geneve in clear),
+               51820 (every handshake message and the first 50 transport
+               messages of each flow), and a count of UDP 6081 (Geneve in clear),
                  WG <src> -> <dst> type <t> n=<count>
                  GENEVE <src> -> <dst> n=<count>
                then END
@@ -172,7 +172,7 @@ def vxlan_icmp_decode(capture):
 
 
 WG_PORT, GENEVE_PORT = 51820, 6081
-WG_TRANSPORT_KEPT = 200
+WG_TRANSPORT_KEPT = 50  # per flow
 
 
 def udp_ports(d):
@@ -190,7 +190,7 @@ def udp_ports(d):
 def wg_flows(capture):
     """Answer lines (without END) for the wg-flows request."""
     geneve = {}
-    kept = [0]
+    kept = {}
 
     def keep(d):
         u = udp_ports(d)
@@ -204,8 +204,8 @@ def wg_flows(capture):
             return False
         if d[p] in (1, 2, 3):
             return True
-        kept[0] += 1
-        return kept[0] <= WG_TRANSPORT_KEPT
+        kept[(src, dst)] = kept.get((src, dst), 0) + 1
+        return kept[(src, dst)] <= WG_TRANSPORT_KEPT
 
     out = []
     try:
