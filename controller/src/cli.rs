@@ -176,6 +176,11 @@ pub enum CormCmd {
     Destroy {
         name: String,
     },
+    /// Rotate the Corm's WireGuard key: its tunnel wires' other Corms are
+    /// given the new one; VTEPs behind WireGuard are listed to update.
+    Rekey {
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -363,6 +368,22 @@ pub fn dispatch(app: &App, cmd: Cmd, out: &mut dyn Write) -> anyhow::Result<()> 
                 )?;
             }
         }
+        Cmd::Corm(CormCmd::Rekey { name }) => {
+            let r = app.rekey_corm(&name)?;
+            writeln!(
+                out,
+                "corm {name}: new wireguard public key {} (tunnel wires told: {})",
+                r.public.to_base64().as_str(),
+                ids(&r.wires)
+            )?;
+            if !r.vteps.is_empty() {
+                writeln!(
+                    out,
+                    "corm {name}: give the new key to the far end of wires {} (wg set ... peer KEY)",
+                    ids(&r.vteps)
+                )?;
+            }
+        }
         Cmd::Corm(CormCmd::Destroy { name }) => {
             app.destroy(Kind::Corm, &name)?;
             writeln!(out, "corm {name}: destroyed")?;
@@ -441,6 +462,13 @@ pub fn dispatch(app: &App, cmd: Cmd, out: &mut dyn Write) -> anyhow::Result<()> 
         }
     }
     Ok(())
+}
+
+fn ids(v: &[u32]) -> String {
+    if v.is_empty() {
+        return "none".into();
+    }
+    v.iter().map(u32::to_string).collect::<Vec<_>>().join(" ")
 }
 
 fn domid(r: &crate::schema::DomainRecord) -> String {

@@ -206,6 +206,21 @@ impl App<'_> {
             None if spec.tunnel_key => Some(TunnelKey::generate()?),
             None => None,
         };
+        if tunnel_key.is_some() {
+            let mine = crate::tunnel_key::tunnel_address(name);
+            let clash = domains.iter().find(|d| {
+                d.name != name
+                    && d.tunnel_key.is_some()
+                    && crate::tunnel_key::tunnel_address(&d.name) == mine
+            });
+            if let Some(other) = clash {
+                return Err(Error::TunnelAddressInUse {
+                    corm: name.to_string(),
+                    other: other.name.clone(),
+                    addr: mine,
+                });
+            }
+        }
         let need_add = !self.xl.pci_assignable_list()?.contains(&bdf);
         let rec = DomainRecord {
             bdf: Some(bdf),

@@ -124,6 +124,14 @@ pub enum Error {
     BadWireguardEndpoint(String),
     #[error("--wireguard-peer and --wireguard-endpoint go together, and with a geneve: VTEP end")]
     WireguardVtepOptions,
+    #[error(
+        "corm '{corm}' would have the tunnel address {addr} of corm '{other}': choose another name"
+    )]
+    TunnelAddressInUse {
+        corm: String,
+        other: String,
+        addr: std::net::Ipv4Addr,
+    },
     #[error("corm '{0}' has no tunnel key (banana corm create ... --tunnel-key)")]
     NoTunnelKey(String),
     #[error("--tunnel carries Geneve inside WireGuard, not --encap {0}")]

@@ -19,6 +19,7 @@ pub mod gntdev;
 pub mod reattach;
 pub mod reconcile;
 pub mod registry;
+pub mod rekey;
 pub mod repair;
 pub mod run;
 pub mod schema;

@@ -303,8 +303,11 @@ impl DomainRecord {
         if !self.local_vlans.is_empty() {
             b.put(join(&p, config::LOCAL_VLANS), join_vids(&self.local_vlans));
         }
-        if let Some(k) = &self.tunnel_key {
-            b.put(join(&p, config::WIREGUARD_ADDRESS), k.address());
+        if self.tunnel_key.is_some() {
+            b.put(
+                join(&p, config::WIREGUARD_ADDRESS),
+                crate::tunnel_key::tunnel_address(&self.name),
+            );
         }
         for w in wires {
             let Some(side) = w.side_of(&self.kind, &self.name) else {
@@ -503,7 +506,8 @@ impl WireRecord {
         // A tunnel wire's Geneve goes to the peer's tunnel address (inside
         // WireGuard); the peer must have a key.
         let remote = if self.wireguard {
-            peer.tunnel_key.as_ref()?.address()
+            peer.tunnel_key.as_ref()?;
+            crate::tunnel_key::tunnel_address(&peer.name)
         } else {
             peer.underlay?.cidr.addr
         };

@@ -33,20 +33,6 @@ impl TunnelKey {
         PrivateKey::from_base64(text).map(TunnelKey)
     }
 
-    /// The Corm's tunnel address: the source of its tunnel wires' Geneve
-    /// inside WireGuard. Derived from the public key, so it needs no record
-    /// and survives restarts: 22 bits of it in 100.64.0.0/10 (RFC 6598's
-    /// shared space, never routed on the Internet), host part never all
-    /// zeros or ones.
-    pub fn address(&self) -> std::net::Ipv4Addr {
-        let k = self.public().0;
-        let host = match u32::from_be_bytes([k[0], k[1], k[2], k[3]]) & 0x003F_FFFF {
-            0 | 0x003F_FFFF => 1,
-            h => h,
-        };
-        std::net::Ipv4Addr::from(0x6440_0000 | host)
-    }
-
     /// The public half, which peers configure.
     pub fn public(&self) -> PublicKey {
         self.0.public_key()
@@ -101,6 +87,21 @@ impl std::fmt::Debug for TunnelKey {
             self.public().to_base64().as_str()
         )
     }
+}
+
+/// A Corm's tunnel address: the source of its tunnel wires' Geneve inside
+/// WireGuard. Derived from its name, so it needs no record and stays the
+/// same across restarts and key rotations: 22 bits of a hash in
+/// 100.64.0.0/10 (RFC 6598's shared space, never routed on the Internet),
+/// the host part never all zeros or ones. Two Corms whose addresses collide
+/// are refused at create (`Error::TunnelAddressInUse`).
+pub fn tunnel_address(corm: &str) -> std::net::Ipv4Addr {
+    let h = wireguard::crypto::hash(&[b"banana tunnel address v1", corm.as_bytes()]);
+    let host = match u32::from_be_bytes([h[0], h[1], h[2], h[3]]) & 0x003F_FFFF {
+        0 | 0x003F_FFFF => 1,
+        h => h,
+    };
+    std::net::Ipv4Addr::from(0x6440_0000 | host)
 }
 
 /// A standard VTEP behind WireGuard (`--wireguard-peer KEY

@@ -607,3 +607,98 @@ fn a_geneve_vtep_behind_wireguard() {
         "a VTEP speaks no control"
     );
 }
+
+#[test]
+fn corm_rekey_rotates_the_key_and_tells_the_other_corm() {
+    let lab = Lab::new();
+    std::fs::write(lab.path("xl/devices"), "0000:00:03.0\n0000:00:04.0\n").unwrap();
+    let err = lab.fails(lab.cmd(&["corm", "rekey", "ca"]));
+    assert!(err.contains("ca"), "{err}");
+    lab.ok(&[
+        "corm",
+        "create",
+        "ca",
+        "--bdf",
+        "0000:00:03.0",
+        "--endpoints",
+        "1",
+        "--underlay",
+        "10.77.0.43/24",
+        "--tunnel-key",
+    ]);
+    lab.ok(&[
+        "corm",
+        "create",
+        "cb",
+        "--bdf",
+        "0000:00:04.0",
+        "--endpoints",
+        "1",
+        "--underlay",
+        "10.77.0.44/24",
+    ]);
+    let err = lab.fails(lab.cmd(&["corm", "rekey", "cb"]));
+    assert!(err.contains("corm 'cb' has no tunnel key"), "{err}");
+    lab.ok(&["corm", "destroy", "cb"]);
+    lab.ok(&[
+        "corm",
+        "create",
+        "cb",
+        "--bdf",
+        "0000:00:04.0",
+        "--endpoints",
+        "1",
+        "--underlay",
+        "10.77.0.44/24",
+        "--tunnel-key",
+    ]);
+    lab.ok(&["wire", "connect", "corm:ca/0", "corm:cb/0", "--tunnel"]);
+    let get = |key: &str| {
+        let state = lab.state();
+        state
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_string))
+            .unwrap_or_else(|| panic!("{key} missing from\n{state}"))
+    };
+    let (old_pub, old_priv) = (
+        get("/banana/corm/ca/wireguard/public-key"),
+        get("/banana/corm/ca/wireguard/private-key"),
+    );
+    let (da, db) = (get("/banana/corm/ca/domid"), get("/banana/corm/cb/domid"));
+    let addr = get(&format!("/banana/config/{da}/wireguard-address"));
+    // The Corm took its secrets at boot (deleted them): the rotation writes new ones.
+    std::fs::remove_dir_all(lab.path(&format!("xs/banana/config/{da}/wireguard"))).unwrap();
+    let out = lab.ok(&["corm", "rekey", "ca"]);
+    let new_pub = get("/banana/corm/ca/wireguard/public-key");
+    assert_ne!(new_pub, old_pub);
+    assert_eq!(
+        out,
+        format!("corm ca: new wireguard public key {new_pub} (tunnel wires told: 1)\n")
+    );
+    let new_priv = get(&format!("/banana/config/{da}/wireguard/private-key"));
+    assert_ne!(new_priv, old_priv);
+    assert_eq!(new_priv, get("/banana/corm/ca/wireguard/private-key"));
+    assert_eq!(
+        get(&format!("/banana/config/{da}/wireguard/seed")).len(),
+        44
+    );
+    assert_eq!(
+        std::fs::read_to_string(lab.path(&format!("xs/banana/config/{da}/wireguard/.p"))).unwrap(),
+        format!("n{da} r0\n")
+    );
+    assert_eq!(
+        get(&format!("/banana/config/{db}/tunnel/1/wireguard-peer")),
+        new_pub
+    );
+    assert_eq!(
+        get(&format!("/banana/config/{db}/tunnel/1/remote")),
+        addr,
+        "the tunnel address stays"
+    );
+    assert_eq!(get(&format!("/banana/config/{da}/wireguard-address")), addr);
+    let shown = lab.ok(&["status"]);
+    assert!(
+        shown.contains(&new_pub) && !shown.contains(&old_pub),
+        "{shown}"
+    );
+}

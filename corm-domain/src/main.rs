@@ -179,6 +179,7 @@ mod domain {
             for ev in &wake.watches {
                 if ev.token == CONFIG_TOKEN {
                     wires.reconcile(rt, &mut dp);
+                    crate::tunnels::rekey(rt, &mut dp);
                     crate::tunnels::reconcile(rt, &mut dp);
                     capture.reconcile(rt, &mut dp, n);
                     publisher.endpoints(rt, &dp);

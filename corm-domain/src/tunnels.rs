@@ -56,6 +56,22 @@ pub fn start(
     }
 }
 
+/// A new WireGuard key from the controller (`banana corm rekey`): taken
+/// and deleted as at boot; every session ends and is made again with it.
+pub fn rekey(rt: &mut Runtime, dp: &mut Dataplane<RawMemory>) {
+    // Nothing unless the secrets directory is back: take() says nothing then.
+    let Some(id) = crate::wireguard_keys::take(rt) else {
+        return;
+    };
+    match dp.underlay_mut().and_then(|u| u.wireguard_mut()) {
+        Some(wg) => {
+            wg.rekey(id.key, id.rng);
+            println!("CORM-WIREGUARD-REKEYED");
+        }
+        None => println!("CORM-CONFIG-ERROR a new tunnel key but no WireGuard interface (no underlay or tunnel address at boot)"),
+    }
+}
+
 /// This start's epoch: Xen's system time in milliseconds (it counts from
 /// the host's boot, so a restarted Corm's is newer; it wraps after 49 days,
 /// which RFC 1982 comparison tolerates).

@@ -205,7 +205,8 @@ pub struct Interface<R: Random, const N: usize> {
     local: LocalKeys,
     checker: CookieChecker,
     load: LoadMeter,
-    peers: Vec<Peer>,
+    /// Peers by id; a removed peer leaves its slot empty.
+    peers: Vec<Option<Peer>>,
     rng: R,
     /// What it did, and every drop.
     pub counters: Counters,
@@ -240,31 +241,52 @@ impl<R: Random, const N: usize> Interface<R, N> {
     pub fn set_private_key(&mut self, private: PrivateKey) {
         self.local = LocalKeys::new(private);
         self.checker = CookieChecker::new(&self.local.public);
-        for p in &mut self.peers {
+        for p in self.peers.iter_mut().flatten() {
             p.forget_sessions();
         }
     }
 
-    /// Adds a peer.
+    /// The random generator, to mix more entropy into (a new seed).
+    pub fn rng_mut(&mut self) -> &mut R {
+        &mut self.rng
+    }
+
+    /// Adds a peer, in the first free slot: ids of the others never change.
     pub fn add_peer(&mut self, config: PeerConfig) -> Result<PeerId, PeerError> {
         if config.public == self.local.public || self.find_peer(&config.public).is_some() {
             return Err(PeerError::Duplicate);
         }
+        if let Some(free) = self.peers.iter().position(Option::is_none) {
+            self.peers[free] = Some(Peer::new(config));
+            return Ok(free);
+        }
         if self.peers.len() >= N {
             return Err(PeerError::Full);
         }
-        self.peers.push(Peer::new(config));
+        self.peers.push(Some(Peer::new(config)));
         Ok(self.peers.len() - 1)
+    }
+
+    /// Removes a peer and its sessions (its key was replaced); false if
+    /// there was none.
+    pub fn remove_peer(&mut self, id: PeerId) -> bool {
+        self.peers.get_mut(id).is_some_and(|s| s.take().is_some())
     }
 
     /// The peer with this static key.
     pub fn find_peer(&self, public: &PublicKey) -> Option<PeerId> {
-        self.peers.iter().position(|p| p.public_key() == public)
+        self.peers
+            .iter()
+            .position(|p| p.as_ref().is_some_and(|p| p.public_key() == public))
     }
 
     /// A peer's state.
     pub fn peer(&self, id: PeerId) -> Option<&Peer> {
-        self.peers.get(id)
+        self.peers.get(id).and_then(Option::as_ref)
+    }
+
+    fn peer_mut(&mut self, id: PeerId) -> Option<&mut Peer> {
+        self.peers.get_mut(id).and_then(Option::as_mut)
     }
 
     /// Seals the `packet_len`-byte IP packet at `buf[TRANSPORT_HEADER_LEN..]`
@@ -277,7 +299,7 @@ impl<R: Random, const N: usize> Interface<R, N> {
         mtu: usize,
         now: Now,
     ) -> Result<usize, SendError> {
-        let p = self.peers.get_mut(peer).ok_or(SendError::UnknownPeer)?;
+        let p = self.peer_mut(peer).ok_or(SendError::UnknownPeer)?;
         let Some(kp) = p.current.as_mut().filter(|k| k.can_send(now.mono_ns)) else {
             p.handshake_wanted = true;
             self.counters.dropped_no_session += 1;
@@ -309,7 +331,7 @@ impl<R: Random, const N: usize> Interface<R, N> {
             return None;
         }
         let t = now.mono_ns;
-        let p = self.peers.get_mut(id)?;
+        let p = self.peers.get_mut(id).and_then(Option::as_mut)?;
         if p.keys_expired(t) {
             p.forget_sessions();
             self.counters.keys_zeroed += 1;
@@ -331,7 +353,7 @@ impl<R: Random, const N: usize> Interface<R, N> {
         let mut jitter = [0u8; 8];
         self.rng.fill_bytes(&mut jitter);
         let msg: &mut [u8; INITIATION_LEN] = (&mut out[..INITIATION_LEN]).try_into().ok()?;
-        let p = &mut self.peers[id];
+        let p = self.peers.get_mut(id).and_then(Option::as_mut)?;
         p.retry_jitter_ns = u64::from_le_bytes(jitter) % REKEY_TIMEOUT_JITTER_NS;
         let made = handshake::initiate(
             &self.local,
@@ -351,7 +373,7 @@ impl<R: Random, const N: usize> Interface<R, N> {
 
     /// Seals an empty packet for `id` into `out`.
     fn keepalive(&mut self, id: PeerId, now_ns: u64, out: &mut [u8]) -> Option<usize> {
-        let p = &mut self.peers[id];
+        let p = self.peers.get_mut(id).and_then(Option::as_mut)?;
         let n = p.current.as_mut()?.seal(out, 0, 0).ok()?;
         p.packet_sent(now_ns);
         self.counters.tx_keepalives += 1;
@@ -364,7 +386,7 @@ impl<R: Random, const N: usize> Interface<R, N> {
         loop {
             self.rng.fill_bytes(&mut b);
             let i = u32::from_le_bytes(b);
-            if !self.peers.iter().any(|p| p.owns_index(i)) {
+            if !self.peers.iter().flatten().any(|p| p.owns_index(i)) {
                 return i;
             }
         }
@@ -458,7 +480,9 @@ impl<R: Random, const N: usize> Interface<R, N> {
         let Some(id) = self.find_peer(&init.remote) else {
             return self.dropped(Reason::UnknownPeer);
         };
-        let p = &self.peers[id];
+        let Some(p) = self.peer(id) else {
+            return self.dropped(Reason::UnknownPeer);
+        };
         if p.greatest_timestamp.is_some_and(|g| init.timestamp <= g) {
             return self.dropped(Reason::ReplayedInitiation);
         }
@@ -468,7 +492,9 @@ impl<R: Random, const N: usize> Interface<R, N> {
             return self.dropped(Reason::InitiationFlood);
         }
         let index = self.fresh_index();
-        let p = &mut self.peers[id];
+        let Some(p) = self.peers.get_mut(id).and_then(Option::as_mut) else {
+            return self.dropped(Reason::UnknownPeer);
+        };
         p.greatest_timestamp = Some(init.timestamp);
         p.last_initiation_consumed_ns = Some(t);
         let msg: &mut [u8; RESPONSE_LEN] = reply;
@@ -499,14 +525,16 @@ impl<R: Random, const N: usize> Interface<R, N> {
             return r;
         }
         let index = m.receiver();
-        let Some(id) = self
-            .peers
-            .iter()
-            .position(|p| p.handshake.as_ref().is_some_and(|h| h.local_index == index))
-        else {
+        let Some(id) = self.peers.iter().position(|p| {
+            p.as_ref()
+                .and_then(|p| p.handshake.as_ref())
+                .is_some_and(|h| h.local_index == index)
+        }) else {
             return self.dropped(Reason::UnknownIndex);
         };
-        let p = &mut self.peers[id];
+        let Some(p) = self.peers.get_mut(id).and_then(Option::as_mut) else {
+            return self.dropped(Reason::UnknownIndex);
+        };
         let Some(state) = p.handshake.as_ref() else {
             return self.dropped(Reason::UnknownIndex);
         };
@@ -530,10 +558,16 @@ impl<R: Random, const N: usize> Interface<R, N> {
 
     fn on_cookie_reply(&mut self, m: &CookieReply<'_>, now_ns: u64) -> Received {
         let index = m.receiver();
-        let Some(id) = self.peers.iter().position(|p| p.owns_index(index)) else {
+        let Some(id) = self
+            .peers
+            .iter()
+            .position(|p| p.as_ref().is_some_and(|p| p.owns_index(index)))
+        else {
             return self.dropped(Reason::UnknownIndex);
         };
-        let p = &mut self.peers[id];
+        let Some(p) = self.peers.get_mut(id).and_then(Option::as_mut) else {
+            return self.dropped(Reason::UnknownIndex);
+        };
         if !p.jar.consume(&p.mac_keys.clone(), m, now_ns) {
             return self.dropped(Reason::BadCookie);
         }
@@ -549,7 +583,8 @@ impl<R: Random, const N: usize> Interface<R, N> {
         now_ns: u64,
     ) -> Received {
         let found = self.peers.iter_mut().enumerate().find_map(|(id, p)| {
-            p.keypair_mut(index)
+            p.as_mut()?
+                .keypair_mut(index)
                 .map(|(kp, is_next)| (id, is_next, kp.can_receive(now_ns)))
         });
         let Some((id, is_next, fresh)) = found else {
@@ -558,7 +593,9 @@ impl<R: Random, const N: usize> Interface<R, N> {
         if !fresh {
             return self.dropped(Reason::ExpiredKey);
         }
-        let p = &mut self.peers[id];
+        let Some(p) = self.peers.get_mut(id).and_then(Option::as_mut) else {
+            return self.dropped(Reason::UnknownIndex);
+        };
         let Some((kp, _)) = p.keypair_mut(index) else {
             return self.dropped(Reason::UnknownIndex);
         };

@@ -277,6 +277,10 @@ impl<M: WireMemory> Dataplane<M> {
         self.underlay.as_ref()
     }
 
+    pub fn underlay_mut(&mut self) -> Option<&mut Underlay> {
+        self.underlay.as_mut()
+    }
+
     /// Serves endpoint `cfg.endpoint` with a tunnel: its remote hosts are
     /// learned. The endpoint must exist and have no local wire.
     pub fn add_tunnel(&mut self, cfg: TunnelConfig) -> Result<(), TunnelError> {

@@ -69,6 +69,7 @@ impl Underlay {
     pub fn remove(&mut self, wire: u32, now_ns: u64) -> Option<TunnelConfig> {
         let mut t = self.tunnels.remove(&wire)?;
         let Some(msg) = t.peer.close(now_ns) else {
+            self.forget_peer_of(&t);
             return Some(t.cfg);
         };
         if t.cfg.wireguard.is_some() {
@@ -84,6 +85,7 @@ impl Underlay {
                 }
                 let _ = self.outbox.push_back(f);
             }
+            self.forget_peer_of(&t);
             return Some(t.cfg);
         }
         let Underlay {
@@ -161,6 +163,19 @@ impl Underlay {
             }
         }
         self.wireguard_poll(now_ns, send);
+    }
+
+    /// The WireGuard peer of a removed tunnel wire goes with its last wire
+    /// (a wire connected again, or to a peer with a new key, adds it anew).
+    fn forget_peer_of(&mut self, t: &super::Tunnel) {
+        let Some(p) = t.wg_peer else {
+            return;
+        };
+        if !self.tunnels.values().any(|o| o.wg_peer == Some(p)) {
+            if let Some(wg) = self.wireguard.as_mut() {
+                wg.iface.remove_peer(p);
+            }
+        }
     }
 
     /// Sends tunnel wire `t`'s control message inside WireGuard.

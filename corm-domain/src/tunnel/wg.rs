@@ -68,6 +68,14 @@ impl Wireguard {
     pub fn addr(&self) -> Ipv4Addr {
         self.addr
     }
+
+    /// A new static key (a rotation) and a generator seeded afresh: every
+    /// session ends; the peers, told of the new key by the controller,
+    /// handshake again.
+    pub fn rekey(&mut self, key: wireguard::PrivateKey, rng: Csprng) {
+        self.iface.set_private_key(key);
+        *self.iface.rng_mut() = rng;
+    }
 }
 
 /// The bytes a cookie is bound to: the sender's address and port.
@@ -87,6 +95,10 @@ impl Underlay {
 
     pub fn wireguard(&self) -> Option<&Wireguard> {
         self.wireguard.as_ref()
+    }
+
+    pub fn wireguard_mut(&mut self) -> Option<&mut Wireguard> {
+        self.wireguard.as_mut()
     }
 
     /// Whether endpoint `endpoint` is served by a tunnel wire.

@@ -259,3 +259,44 @@ fn geneve_in_clear_and_another_peer_s_packets_are_refused() {
     assert_eq!(b2.receive(&mut forged, 5 * SEC, &mut |_| {}), Rx::Consumed);
     assert!(b2.counters.dropped_wrong_peer >= 1);
 }
+
+#[test]
+fn a_rotated_key_brings_the_wire_back_by_itself() {
+    let (mut a, mut b) = pair();
+    for s in 1..=4 {
+        exchange(&mut a, &mut b, s * SEC);
+    }
+    assert_eq!(b.peer_up(5), Some(true));
+    // A's key rotated; B's wire written again naming the new key (what the
+    // controller does), which B's reconcile turns into remove and add.
+    let new = key(7);
+    a.wireguard_mut()
+        .unwrap()
+        .rekey(new.clone(), Csprng::from_seed(&[8; 32]));
+    let cfg = *b.tunnels().next().unwrap();
+    b.remove(5, 5 * SEC).unwrap();
+    assert_eq!(
+        b.wireguard().unwrap().iface.find_peer(&key(1).public_key()),
+        None,
+        "the old key is forgotten"
+    );
+    let peer = WireguardPeer {
+        public: new.public_key(),
+        ..cfg.wireguard.unwrap()
+    };
+    b.add(TunnelConfig {
+        wireguard: Some(peer),
+        ..cfg
+    })
+    .unwrap();
+    for s in 5..=9 {
+        exchange(&mut a, &mut b, s * SEC);
+    }
+    assert_eq!((a.peer_up(5), b.peer_up(5)), (Some(true), Some(true)));
+    let frame = guest_frame();
+    let mut sealed = seal_from_a(&mut a, &frame, 10 * SEC).unwrap();
+    match b.receive(&mut sealed, 10 * SEC, &mut |_| {}) {
+        Rx::Inner { inner, .. } => assert_eq!(sealed[inner], frame[..]),
+        other => panic!("{other:?}"),
+    }
+}

@@ -13,7 +13,8 @@
 # no drops of authentic traffic; and the lab's own capture, decoded by tshark's
 # WireGuard dissector, shows handshake initiation, response and transport data
 # between the two underlay addresses and not one Geneve packet between them in
-# clear.
+# clear. Host A's key is rotated (banana corm rekey): host B is told and the
+# wire comes back by itself, traffic with it (BANANA-FIGURE tunnel_rekey_gap_s).
 . "$BANANA_ROOT/lib.sh"
 . "$BANANA_ROOT/corm.sh"
 BAD_RE='panicked at|CORM-FATAL|SPIKE-VIF-FATAL|SPIKE-WIRE-ERROR|CORM-WIRE-ERROR|GUEST-MTU-FAIL|CORM-CONFIG-ERROR'
@@ -22,6 +23,7 @@ command -v banana > /dev/null || fail "no banana controller in this dom0"
 
 corm_up c-ta corm-e1000e 1 --underlay $A_UL/24 --tunnel-key
 corm_wireguard c-ta 1
+first_key=$WG_PUBLIC
 corm_up c-tb corm-e1000 2 --underlay $B_UL/24 --vlan 0=40 --vlan 1=40 --local-vlan 40 --tunnel-key
 corm_wireguard c-tb 1
 for c in c-ta c-tb; do
@@ -63,6 +65,26 @@ done
 banana_ok status
 grep -Eq "^$wire +corm:c-tb/1 +corm:c-ta/0 +configured +up +up" "$BANANA_WORK/banana.out" ||
 	fail "banana status does not show wire $wire configured with both Corms reporting up"
+
+# ---- host A's key rotated (banana corm rekey): host B is told, the wire comes
+# back by itself through new sessions, the guest's traffic with it
+banana_ok corm rekey c-ta
+grep -qF "(tunnel wires told: $wire)" "$BANANA_WORK/banana.out" || fail "banana corm rekey did not tell wire $wire's other Corm"
+wait_console c-ta '^CORM-WIREGUARD-REKEYED' 30
+corm_wireguard c-ta 1
+[ "$WG_PUBLIC" != "$first_key" ] || fail "c-ta's key did not change"
+i=0
+until [ "$(console c-tb | grep -c "^CORM-TUNNEL-PEER-UP wire=$wire")" -ge 2 ]; do
+	[ $i -lt 30 ] || fail "host B's Corm did not see the wire up again within 30 s of the rotation"
+	sleep 1
+	i=$((i + 1))
+done
+log "the wire is up again $i s after the rotation"
+echo "BANANA-FIGURE tunnel_rekey_gap_s=$i"
+r0=$(corm_counter c-tb "tunnel/$wire/counters/rx_frames")
+sleep 4
+r1=$(corm_counter c-tb "tunnel/$wire/counters/rx_frames")
+[ "${r1:-0}" -gt "${r0:-0}" ] || fail "no traffic through the wire after the rotation (rx_frames $r0 -> $r1)"
 
 # What crossed the lab's segment, as tshark decodes it.
 std_up
