@@ -92,10 +92,38 @@ pub fn reconcile(rt: &mut Runtime, dp: &mut Dataplane<RawMemory>) {
             Err(why) => println!("CORM-CONFIG-ERROR {why}: tunnel not served"),
         }
     }
-    let have: Vec<TunnelConfig> = dp
+    let mut have: Vec<TunnelConfig> = dp
         .underlay()
         .map(|u| u.tunnels().copied().collect())
         .unwrap_or_default();
+    // A tunnel wire whose peer only has a new key (`banana corm rekey` on
+    // the other side) keeps its state: its control goes on with the same
+    // sequence, which a re-added wire would restart (and the peer would
+    // take for stale).
+    for w in &want {
+        let Some(h) = have.iter_mut().find(|h| h.wire == w.wire) else {
+            continue;
+        };
+        let same_but_key = TunnelConfig {
+            wireguard: w.wireguard,
+            ..*h
+        } == *w;
+        if *h != *w && same_but_key && h.wireguard.is_some() {
+            if let (Some(u), Some(peer)) = (dp.underlay_mut(), w.wireguard) {
+                match u.update_peer(w.wire, peer) {
+                    Ok(()) => {
+                        println!(
+                            "CORM-TUNNEL-PEER-KEY wire={} public-key={}",
+                            w.wire,
+                            peer.public.to_base64().as_str()
+                        );
+                        *h = *w;
+                    }
+                    Err(e) => println!("CORM-CONFIG-ERROR tunnel {}: {e}", w.wire),
+                }
+            }
+        }
+    }
     for t in have.iter().filter(|t| !want.contains(t)) {
         dp.remove_tunnel(t.wire, pv_runtime::time::now_ns());
         let _ = rt.xs.rm(&state_key(t.wire));

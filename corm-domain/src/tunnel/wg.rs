@@ -101,6 +101,44 @@ impl Underlay {
         self.wireguard.as_mut()
     }
 
+    /// Points tunnel wire `wire` at a peer with a new key (or endpoint),
+    /// keeping the wire's own state; the old peer goes if no wire uses it.
+    pub fn update_peer(
+        &mut self,
+        wire: u32,
+        peer: super::WireguardPeer,
+    ) -> Result<(), super::TunnelError> {
+        let wg = self
+            .wireguard
+            .as_mut()
+            .ok_or(super::TunnelError::NoWireguard)?;
+        let id = match wg.iface.find_peer(&peer.public) {
+            Some(id) => id,
+            None => wg
+                .iface
+                .add_peer(wireguard::PeerConfig {
+                    public: peer.public,
+                    psk: wireguard::PresharedKey::default(),
+                    persistent_keepalive_s: 0,
+                })
+                .map_err(super::TunnelError::Peer)?,
+        };
+        let t = self
+            .tunnels
+            .get_mut(&wire)
+            .ok_or(super::TunnelError::NoWireguard)?;
+        let old = t.wg_peer.replace(id);
+        t.cfg.wireguard = Some(peer);
+        if let Some(old) = old.filter(|o| *o != id) {
+            if !self.tunnels.values().any(|o| o.wg_peer == Some(old)) {
+                if let Some(wg) = self.wireguard.as_mut() {
+                    wg.iface.remove_peer(old);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Whether endpoint `endpoint` is served by a tunnel wire.
     pub fn is_wireguard(&self, endpoint: u16) -> bool {
         self.tunnels

@@ -263,39 +263,45 @@ fn geneve_in_clear_and_another_peer_s_packets_are_refused() {
 #[test]
 fn a_rotated_key_brings_the_wire_back_by_itself() {
     let (mut a, mut b) = pair();
-    for s in 1..=4 {
+    // Up for a while: the wire's control sequence is well past 0.
+    for s in 1..=20 {
         exchange(&mut a, &mut b, s * SEC);
     }
     assert_eq!(b.peer_up(5), Some(true));
     // A's key rotated; B's wire written again naming the new key (what the
-    // controller does), which B's reconcile turns into remove and add.
+    // controller does), which B's reconcile applies in place: removing and
+    // adding the wire would restart its control sequence, which A (same
+    // epoch) takes for stale until it passes the old one: A would declare
+    // B dead (a bug the nested test found).
     let new = key(7);
     a.wireguard_mut()
         .unwrap()
         .rekey(new.clone(), Csprng::from_seed(&[8; 32]));
     let cfg = *b.tunnels().next().unwrap();
-    b.remove(5, 5 * SEC).unwrap();
+    let peer = WireguardPeer {
+        public: new.public_key(),
+        ..cfg.wireguard.unwrap()
+    };
+    b.update_peer(5, peer).unwrap();
     assert_eq!(
         b.wireguard().unwrap().iface.find_peer(&key(1).public_key()),
         None,
         "the old key is forgotten"
     );
-    let peer = WireguardPeer {
-        public: new.public_key(),
-        ..cfg.wireguard.unwrap()
-    };
-    b.add(TunnelConfig {
-        wireguard: Some(peer),
-        ..cfg
-    })
-    .unwrap();
-    for s in 5..=9 {
+    assert_eq!(b.tunnels().next().unwrap().wireguard, Some(peer));
+    // Both ends stay up well past the 10 s dead time: the wire's control
+    // goes on where it was.
+    let mut events = Vec::new();
+    for s in 21..=50 {
         exchange(&mut a, &mut b, s * SEC);
+        events.extend(core::iter::from_fn(|| a.take_event()).map(|e| e.kind));
+        events.extend(core::iter::from_fn(|| b.take_event()).map(|e| e.kind));
     }
+    assert!(!events.contains(&TunnelEventKind::Dead), "{events:?}");
     assert_eq!((a.peer_up(5), b.peer_up(5)), (Some(true), Some(true)));
     let frame = guest_frame();
-    let mut sealed = seal_from_a(&mut a, &frame, 10 * SEC).unwrap();
-    match b.receive(&mut sealed, 10 * SEC, &mut |_| {}) {
+    let mut sealed = seal_from_a(&mut a, &frame, 51 * SEC).unwrap();
+    match b.receive(&mut sealed, 51 * SEC, &mut |_| {}) {
         Rx::Inner { inner, .. } => assert_eq!(sealed[inner], frame[..]),
         other => panic!("{other:?}"),
     }

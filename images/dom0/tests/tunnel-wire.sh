@@ -20,6 +20,14 @@
 BAD_RE='panicked at|CORM-FATAL|SPIKE-VIF-FATAL|SPIKE-WIRE-ERROR|CORM-WIRE-ERROR|GUEST-MTU-FAIL|CORM-CONFIG-ERROR'
 GT_MAC=00:16:3e:00:0d:01 A_UL=10.77.0.45 B_UL=10.77.0.46 ME_IP=10.77.0.9
 command -v banana > /dev/null || fail "no banana controller in this dom0"
+# What explains a failure: both Corms' view of the wire.
+diag() {
+	for c in c-ta c-tb; do
+		echo "corm $c:"
+		counters_flat $c | grep -E '^(wireguard|underlay|tunnel)/' | grep -v ' 0$'
+	done
+}
+FAIL_HOOK=diag
 
 corm_up c-ta corm-e1000e 1 --underlay $A_UL/24 --tunnel-key
 corm_wireguard c-ta 1
@@ -68,13 +76,14 @@ grep -Eq "^$wire +corm:c-tb/1 +corm:c-ta/0 +configured +up +up" "$BANANA_WORK/ba
 
 # ---- host A's key rotated (banana corm rekey): host B is told, the wire comes
 # back by itself through new sessions, the guest's traffic with it
+ups=$(console c-tb | grep -c "^CORM-TUNNEL-PEER-UP wire=$wire")
 banana_ok corm rekey c-ta
 grep -qF "(tunnel wires told: $wire)" "$BANANA_WORK/banana.out" || fail "banana corm rekey did not tell wire $wire's other Corm"
 wait_console c-ta '^CORM-WIREGUARD-REKEYED' 30
 corm_wireguard c-ta 1
 [ "$WG_PUBLIC" != "$first_key" ] || fail "c-ta's key did not change"
 i=0
-until [ "$(console c-tb | grep -c "^CORM-TUNNEL-PEER-UP wire=$wire")" -ge 2 ]; do
+until [ "$(console c-tb | grep -c "^CORM-TUNNEL-PEER-UP wire=$wire")" -gt "$ups" ]; do
 	[ $i -lt 30 ] || fail "host B's Corm did not see the wire up again within 30 s of the rotation"
 	sleep 1
 	i=$((i + 1))
