@@ -97,6 +97,15 @@ impl Lab {
     }
 
     /// The fake store and toolstack as text, to show a command changed nothing.
+    /// One key's value in the fake xenstore (the test fails without it).
+    fn get(&self, key: &str) -> String {
+        let state = self.state();
+        state
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_string))
+            .unwrap_or_else(|| panic!("{key} missing from\n{state}"))
+    }
+
     fn state(&self) -> String {
         let mut out = String::new();
         walk(&self.path("xs"), "", &mut out);
@@ -404,20 +413,12 @@ fn a_corm_gets_a_wireguard_key_and_its_secrets_are_its_own() {
         .unwrap_or_else(|| panic!("no key in {out}"))
         .to_string();
     assert_eq!(public.len(), 44, "{public}");
-    let state = lab.state();
-    let value = |key: &str| {
-        state
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{key}=")))
-            .unwrap_or_else(|| panic!("{key} missing from\n{state}"))
-            .to_string()
-    };
-    assert_eq!(value("/banana/corm/c0/wireguard/public-key"), public);
-    let private = value("/banana/corm/c0/wireguard/private-key");
+    assert_eq!(lab.get("/banana/corm/c0/wireguard/public-key"), public);
+    let private = lab.get("/banana/corm/c0/wireguard/private-key");
     assert_eq!(private.len(), 44);
     assert_ne!(private, public);
-    assert_eq!(value("/banana/config/1/wireguard/private-key"), private);
-    assert_eq!(value("/banana/config/1/wireguard/seed").len(), 44);
+    assert_eq!(lab.get("/banana/config/1/wireguard/private-key"), private);
+    assert_eq!(lab.get("/banana/config/1/wireguard/seed").len(), 44);
     // The Corm owns its secrets (to delete them); the rest of its config
     // is dom0's, readable by it.
     assert_eq!(
@@ -473,29 +474,21 @@ fn a_tunnel_wire_names_each_corm_s_wireguard_peer() {
     mk("cb", "0000:00:04.0", "10.77.0.44/24", true);
     let out = lab.ok(&["wire", "connect", "corm:ca/0", "corm:cb/0", "--tunnel"]);
     assert!(out.contains("geneve in wireguard"), "{out}");
-    let state = lab.state();
-    let value = |key: &str| {
-        state
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{key}=")))
-            .unwrap_or_else(|| panic!("{key} missing from\n{state}"))
-            .to_string()
-    };
     let (da, db) = (
-        value("/banana/corm/ca/domid"),
-        value("/banana/corm/cb/domid"),
+        lab.get("/banana/corm/ca/domid"),
+        lab.get("/banana/corm/cb/domid"),
     );
-    let tun_b = value(&format!("/banana/config/{db}/wireguard-address"));
+    let tun_b = lab.get(&format!("/banana/config/{db}/wireguard-address"));
     assert!(tun_b.starts_with("100."), "{tun_b}");
     let dir = format!("/banana/config/{da}/tunnel/1");
-    assert_eq!(value(&format!("{dir}/remote")), tun_b);
-    assert_eq!(value(&format!("{dir}/encap")), "geneve");
+    assert_eq!(lab.get(&format!("{dir}/remote")), tun_b);
+    assert_eq!(lab.get(&format!("{dir}/encap")), "geneve");
     assert_eq!(
-        value(&format!("{dir}/wireguard-peer")),
-        value("/banana/corm/cb/wireguard/public-key")
+        lab.get(&format!("{dir}/wireguard-peer")),
+        lab.get("/banana/corm/cb/wireguard/public-key")
     );
     assert_eq!(
-        value(&format!("{dir}/wireguard-endpoint")),
+        lab.get(&format!("{dir}/wireguard-endpoint")),
         "10.77.0.44:51820"
     );
     let err = lab.fails(lab.cmd(&[
@@ -653,33 +646,30 @@ fn corm_rekey_rotates_the_key_and_tells_the_other_corm() {
         "--tunnel-key",
     ]);
     lab.ok(&["wire", "connect", "corm:ca/0", "corm:cb/0", "--tunnel"]);
-    let get = |key: &str| {
-        let state = lab.state();
-        state
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_string))
-            .unwrap_or_else(|| panic!("{key} missing from\n{state}"))
-    };
     let (old_pub, old_priv) = (
-        get("/banana/corm/ca/wireguard/public-key"),
-        get("/banana/corm/ca/wireguard/private-key"),
+        lab.get("/banana/corm/ca/wireguard/public-key"),
+        lab.get("/banana/corm/ca/wireguard/private-key"),
     );
-    let (da, db) = (get("/banana/corm/ca/domid"), get("/banana/corm/cb/domid"));
-    let addr = get(&format!("/banana/config/{da}/wireguard-address"));
+    let (da, db) = (
+        lab.get("/banana/corm/ca/domid"),
+        lab.get("/banana/corm/cb/domid"),
+    );
+    let addr = lab.get(&format!("/banana/config/{da}/wireguard-address"));
     // The Corm took its secrets at boot (deleted them): the rotation writes new ones.
     std::fs::remove_dir_all(lab.path(&format!("xs/banana/config/{da}/wireguard"))).unwrap();
     let out = lab.ok(&["corm", "rekey", "ca"]);
-    let new_pub = get("/banana/corm/ca/wireguard/public-key");
+    let new_pub = lab.get("/banana/corm/ca/wireguard/public-key");
     assert_ne!(new_pub, old_pub);
     assert_eq!(
         out,
         format!("corm ca: new wireguard public key {new_pub} (tunnel wires told: 1)\n")
     );
-    let new_priv = get(&format!("/banana/config/{da}/wireguard/private-key"));
+    let new_priv = lab.get(&format!("/banana/config/{da}/wireguard/private-key"));
     assert_ne!(new_priv, old_priv);
-    assert_eq!(new_priv, get("/banana/corm/ca/wireguard/private-key"));
+    assert_eq!(new_priv, lab.get("/banana/corm/ca/wireguard/private-key"));
     assert_eq!(
-        get(&format!("/banana/config/{da}/wireguard/seed")).len(),
+        lab.get(&format!("/banana/config/{da}/wireguard/seed"))
+            .len(),
         44
     );
     assert_eq!(
@@ -687,15 +677,18 @@ fn corm_rekey_rotates_the_key_and_tells_the_other_corm() {
         format!("n{da} r0\n")
     );
     assert_eq!(
-        get(&format!("/banana/config/{db}/tunnel/1/wireguard-peer")),
+        lab.get(&format!("/banana/config/{db}/tunnel/1/wireguard-peer")),
         new_pub
     );
     assert_eq!(
-        get(&format!("/banana/config/{db}/tunnel/1/remote")),
+        lab.get(&format!("/banana/config/{db}/tunnel/1/remote")),
         addr,
         "the tunnel address stays"
     );
-    assert_eq!(get(&format!("/banana/config/{da}/wireguard-address")), addr);
+    assert_eq!(
+        lab.get(&format!("/banana/config/{da}/wireguard-address")),
+        addr
+    );
     let shown = lab.ok(&["status"]);
     assert!(
         shown.contains(&new_pub) && !shown.contains(&old_pub),
