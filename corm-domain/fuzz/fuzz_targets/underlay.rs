@@ -134,6 +134,7 @@ fn run(u: &mut Unstructured) -> AResult<()> {
             vni: Vni::new(vni).unwrap(),
             remote: SocketAddrV4::new(remote, port),
             control: wire == 8,
+            wireguard: None,
         })
         .unwrap();
     }
@@ -150,8 +151,9 @@ fn run(u: &mut Unstructured) -> AResult<()> {
             _ => now + 70_000_000_000,
         };
         if u.arbitrary()? {
-            let f = frame(u)?;
-            match ul.receive(&f, now, &mut check_sent) {
+            // Received in place (a tunnel wire's datagram is opened there).
+            let mut f = frame(u)?;
+            match ul.receive(&mut f, now, &mut check_sent) {
                 Rx::Inner { endpoint, inner } => {
                     let t = TUNNELS.iter().find(|t| t.1 == endpoint).expect("Inner for a non-tunnel endpoint");
                     assert!(inner.end <= f.len() && inner.len() >= 14, "{inner:?} of {}", f.len());
