@@ -269,6 +269,8 @@ fn check_status(u: &mut Unstructured) -> AResult<()> {
         b: Endpoint::Spike("s1".into()),
         state: "connecting".into(),
         encap: None,
+        wireguard: false,
+        wg_vtep: None,
     };
     for b in [corm.write(), spike.write(), wire.write()] {
         reg.apply(&b).unwrap();
