@@ -306,6 +306,21 @@ impl<M: WireMemory> Channel<M> {
         self.end.take()
     }
 
+    /// The set-up is about to take the end back because the peer moved on
+    /// (its xenstore state changed): reads the control records the peer
+    /// published before it closed, and returns why the wire is lost if they
+    /// say so and nothing had said so before. A refusal is queued, pushed and
+    /// then followed at once by the refuser's teardown, so its xenstore state
+    /// change often arrives in the same wake-up as the kick for the record;
+    /// without this read the refused end would restart without knowing why.
+    pub fn drain_control(&mut self, now_ns: u64) -> Option<Lost> {
+        if self.end.is_none() || self.lost.is_some() {
+            return None;
+        }
+        self.take_control(now_ns);
+        self.lost
+    }
+
     /// Whether a ring end is attached.
     pub fn is_attached(&self) -> bool {
         self.end.is_some()

@@ -357,6 +357,20 @@ fn a_hello_with_a_foreign_mac_is_refused_and_counted() {
     // Withdrawing the permission renegotiates (and is then refused).
     c.allow_macs(Some(&[]));
     assert_eq!(c.lost(), Some(Lost::Negotiation));
+    // The refuser tears down at once: the refused end learns why from the
+    // records left in the ring before it lets the end go.
+    let (mut c, mut s) = pair(2, ALL);
+    c.allow_macs(Some(&[[0, 0x16, 0x3e, 0, 0, 2]]));
+    s.announce(&[GUEST]);
+    s.poll(1);
+    c.poll(1);
+    assert!(c.lost().is_some());
+    assert!(c.detach().unwrap().close());
+    assert_eq!(
+        s.drain_control(2),
+        Some(Lost::PeerRefused(wire_proto::RefusalReason::MacNotAllowed))
+    );
+    assert_eq!(s.drain_control(3), None, "reported once");
     // An established peer the switch would not take is rejected.
     let (mut c, _s) = established(2);
     c.reject(wire_proto::RefusalReason::MacNotAllowed);

@@ -65,6 +65,10 @@ mod domain {
         fn sync(&mut self, rt: &mut Runtime) {
             self.link.poll(rt);
             if self.link.wants_end_back() {
+                // The peer moved on: a refusal it sent just before is in the ring.
+                if let Some(why) = self.up.channel.drain_control(now_ns()) {
+                    println!("SPIKE-WIRE-DOWN wire={}: {why:?}", self.up.channel.wire());
+                }
                 let end = self.up.channel.detach();
                 self.up.refs = None;
                 self.link.give_back(rt, end);
