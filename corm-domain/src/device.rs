@@ -212,18 +212,34 @@ pub fn open(front: &mut PciFront, events: &mut Events) -> Result<OpenNic, OpenEr
     };
     let (irq, pirq_no) = choose_irq(&mut dev)?;
     let cmd = dev.read(config::COMMAND, Width::U16)?;
-    let mut cmd = cmd | config::COMMAND_MEMORY | config::COMMAND_BUS_MASTER;
+    let mut cmd = cmd | config::COMMAND_MEMORY;
     if irq == IrqMode::Intx {
         cmd &= !config::COMMAND_INTX_DISABLE;
     }
-    dev.write(config::COMMAND, Width::U16, cmd)?;
     let mut dma = MachineDma::default();
     let nic: Box<dyn Nic> = match kind {
         Kind::Intel(model) => {
+            // Bus mastering only after the driver's global reset. The NIC
+            // comes to us unreset (QEMU's e1000 has no FLR: "The kernel
+            // doesn't support reset from sysfs") and may still run the rings
+            // of the Corm that owned it before and was destroyed: with
+            // mastering on, every frame arriving on the segment makes it read
+            // a descriptor from that domain's old pages, an IOMMU fault in
+            // our context, and ten faults close together make Xen clear
+            // PCI_COMMAND_MASTER behind our back (pci_check_disable_device,
+            // xen/drivers/passthrough/pci.c): a NIC that says its link is up
+            // and never moves a frame again. With mastering off the device
+            // cannot DMA at all (PCI 3.0 §6.2.2, Command register bit 2).
+            dev.write(config::COMMAND, Width::U16, cmd & !config::COMMAND_BUS_MASTER)?;
             let bar0 = dev.map_bar(0)?;
-            Box::new(E1000::new(model, bar0, &mut dma, irq)?)
+            let nic = E1000::new(model, bar0, &mut dma, irq)?;
+            enable_bus_master(&mut dev, cmd)?;
+            Box::new(nic)
         }
         Kind::Virtio => {
+            // Virtio's set-up itself needs DMA (the device reads the rings
+            // it is given); its reset (device status 0) drops any old queues.
+            enable_bus_master(&mut dev, cmd)?;
             let mut bars = Premapped::map_all(&mut dev);
             Box::new(VirtioNet::new(&mut dev, &mut bars, &mut dma, irq)?)
         }
@@ -246,6 +262,17 @@ pub fn open(front: &mut PciFront, events: &mut Events) -> Result<OpenNic, OpenEr
         address: f.address,
         dma_pages: dma.pages,
     })
+}
+
+/// Writes `cmd` with bus mastering on and reads it back: pciback passes the
+/// write on, and a device Xen disabled for IOMMU faults would show it here.
+fn enable_bus_master(dev: &mut PciDev<'_>, cmd: u32) -> Result<(), NicError> {
+    dev.write(config::COMMAND, Width::U16, cmd | config::COMMAND_BUS_MASTER)?;
+    let back = dev.read(config::COMMAND, Width::U16)?;
+    if back & config::COMMAND_BUS_MASTER == 0 {
+        println!("CORM-NIC-WARNING bus mastering did not stick (command {back:#06x})");
+    }
+    Ok(())
 }
 
 /// Enables MSI-X, MSI or INTx, in that order of preference; returns the mode
