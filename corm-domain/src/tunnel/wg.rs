@@ -164,11 +164,10 @@ impl Underlay {
             if ip.dst() != self.cfg.addr || ip.protocol() != IPPROTO_UDP || ip.is_fragment() {
                 return None;
             }
-            if !ip.verify_checksum() {
-                return None;
-            }
             let udp = UdpPacket::new_checked(ip.payload()).ok()?;
-            if udp.dst_port() != PORT {
+            // The port first: every Geneve frame to our address comes this
+            // way, and its IPv4 checksum is the decapsulation's to verify.
+            if udp.dst_port() != PORT || !ip.verify_checksum() {
                 return None;
             }
             // The UDP checksum is not checked: the AEAD covers the payload.
