@@ -17,6 +17,16 @@
 #           encap wire's cost against the banana path on the same Corm and NIC (the
 #           guest has MTU 1450 and the static address 10.88.0.61; endpoints 1 and 2 are
 #           on VLAN 30, where the lab has no one, so the guest's segment is the tunnel)
+#   relay   (ENCAP_MODEL only) two Corms as two hosts: guest vif -> Spike cn-sp-relay ->
+#           local wire -> Corm cn-corm-far ("host B", the corm-virtio NIC, underlay
+#           10.77.0.46, local VLAN 40) -> a Geneve wire in clear -> the ENCAP_MODEL
+#           Corm ("host A", endpoint 3, untagged) -> its NIC -> the lab peer; MTU 1450,
+#           DHCP from the lab through host A
+#   tunnel  (ENCAP_MODEL only) the same two Corms and NICs, local VLAN 41, through a
+#           tunnel wire (Geneve in WireGuard between the Corms' tunnel addresses; host
+#           A's endpoint 4); MTU 1390. relay and tunnel differ only in the encryption:
+#           Pratio_tunnel_over_relay_* is its price, and _cpu_s_per_gb_corm (both
+#           Corms) / _corm_far (host B alone) the Corms' CPU per GB without and with it
 #
 # Method. Everything is set up first: for each model its three paths (dom0's bridge,
 # the driver domain, the Corm and its Spike), then one Linux PV guest per path
@@ -44,16 +54,18 @@
 #
 # Figures; P = "corm_" for e1000 (the keys earlier runs printed), "corm_e1000e_" for
 # e1000e; PATH = std, dd or banana:
-# (PATH = encap for ENCAP_MODEL too)
+# (PATH = encap, relay, tunnel for ENCAP_MODEL too)
 #   P<PATH>_{tx,rx}_mbit_{runs,median,spread}  iperf3 receiver Mbit/s, one per round
 #   P<PATH>_{tx,rx}_retr_{runs,total}          TCP retransmits of the sender, per round
 #   P<PATH>_rtt_ms_{median,p90}                RTT over all pings of all rounds: p50, p90
 #   P<PATH>_rtt_ms_{runs,spread}               per-round p50s; P<PATH>_rtt_pings got/sent
 #   P<PATH>_gb                                 GB through the guest's eth0 (both ways) in
 #                                              the slots counted for CPU
-#   P<PATH>_cpu_s_per_gb_{dom0,guest,dd,spike,corm}  CPU seconds of that domain over those
-#                                              slots / GB; _backend: dom0 (std), dd (dd),
-#                                              spike + corm (banana); _path: the backend
+#   P<PATH>_cpu_s_per_gb_{dom0,guest,dd,spike,corm,corm_far}  CPU seconds of that domain
+#                                              over those slots / GB (corm: relay and
+#                                              tunnel count both hosts' Corms, corm_far
+#                                              host B's); _backend: dom0 (std), dd (dd),
+#                                              spike + corm (the others); _path: the backend
 #                                              plus dom0 (all domains but the guest)
 #   P<PATH>_cpu_s_others_median                CPU seconds all the other domains (idle
 #                                              guests, the other paths) used in a slot;
@@ -62,7 +74,8 @@
 #   P<PATH>_irq                                the NIC's interrupt kind (INTx, MSI, MSI-X)
 #   P{dd,banana}_over_std / Pbanana_over_dd ratios (medians; rtt: p50):
 #   Pratio_{dd,banana}_over_std_{tx,rx,rtt,rtt_p90,cpu}, Pratio_banana_over_dd_*,
-#   Pratio_encap_over_banana_* (the encap wire against the local wire, same Corm)
+#   Pratio_encap_over_banana_* (the encap wire against the local wire, same Corm),
+#   Pratio_{relay,tunnel}_over_banana_*, Pratio_tunnel_over_{relay,encap}_*
 #                                              (cpu: the _path CPU per GB)
 #   Pbanana_ctr_{corm,spike}_<counter>_{runs,total}  deltas over banana slots of the
 #                                              drop / ring-full counters (DROP_RE); each
@@ -98,8 +111,9 @@ bench_param ENCAP_MODEL e1000e
 # default none. An experiment: do the 82574's lost MSI-X messages follow the
 # Corm's vCPU moving between CPUs (Xen re-routes the pirq to follow it)?
 bench_param PIN_CORMS none
-PATHS="std dd banana encap"
+PATHS="std dd banana encap relay tunnel"
 ENCAP_IP=10.88.0.61
+FAR_UL=10.77.0.46
 # a slot: two bounded iperf3 runs and bounded pings, ending >= 6 s before the slot does
 W=$(awk -v s="$IPERF_S" -v o="$OMIT_S" -v n="$PINGS" -v i="$PING_I" 'BEGIN { printf "%d\n", 2 * (s + o + 6) + int(n * i + 4) }')
 bench_param SLOT_S $((W + 6))
@@ -150,9 +164,10 @@ dd_path() { # M
 banana_path() { # M
 	t0=$(now)
 	if [ "$1" = "$ENCAP_MODEL" ]; then
-		# endpoints 1 and 2 (VLAN 30) and the underlay address are the encap path's
-		corm_up "cn-corm-$1" "$(role banana "$1")" 3 --underlay "$LAB_VX_UNDERLAY/24" \
-			--vlan 1=30 --vlan 2=30 || return 1
+		# endpoints 1 and 2 (VLAN 30) and the underlay address are the encap path's,
+		# 3 and 4 (untagged: the lab's segment) the relay's and the tunnel's
+		corm_up "cn-corm-$1" "$(role banana "$1")" 5 --underlay "$LAB_VX_UNDERLAY/24" \
+			--vlan 1=30 --vlan 2=30 --tunnel-key || return 1
 	else
 		corm_up "cn-corm-$1" "$(role banana "$1")" 1 || return 1
 	fi
@@ -171,6 +186,19 @@ encap_path() { # M
 	corm_spike "cn-corm-$1" "cn-sp-encap-$1" 1 "$(path_mac encap)" "$ENCAP_IP"
 	banana_ok wire connect "corm:cn-corm-$1/2" "vxlan:42@$LAB_PEER"
 	wait_console "cn-corm-$1" '^CORM-TUNNEL-UP wire=' 60
+}
+
+# far_paths M: host B, Corm cn-corm-far on the corm-virtio NIC, with Spikes
+# cn-sp-relay (VLAN 40) and cn-sp-tunnel (VLAN 41), wired to host A's endpoints 3
+# (Geneve in clear) and 4 (Geneve in WireGuard); run after banana_path
+far_paths() { # M
+	corm_up cn-corm-far corm-virtio 4 --underlay "$FAR_UL/24" --vlan 0=40 --vlan 1=40 \
+		--vlan 2=41 --vlan 3=41 --local-vlan 40 --local-vlan 41 --tunnel-key || return 1
+	corm_spike cn-corm-far cn-sp-relay 0 "$(path_mac relay)"
+	corm_spike cn-corm-far cn-sp-tunnel 2 "$(path_mac tunnel)"
+	corm_encap_wire cn-corm-far/1 "cn-corm-$1/3"
+	corm_encap_wire cn-corm-far/3 "cn-corm-$1/4" --tunnel
+	grep -q "geneve in wireguard" "$BANANA_WORK/banana.out" || fail "banana wire connect --tunnel made no tunnel wire"
 }
 
 # path_mac P: the MAC of path P's guest in the model being set up (MI)
@@ -204,6 +232,12 @@ setup_model() { # M
 		if [ "$m" = "$ENCAP_MODEL" ] && step "$m encap: Spike cn-sp-encap-$m, VXLAN wire to the lab's vx42" encap_path "$m"; then
 			eval "VIF_encap_$m=\"backend=cn-sp-encap-$m\" IRQ_encap_$m=\$IRQ_banana_$m"
 		fi
+		if [ "$m" = "$ENCAP_MODEL" ] && step "$m relay, tunnel: host B's Corm cn-corm-far, two wires to cn-corm-$m" far_paths "$m"; then
+			fig "${P}far_nic" "$(console cn-corm-far | sed -n 's/^CORM-NIC \([^ ]*\) kind=\([^ ]*\).* irq=\([^ ]*\).*/\1,\2,\3/p' | head -n 1)"
+			# the NIC to the lab peer is host A's
+			eval "VIF_relay_$m=\"backend=cn-sp-relay\" IRQ_relay_$m=\$IRQ_banana_$m"
+			eval "VIF_tunnel_$m=\"backend=cn-sp-tunnel\" IRQ_tunnel_$m=\$IRQ_banana_$m"
+		fi
 	fi
 	irqs=
 	for p in $PATHS; do
@@ -226,7 +260,11 @@ guests_up() {
 		g=cn-g-$p-$m
 		mac=$(path_mac $p)
 		addr="banana.ip=dhcp banana.peer=$LAB_PEER"
-		[ $p != encap ] || addr="banana.ip=$ENCAP_IP/24 banana.peer=$LAB_VX_PEER banana.mtu=1450"
+		case $p in
+		encap) addr="banana.ip=$ENCAP_IP/24 banana.peer=$LAB_VX_PEER banana.mtu=1450" ;;
+		relay) addr="$addr banana.mtu=1450" ;;
+		tunnel) addr="$addr banana.mtu=1390" ;;
+		esac
 		for try in 1 2; do
 			if try_create $g linux-pv "extra=\"console=hvc0 quiet banana.job=net $addr banana.bench=1 banana.slot_s=$SLOT_S banana.iperf_s=$IPERF_S banana.iperf_omit=$OMIT_S banana.pings=$PINGS banana.ping_i=$PING_I\"" \
 				"vif=['$vif,mac=$mac']"; then
@@ -264,7 +302,9 @@ idle() {
 	for m in $MODELS; do
 		P=$(prefix "$m") gs=
 		for p in $PATHS; do eval "g=\${G_${p}_$m:-}"; [ -z "$g" ] || gs="$gs $(cpu_used "$W/idle-a" "$W/idle-b" $g)"; done
-		for x in dom0:Domain-0 guests: dd:cn-dd-$m spike:cn-sp-$m spike_encap:cn-sp-encap-$m corm:cn-corm-$m; do
+		for x in dom0:Domain-0 guests: dd:cn-dd-$m spike:cn-sp-$m spike_encap:cn-sp-encap-$m corm:cn-corm-$m \
+			corm_far:cn-corm-far; do
+			[ "${x%%:*}" != corm_far ] || [ "$m" = "$ENCAP_MODEL" ] || continue
 			if [ "${x%%:*}" = guests ]; then c=$(echo "$gs" | sed 's/none//g' | sum); else c=$(cpu_used "$W/idle-a" "$W/idle-b" "${x#*:}"); fi
 			[ "$c" = none ] || fig "${P}idle_cpu_pct_${x%%:*}" "$(awk -v c="$c" -v s="$IDLE_S" 'BEGIN { printf "%.1f\n", 100 * c / s }')"
 		done
@@ -279,8 +319,15 @@ path_doms() {
 	# a Corm's Spikes run whenever it does: a Spike paused for a slot while its
 	# Corm runs would have its wire declared dead (local-wire DEAD_NS) and set up
 	# again in the next slot
-	banana) echo "cn-g-banana-$2 cn-sp-$2 cn-corm-$2$([ "$2" != "$ENCAP_MODEL" ] || echo " cn-sp-encap-$2")" ;;
-	encap) echo "cn-g-encap-$2 cn-sp-encap-$2 cn-corm-$2 cn-sp-$2" ;;
+	# again in the next slot; for ENCAP_MODEL, host B and its Spikes too (its wires
+	# to host A would be declared dead)
+	banana | encap | relay | tunnel)
+		if [ "$2" = "$ENCAP_MODEL" ]; then
+			echo "cn-g-$1-$2 cn-corm-$2 cn-sp-$2 cn-sp-encap-$2 cn-corm-far cn-sp-relay cn-sp-tunnel"
+		else
+			echo "cn-g-$1-$2 cn-corm-$2 cn-sp-$2"
+		fi
+		;;
 	esac
 }
 
@@ -328,6 +375,11 @@ teardown() {
 	done
 	banana spike destroy cn-sp-$m > /dev/null 2>&1
 	banana spike destroy cn-sp-encap-$m > /dev/null 2>&1
+	if [ "$m" = "$ENCAP_MODEL" ]; then
+		for sp in cn-sp-relay cn-sp-tunnel; do banana spike destroy $sp > /dev/null 2>&1; done
+		banana corm destroy cn-corm-far > /dev/null 2>&1
+		step "$m teardown of host B" gone cn-g-relay-$m cn-g-tunnel-$m cn-sp-relay cn-sp-tunnel cn-corm-far
+	fi
 	banana corm destroy cn-corm-$m > /dev/null 2>&1
 	exists cn-dd-$m && xl destroy cn-dd-$m 2> /dev/null
 	std_down "std-$m" "$(role std "$m")"
@@ -368,7 +420,7 @@ while read -r t r m p g lt <&3; do
 	p50=$(echo "$SL_RTT" | pct 50) p90=$(echo "$SL_RTT" | pct 90)
 	[ "$p50" = none ] || eval "L_${m}_${p}_rtt=\"\$L_${m}_${p}_rtt $p50\""
 	a=$W/cpu-$t-a b=$W/cpu-$t-b
-	c0=$(cpu_used $a $b Domain-0) cg=$(cpu_used $a $b $g) cd=none cs=none cc=none ex=
+	c0=$(cpu_used $a $b Domain-0) cg=$(cpu_used $a $b $g) cd=none cs=none cc=none cf=none ex=
 	case $p in
 	std) co=$(cpu_others $a $b $g) ;;
 	dd) cd=$(cpu_used $a $b cn-dd-$m) ex=" dd $cd" co=$(cpu_others $a $b $g cn-dd-$m) ;;
@@ -380,12 +432,17 @@ while read -r t r m p g lt <&3; do
 		cs=$(cpu_used $a $b cn-sp-encap-$m) cc=$(cpu_used $a $b cn-corm-$m) ex=" spike $cs corm $cc"
 		co=$(cpu_others $a $b $g cn-sp-encap-$m cn-corm-$m)
 		;;
+	relay | tunnel)
+		cs=$(cpu_used $a $b cn-sp-$p) cf=$(cpu_used $a $b cn-corm-far) ca=$(cpu_used $a $b cn-corm-$m)
+		cc=$(echo "$ca $cf" | sum) ex=" spike $cs corm $ca far $cf"
+		co=$(cpu_others $a $b $g cn-sp-$p cn-corm-$m cn-corm-far)
+		;;
 	esac
 	eval "L_${m}_${p}_others=\"\$L_${m}_${p}_others $co\""
 	[ "$(awk -v c="$co" 'BEGIN { print (c >= 1) }')" = 0 ] || ex="$ex (all: $(cpu_list $a $b))"
 	if [ $ok = 1 ]; then
 		# CPU per GB: only slots that moved their data
-		for x in gb:$gb dom0:$c0 guest:$cg dd:$cd spike:$cs corm:$cc; do
+		for x in gb:$gb dom0:$c0 guest:$cg dd:$cd spike:$cs corm:$cc corm_far:$cf; do
 			case ${x#*:} in none | '') continue ;; esac
 			eval "S_${m}_${p}_${x%%:*}=\$(echo \"\${S_${m}_${p}_${x%%:*}:-0} ${x#*:}\" | sum)"
 		done
@@ -431,7 +488,7 @@ for m in $MODELS; do
 		eval "fig \"${P}${p}_rtt_pings\" \"\${PG_${m}_$p:-0}/\${PS_${m}_$p:-0}\""
 		eval "gb=\${S_${m}_${p}_gb:-0}"
 		fig "${P}${p}_gb" "$gb"
-		for x in dom0 guest dd spike corm; do
+		for x in dom0 guest dd spike corm corm_far; do
 			eval "cs=\${S_${m}_${p}_$x:-none}"
 			[ "$cs" = none ] || fig "${P}${p}_cpu_s_per_gb_$x" "$(per_gb "$cs" "$gb")"
 		done
@@ -439,7 +496,7 @@ for m in $MODELS; do
 		case $p in
 		std) be=$c0 ;;
 		dd) be=$cd ;;
-		banana | encap) be=$(echo "$cs $cc" | sum) ;;
+		banana | encap | relay | tunnel) be=$(echo "$cs $cc" | sum) ;;
 		esac
 		pa=$(echo "$be $c0" | sum)
 		[ $p != std ] || pa=$c0
@@ -450,7 +507,8 @@ for m in $MODELS; do
 		eval "fig \"${P}${p}_cpu_s_others_median\" \"\$(echo \"\${L_${m}_${p}_others:-}\" | median)\""
 	done
 	# ratios of medians (rtt: p50; rtt_p90: p90; cpu: CPU s per GB of the path)
-	for pr in dd:std banana:std banana:dd encap:banana encap:std; do
+	for pr in dd:std banana:std banana:dd encap:banana encap:std relay:banana tunnel:banana tunnel:relay \
+		tunnel:encap; do
 		a=${pr%%:*} b=${pr#*:}
 		eval "[ -n \"\${G_${a}_$m:-}\" ] && [ -n \"\${G_${b}_$m:-}\" ]" || continue
 		for q in tx:tx rx:rx rtt:rtt rtt_p90:rtt90 cpu:cpu; do
