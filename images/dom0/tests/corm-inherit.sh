@@ -23,7 +23,7 @@ command -v banana-lab > /dev/null || fail "no banana-lab in this dom0 (images/bu
 std_up
 ip addr replace $ME_IP/24 dev $STD_BR || fail "cannot put $ME_IP on $STD_BR"
 
-pings() { ping -c "$1" -i 0.2 -W 2 "$C_UL" 2> /dev/null | sed -n 's/.* \([0-9]*\) received.*/\1/p'; }
+pings() { ping -c "$1" -i 0.2 -W 2 "$C_UL" 2> /dev/null | sed -n 's/.* \([0-9][0-9]*\) packets received.*/\1/p' | head -n 1; }
 diag() {
 	echo "xl dmesg, IOMMU faults of $CORM_BDF:"
 	xl dmesg | grep -E "DMAR.*$CORM_BDF|IOMMU" | tail -n 20
