@@ -230,7 +230,11 @@ pub fn open(front: &mut PciFront, events: &mut Events) -> Result<OpenNic, OpenEr
             // xen/drivers/passthrough/pci.c): a NIC that says its link is up
             // and never moves a frame again. With mastering off the device
             // cannot DMA at all (PCI 3.0 §6.2.2, Command register bit 2).
-            dev.write(config::COMMAND, Width::U16, cmd & !config::COMMAND_BUS_MASTER)?;
+            dev.write(
+                config::COMMAND,
+                Width::U16,
+                cmd & !config::COMMAND_BUS_MASTER,
+            )?;
             let bar0 = dev.map_bar(0)?;
             let nic = E1000::new(model, bar0, &mut dma, irq)?;
             enable_bus_master(&mut dev, cmd)?;
@@ -267,7 +271,11 @@ pub fn open(front: &mut PciFront, events: &mut Events) -> Result<OpenNic, OpenEr
 /// Writes `cmd` with bus mastering on and reads it back: pciback passes the
 /// write on, and a device Xen disabled for IOMMU faults would show it here.
 fn enable_bus_master(dev: &mut PciDev<'_>, cmd: u32) -> Result<(), NicError> {
-    dev.write(config::COMMAND, Width::U16, cmd | config::COMMAND_BUS_MASTER)?;
+    dev.write(
+        config::COMMAND,
+        Width::U16,
+        cmd | config::COMMAND_BUS_MASTER,
+    )?;
     let back = dev.read(config::COMMAND, Width::U16)?;
     if back & config::COMMAND_BUS_MASTER == 0 {
         println!("CORM-NIC-WARNING bus mastering did not stick (command {back:#06x})");

@@ -172,7 +172,7 @@ mod domain {
                 while now_ns() < t + 2_000_000 {
                     core::hint::spin_loop();
                 }
-                quiesce(&mut front, rt, &nic);
+                quiesce(&mut front, rt, &mut nic);
                 println!("CORM-SHUTDOWN {reason:?}");
                 runtime::shutdown(reason);
             }
@@ -304,8 +304,10 @@ mod domain {
         }
     }
 
-    /// Stops the device's DMA before we go: bus mastering off, MSI(-X) off.
-    fn quiesce(front: &mut PciFront, rt: &mut Runtime, nic: &OpenNic) {
+    /// Stops the device's DMA before we go: the device reset (its rings
+    /// forgotten: `Nic::stop`), bus mastering off, MSI(-X) off.
+    fn quiesce(front: &mut PciFront, rt: &mut Runtime, nic: &mut OpenNic) {
+        nic.nic.stop();
         let ev = &mut rt.events;
         if let Ok(cmd) = front.read(ev, nic.address, pcicfg::COMMAND, 2) {
             let _ = front.write(

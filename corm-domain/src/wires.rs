@@ -132,7 +132,10 @@ impl Wires {
             if link.wants_end_back() {
                 // The peer moved on: a refusal it sent just before is in the ring.
                 if let Some(why) = ch.drain_control(now_ns()) {
-                    println!("CORM-ENDPOINT-DOWN endpoint={ep} wire={}: {why:?}", ch.wire());
+                    println!(
+                        "CORM-ENDPOINT-DOWN endpoint={ep} wire={}: {why:?}",
+                        ch.wire()
+                    );
                 }
                 let end = ch.detach();
                 link.give_back(rt, end);

@@ -301,6 +301,13 @@ pub trait Nic {
     /// pages it already has (after `Events::fatal`, or a transmit watchdog).
     /// Frames in flight are lost and counted; `counters` keep counting.
     fn reinit(&mut self) -> Result<(), NicError>;
+    /// Resets the device and leaves it idle (receive and transmit off, the
+    /// rings forgotten), before the Corm gives the NIC back: whoever turns bus
+    /// mastering on next must not find our rings armed, or the frames that
+    /// waited for the unowned NIC are written into our old pages (IOMMU
+    /// faults in the next owner's context; Xen disables a device that faults
+    /// ten times in a row).
+    fn stop(&mut self);
 }
 
 /// Busy-wait bound for register polls during init/reset (device-side steps

@@ -129,4 +129,8 @@ impl Nic for FakeNic {
     fn reinit(&mut self) -> Result<(), NicError> {
         Ok(())
     }
+
+    fn stop(&mut self) {
+        self.rx.clear();
+    }
 }

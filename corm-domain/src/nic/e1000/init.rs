@@ -84,7 +84,7 @@ fn poll(mmio: &impl Mmio, reg: usize, done: impl Fn(u32) -> bool) -> Result<Opti
 }
 
 /// Global reset (SDM §13.4.1 "RST"; 82574 §10.2.2, CTRL).
-fn reset(mmio: &impl Mmio, model: Model) -> Result<(), NicError> {
+pub fn reset(mmio: &impl Mmio, model: Model) -> Result<(), NicError> {
     if model.is_pcie() {
         // 82574: stop new master requests and wait for outstanding ones; the
         // reset terminates any that remain, so a timeout is not an error.
@@ -101,7 +101,7 @@ fn reset(mmio: &impl Mmio, model: Model) -> Result<(), NicError> {
 
 /// Masks again (a reset re-enables nothing, but QEMU's leaves IMS as it
 /// was) and clears causes left over from before.
-fn mask_and_clear(mmio: &impl Mmio) {
+pub fn mask_and_clear(mmio: &impl Mmio) {
     mmio.write32(IMC, ALL_ONES);
     let stale = mmio.read32(ICR);
     mmio.write32(ICR, stale);

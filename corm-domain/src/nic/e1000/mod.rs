@@ -367,4 +367,14 @@ impl<M: Mmio> Nic for E1000<M> {
         self.tx.reclaim(&mut self.counters);
         self.bring_up()
     }
+
+    /// A global reset clears RCTL/TCTL and the ring registers (SDM §13.4.1).
+    fn stop(&mut self) {
+        self.failed = true;
+        self.link = false;
+        // A device that does not finish its reset is left as it is: the
+        // caller turns bus mastering off next anyway.
+        let _ = init::reset(&self.mmio, self.model);
+        init::mask_and_clear(&self.mmio);
+    }
 }

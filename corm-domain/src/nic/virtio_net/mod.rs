@@ -479,4 +479,11 @@ impl<M: Mmio> Nic for VirtioNet<M> {
         self.tx.vq.reset(tx);
         self.activate()
     }
+
+    /// Device status 0 resets the device and forgets its queues (virtio 1.2
+    /// §2.1, §4.1.4.3).
+    fn stop(&mut self) {
+        self.ready = false;
+        let _ = self.t.reset();
+    }
 }
