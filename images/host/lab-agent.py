@@ -133,21 +133,33 @@ def vxlan_icmp(capture):
         return ["ERR cannot read the capture: %s" % e]
 
 
-def vxlan_icmp_decode(capture):
-    """tshark's decode of CAPTURE: answer lines (without END)."""
-    cmd = ["tshark", "-n", "-r", capture, "-d", "udp.port==4789,vxlan",
-           "-Y", "vxlan && icmp", "-T", "fields",
-           "-E", "occurrence=a", "-E", "aggregator=,", "-E", "separator=/t",
-           "-e", "vxlan.vni", "-e", "ip.src", "-e", "ip.dst", "-e", "icmp.type"]
+def run_tshark(capture, decode_as, display_filter, fields, *options):
+    """tshark's fields (tab-separated lines) of the frames of CAPTURE that
+    DISPLAY_FILTER keeps, with DECODE_AS (a -d argument): (process, None), or
+    (None, the ERR answer line) when tshark is missing, too slow or cannot run."""
+    cmd = ["tshark", "-n", "-r", capture, "-d", decode_as, "-Y", display_filter,
+           "-T", "fields", "-E", "separator=/t"] + list(options)
+    for f in fields:
+        cmd += ["-e", f]
     try:
         p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=TSHARK_TIMEOUT)
     except FileNotFoundError:
-        return ["ERR no tshark on the lab host"]
+        return None, "ERR no tshark on the lab host"
     except subprocess.TimeoutExpired:
-        return ["ERR tshark took longer than %d s" % TSHARK_TIMEOUT]
+        return None, "ERR tshark took longer than %d s" % TSHARK_TIMEOUT
     except OSError as e:
-        return ["ERR cannot run tshark: %s" % e]
+        return None, "ERR cannot run tshark: %s" % e
+    return p, None
+
+
+def vxlan_icmp_decode(capture):
+    """tshark's decode of CAPTURE: answer lines (without END)."""
+    p, err = run_tshark(capture, "udp.port==4789,vxlan", "vxlan && icmp",
+                        ["vxlan.vni", "ip.src", "ip.dst", "icmp.type"],
+                        "-E", "occurrence=a", "-E", "aggregator=,")
+    if err:
+        return [err]
     out = []
     for raw in p.stdout.decode("ascii", "replace").splitlines():
         f = raw.split("\t")
@@ -212,17 +224,14 @@ def wg_flows(capture):
         with tempfile.NamedTemporaryFile(prefix="lab-agent-", suffix=".pcap") as sel:
             if not select_frames(capture, sel, keep):
                 return ["ERR the capture is not a classic Ethernet pcap"]
-            cmd = ["tshark", "-n", "-r", sel.name, "-d", "udp.port==%d,wg" % WG_PORT,
-                   "-Y", "wg", "-T", "fields", "-E", "separator=/t",
-                   "-e", "ip.src", "-e", "ip.dst", "-e", "wg.type"]
-            p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, timeout=TSHARK_TIMEOUT)
-    except FileNotFoundError:
-        return ["ERR no tshark on the lab host"]
+            p, err = run_tshark(sel.name, "udp.port==%d,wg" % WG_PORT, "wg",
+                                ["ip.src", "ip.dst", "wg.type"])
     except subprocess.TimeoutExpired:
         return ["ERR reading the capture took longer than %d s" % TSHARK_TIMEOUT]
     except OSError as e:
         return ["ERR cannot read the capture: %s" % e]
+    if err:
+        return [err]
     flows = {}
     for raw in p.stdout.decode("ascii", "replace").splitlines():
         f = raw.split("\t")
