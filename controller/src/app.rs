@@ -27,6 +27,9 @@ pub struct App<'a> {
     pub run_dir: PathBuf,
     /// How long repairs wait for domains and guests.
     pub timing: Timing,
+    /// The cluster this host's records are in (`--registry etcd://…`):
+    /// `reg` is then its [`crate::etcd::ClusterRegistry`].
+    pub cluster: Option<&'a crate::etcd::Cluster>,
 }
 
 /// The waits of a repair (`crate::repair`, `crate::reattach`). Tests use

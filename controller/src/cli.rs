@@ -51,6 +51,14 @@ pub struct Cli {
     #[arg(long, env = "BANANA_XENSTORE", global = true, default_value = "socket",
           value_parser = ["socket", "programs"])]
     pub xenstore: String,
+    /// A cluster registry (docs/cluster.md): `etcd://HOST:PORT[,HOST:PORT…]`,
+    /// every member of the etcd cluster. The records go there, under this
+    /// host's name; the domains' configs stay in this host's xenstore.
+    #[arg(long, env = "BANANA_REGISTRY", global = true)]
+    pub registry: Option<String>,
+    /// This host's name in the cluster (default: the kernel's hostname).
+    #[arg(long = "host-name", env = "BANANA_HOST", global = true)]
+    pub host_name: Option<String>,
     /// Where xenconsoled writes guest-NAME.log.
     #[arg(
         long,
@@ -81,6 +89,10 @@ pub enum Cmd {
     Status {
         #[arg(long)]
         json: bool,
+        /// Every host of the cluster registry (`--registry`): its lease and
+        /// its records.
+        #[arg(long)]
+        cluster: bool,
     },
     /// The counters any domain publishes (its counter page; xenstore for
     /// domains without one). Takes no lock and reads no records: one
@@ -257,10 +269,28 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Box::new(XenstoreRegistry::new(SystemRun, cli.xenstore_bin.clone()))
     };
     let xs = xs.as_ref();
+    let cluster = match &cli.registry {
+        Some(url) => {
+            let host = match &cli.host_name {
+                Some(h) => h.clone(),
+                None => this_host()?,
+            };
+            Some(crate::etcd::Cluster::connect(url, &host).map_err(anyhow::Error::msg)?)
+        }
+        None => None,
+    };
+    let routed = cluster
+        .as_ref()
+        .map(|c| crate::etcd::ClusterRegistry::new(&c.etcd, &c.host, Some(xs)));
+    let reg: &dyn crate::registry::Registry = match &routed {
+        Some(r) => r,
+        None => xs,
+    };
     let xl = Xl::new(SystemRun, cli.xl.clone());
     let pages = Gntdev::default();
     let app = App {
-        reg: xs,
+        cluster: cluster.as_ref(),
+        reg,
         local: xs,
         xl: &xl,
         pages: &pages,
@@ -282,6 +312,13 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         return Ok(app.supervise(every, watcher)?);
     }
     dispatch(&app, cli.cmd, out)
+}
+
+/// The kernel's host name: this host's name in a cluster by default.
+fn this_host() -> anyhow::Result<String> {
+    let raw = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .context("cannot read this host's name (/proc/sys/kernel/hostname): give --host-name")?;
+    Ok(raw.trim().to_string())
 }
 
 /// Runs a command against any store and toolstack (tests pass fakes).
@@ -436,10 +473,24 @@ pub fn dispatch(app: &App, cmd: Cmd, out: &mut dyn Write) -> anyhow::Result<()> 
             writeln!(out, "wire {}: {} <-> {} disconnected", w.id, w.a, w.b)?;
         }
         Cmd::List => write!(out, "{}", app.status(false)?.list_text())?,
-        Cmd::Status { json: true } => {
+        Cmd::Status {
+            cluster: true,
+            json,
+        } => {
+            let Some(c) = app.cluster else {
+                bail!("status --cluster needs a cluster registry (--registry etcd://HOST:PORT)");
+            };
+            let view = c.view()?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&view)?)?
+            } else {
+                write!(out, "{}", view.text())?
+            }
+        }
+        Cmd::Status { json: true, .. } => {
             writeln!(out, "{}", serde_json::to_string_pretty(&app.status(true)?)?)?
         }
-        Cmd::Status { json: false } => write!(out, "{}", app.status(true)?.text())?,
+        Cmd::Status { json: false, .. } => write!(out, "{}", app.status(true)?.text())?,
         Cmd::Repair => {
             let done = app.repair(&|_| true)?;
             for r in &done {

@@ -14,6 +14,7 @@ pub mod counters;
 pub mod domain;
 pub mod endpoint;
 pub mod error;
+pub mod etcd;
 pub mod flood;
 pub mod gntdev;
 pub mod reattach;

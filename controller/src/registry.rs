@@ -22,6 +22,13 @@ pub enum RegistryError {
         #[source]
         source: std::io::Error,
     },
+    /// A guard of the batch ([`Op::Expect`]) did not hold: another
+    /// controller changed the record first, and nothing was applied.
+    #[error("the registry changed under us at {path} (another controller at work?): nothing was applied, try again")]
+    Conflict { path: String },
+    /// The cluster store (etcd) refused or could not be reached.
+    #[error("{0}")]
+    Cluster(String),
     /// Neither xenstored's socket nor the xenbus device answers.
     #[error("not a Xen dom0: xenstored is not reachable at {places} ({source})")]
     Unreachable {
@@ -52,6 +59,12 @@ pub enum Op {
     Rm(String),
     /// Sets the access of a subtree, recursively.
     Restrict(String, Access),
+    /// A guard, checked before any operation of the batch wherever it
+    /// stands: the batch applies only if `path` holds this value (`None`:
+    /// no such node); otherwise none of it does and `apply` fails with
+    /// [`RegistryError::Conflict`]. Compare-and-swap, for records two
+    /// controllers sharing a cluster store may change at once.
+    Expect(String, Option<String>),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -72,6 +85,17 @@ impl Batch {
     pub fn restrict(&mut self, path: impl Into<String>, access: Access) -> &mut Self {
         self.0.push(Op::Restrict(path.into(), access));
         self
+    }
+    pub fn expect(&mut self, path: impl Into<String>, value: Option<String>) -> &mut Self {
+        self.0.push(Op::Expect(path.into(), value));
+        self
+    }
+    /// The guards ([`Op::Expect`]), in order.
+    pub fn guards(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
+        self.0.iter().filter_map(|op| match op {
+            Op::Expect(p, v) => Some((p.as_str(), v.as_deref())),
+            _ => None,
+        })
     }
     pub fn extend(&mut self, other: Batch) -> &mut Self {
         self.0.extend(other.0);
@@ -281,8 +305,14 @@ impl Registry for MemRegistry {
             *n -= 1;
         }
         let mut nodes = self.nodes.borrow_mut();
+        for (p, v) in batch.guards() {
+            if nodes.get(p).map(|n| n.value.as_str()) != v {
+                return Err(RegistryError::Conflict { path: p.into() });
+            }
+        }
         for op in &batch.0 {
             match op {
+                Op::Expect(..) => {}
                 Op::Put(p, v) => Self::put_node(&mut nodes, p, v),
                 Op::Rm(p) => nodes.retain(|k, _| !Self::under(p, k)),
                 Op::Restrict(p, a) => nodes

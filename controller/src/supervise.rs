@@ -97,7 +97,24 @@ impl App<'_> {
         stop: &dyn Fn() -> bool,
     ) {
         let mut backoff = Backoff::default();
+        // In a cluster, this host is alive while it supervises: its lease is
+        // renewed every pass (`HOST_TTL_S` must outlast `every`).
+        let mut lease: Option<crate::etcd::HostLease> = None;
         while !stop() {
+            if let Some(c) = self.cluster {
+                let renewed = match lease.as_mut() {
+                    Some(l) => l.renew(),
+                    None => {
+                        let ttl = crate::etcd::cluster::HOST_TTL_S.max(3 * every.as_secs() as i64);
+                        crate::etcd::HostLease::announce(c.etcd.client(), &c.host, ttl)
+                            .map(|l| lease = Some(l))
+                    }
+                };
+                if let Err(e) = renewed {
+                    tracing::warn!("cluster: cannot keep host {} alive: {e}", c.host);
+                    lease = None;
+                }
+            }
             let now = Instant::now();
             let pass = self
                 .begin()
@@ -116,6 +133,11 @@ impl App<'_> {
                 Err(e) => tracing::warn!("repair pass failed: {e}"),
             }
             pause(now, every, watcher.as_mut(), stop);
+        }
+        if let Some(l) = lease {
+            if let Err(e) = l.withdraw() {
+                tracing::warn!("cluster: cannot withdraw this host's lease: {e}");
+            }
         }
     }
 }

@@ -95,7 +95,7 @@ impl App<'_> {
                 return Err(Error::NoMacs(d.name.clone()));
             }
         }
-        let id = self.next_wire_id(&wires)?;
+        let (id, seen) = self.next_wire_id(&wires)?;
         // The Corm offers the ring: it is up for as long as its NIC is.
         let y_offers = dy.kind == Kind::Corm && dx.kind != Kind::Corm;
         let ((a, da, ida), (b, db, idb)) = if y_offers {
@@ -113,7 +113,7 @@ impl App<'_> {
             wg_vtep: None,
         };
         let mut batch = Batch::new();
-        batch.put(NEXT_WIRE, id + 1);
+        claim_wire_id(&mut batch, id, seen);
         batch.extend(wire.write());
         batch.extend(wire.config_entries(ida, Side::A, Some(db)));
         batch.extend(wire.config_entries(idb, Side::B, Some(da)));
@@ -155,7 +155,7 @@ impl App<'_> {
         let wires = WireRecord::load_all(self.reg)?;
         unwired(&wires, &ep)?;
         no_clash(&wires, &domains, corm, &vtep)?;
-        let id = self.next_wire_id(&wires)?;
+        let (id, seen) = self.next_wire_id(&wires)?;
         let wire = WireRecord {
             id,
             a: ep,
@@ -166,7 +166,7 @@ impl App<'_> {
             wg_vtep: wg,
         };
         let mut batch = Batch::new();
-        batch.put(NEXT_WIRE, id + 1);
+        claim_wire_id(&mut batch, id, seen);
         batch.extend(wire.write());
         batch.extend(wire.tunnel_entries(domid, Side::A, &domains));
         batch.restrict(config_path(domid), Access::ReadableBy(domid));
@@ -201,7 +201,7 @@ impl App<'_> {
         for ep in [&x, &y] {
             unwired(&wires, ep)?;
         }
-        let id = self.next_wire_id(&wires)?;
+        let (id, seen) = self.next_wire_id(&wires)?;
         if id > Vtep::MAX_VNI {
             return Err(Error::VniExhausted(id));
         }
@@ -220,7 +220,7 @@ impl App<'_> {
             }
         }
         let mut batch = Batch::new();
-        batch.put(NEXT_WIRE, id + 1);
+        claim_wire_id(&mut batch, id, seen);
         batch.extend(wire.write());
         batch.extend(wire.tunnel_entries(ida, Side::A, &domains));
         batch.extend(wire.tunnel_entries(idb, Side::B, &domains));
@@ -275,19 +275,27 @@ impl App<'_> {
 
     /// Ids are never reused while the store lives, so a domain slow to see a
     /// removal cannot mistake a new wire for the old one.
-    fn next_wire_id(&self, wires: &[WireRecord]) -> Result<u32> {
-        let stored = self
-            .reg
-            .get(NEXT_WIRE)?
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1);
-        Ok(wires
+    /// The next wire id, and the counter as it was read (for
+    /// [`claim_wire_id`]).
+    fn next_wire_id(&self, wires: &[WireRecord]) -> Result<(u32, Option<String>)> {
+        let seen = self.reg.get(NEXT_WIRE)?;
+        let stored = seen.as_deref().and_then(|v| v.parse().ok()).unwrap_or(1);
+        let id = wires
             .iter()
             .map(|w| w.id + 1)
             .max()
             .unwrap_or(1)
-            .max(stored))
+            .max(stored);
+        Ok((id, seen))
     }
+}
+
+/// Moves the wire-id counter past `id`, if it still says what we read: in
+/// a cluster registry two hosts' controllers share it (wire ids are VNIs),
+/// and the one that loses the race fails with a conflict, nothing made.
+fn claim_wire_id(batch: &mut Batch, id: u32, seen: Option<String>) {
+    batch.expect(NEXT_WIRE, seen);
+    batch.put(NEXT_WIRE, id + 1);
 }
 
 /// What a Corm's tunnel state key may say (anything else the domain wrote

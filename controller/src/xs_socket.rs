@@ -40,6 +40,8 @@ struct Conn {
 enum CallError {
     Xs(Errno),
     Other(String),
+    /// A guard of the batch did not hold (not xenstored's word: ours).
+    Conflict,
 }
 
 impl Conn {
@@ -151,6 +153,7 @@ fn why(e: CallError) -> String {
     match e {
         CallError::Xs(e) => format!("{e:?}"),
         CallError::Other(s) => s,
+        CallError::Conflict => "a guard did not hold".into(),
     }
 }
 
@@ -216,8 +219,19 @@ impl SocketRegistry {
     }
 
     fn apply_in(&self, batch: &Batch, tx: u32) -> Result<(), (String, CallError)> {
+        for (p, want) in batch.guards() {
+            let have = match self.call(Request::Read(p), tx) {
+                Ok(v) => Some(String::from_utf8_lossy(&v).into_owned()),
+                Err(CallError::Xs(Errno::ENOENT)) => None,
+                Err(e) => return Err((format!("read {p}"), e)),
+            };
+            if have.as_deref() != want {
+                return Err((p.to_string(), CallError::Conflict));
+            }
+        }
         for op in &batch.0 {
             let r = match op {
+                Op::Expect(..) => Ok(()),
                 Op::Put(p, v) => self.call(Request::Write(p, v.as_bytes()), tx).map(drop),
                 Op::Rm(p) => match self.call(Request::Rm(p), tx) {
                     Err(CallError::Xs(Errno::ENOENT)) => Ok(()),
@@ -262,6 +276,9 @@ impl Registry for SocketRegistry {
                 reply::tx_id(&start).map_err(|e| failed("transaction start", e.to_string()))?;
             if let Err((op, e)) = self.apply_in(batch, tx) {
                 let _ = self.call(Request::TransactionEnd(false), tx);
+                if matches!(e, CallError::Conflict) {
+                    return Err(RegistryError::Conflict { path: op });
+                }
                 return Err(failed(op, why(e)));
             }
             match self.call(Request::TransactionEnd(true), tx) {

@@ -1,5 +1,6 @@
 //! Command-level tests against an in-memory xenstore and a fake xl.
 
+mod cluster;
 mod domains;
 mod encap;
 mod encap_corms;
@@ -69,6 +70,7 @@ impl Host {
 
     pub fn app(&self) -> App<'_> {
         App {
+            cluster: None,
             reg: &self.reg,
             local: &self.local,
             xl: &self.xl,
