@@ -311,6 +311,7 @@ fn check_status(u: &mut Unstructured) -> AResult<()> {
         "Name ID Mem VCPUs State Time(s)\nDomain-0 0 1024 1 r----- 1.0\nc0 3 16 1 {state} 0.1\n"
     ));
     let app = App {
+        cluster: None,
         reg: &reg,
         local: &local,
         xl: &xl,
