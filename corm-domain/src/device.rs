@@ -10,7 +10,7 @@
 use alloc::boxed::Box;
 use core::ptr::NonNull;
 
-use corm_domain::nic::e1000::{Model, E1000};
+use corm_domain::nic::e1000::{reset_idle, Model, E1000};
 use corm_domain::nic::virtio_net::{is_virtio_net, VirtioNet};
 use corm_domain::nic::{
     find_capability, BarMapper, ConfigSpace, Dma, DmaPage, IrqMode, Mmio, Nic, NicError, Width,
@@ -219,7 +219,8 @@ pub fn open(front: &mut PciFront, events: &mut Events) -> Result<OpenNic, OpenEr
     let mut dma = MachineDma::default();
     let nic: Box<dyn Nic> = match kind {
         Kind::Intel(model) => {
-            // Bus mastering only after the driver's global reset. The NIC
+            // Bus mastering only after a global reset (`reset_idle`), and the
+            // set-up only after mastering is on (its comment says why). The NIC
             // comes to us unreset (QEMU's e1000 has no FLR: "The kernel
             // doesn't support reset from sysfs") and may still run the rings
             // of the Corm that owned it before and was destroyed: with
@@ -236,9 +237,9 @@ pub fn open(front: &mut PciFront, events: &mut Events) -> Result<OpenNic, OpenEr
                 cmd & !config::COMMAND_BUS_MASTER,
             )?;
             let bar0 = dev.map_bar(0)?;
-            let nic = E1000::new(model, bar0, &mut dma, irq)?;
+            reset_idle(&bar0, model)?;
             enable_bus_master(&mut dev, cmd)?;
-            Box::new(nic)
+            Box::new(E1000::new(model, bar0, &mut dma, irq)?)
         }
         Kind::Virtio => {
             // Virtio's set-up itself needs DMA (the device reads the rings

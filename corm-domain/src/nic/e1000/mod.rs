@@ -46,6 +46,27 @@ pub use offload::MAX_TSO_FRAME;
 pub use rx::MIN_FRAME;
 pub use tx::TX_WATCHDOG_TICKS;
 
+/// Resets a device we were just given and leaves it idle: receive and
+/// transmit off, its rings forgotten, interrupts masked. Called with bus
+/// mastering still off, before anything else touches the device: a NIC
+/// handed over without a function reset may still run its previous owner's
+/// rings. Only then may mastering go on and [`E1000::new`] program it (its
+/// own reset again, now harmless): the 82574's MSI-X messages are bus
+/// master writes, and an interrupt raised while mastering is off is lost
+/// with its cause latched, which stops that vector for good.
+pub fn reset_idle<M: Mmio>(mmio: &M, model: Model) -> Result<(), NicError> {
+    if mmio.len() < BAR0_LEN {
+        return Err(NicError::Bar(0));
+    }
+    init::reset(mmio, model)?;
+    // QEMU's reset keeps some registers (`tests/bringup.rs`): receive and
+    // transmit off by hand too.
+    mmio.write32(regs::RCTL, 0);
+    mmio.write32(regs::TCTL, 0);
+    init::mask_and_clear(mmio);
+    Ok(())
+}
+
 use regs::{ALL_ONES, ICR, RDT, STATUS, STATUS_LU, TDH, TDT};
 use rx::RxRing;
 use tx::{TxRing, Watch};
@@ -374,7 +395,6 @@ impl<M: Mmio> Nic for E1000<M> {
         self.link = false;
         // A device that does not finish its reset is left as it is: the
         // caller turns bus mastering off next anyway.
-        let _ = init::reset(&self.mmio, self.model);
-        init::mask_and_clear(&self.mmio);
+        let _ = reset_idle(&self.mmio, self.model);
     }
 }

@@ -187,3 +187,28 @@ fn poll_mode_enables_no_interrupt_but_handle_still_reports() {
         assert_eq!(super::drain(&mut r.nic, 8).0, 1);
     }
 }
+
+/// A device handed over still running (receive and transmit on, causes
+/// latched) is left idle by `reset_idle`, and so by `Nic::stop`.
+#[test]
+fn reset_idle_leaves_a_running_device_idle() {
+    for model in MODELS {
+        let dev = FakeE1000::new(model, FakeDma::new());
+        {
+            let mut d = dev.dev();
+            d.set(RCTL, RCTL_EN | RCTL_BAM);
+            d.set(TCTL, TCTL_EN);
+            d.set(IMS, ALL_ONES);
+            d.set(ICR, ICR_RXT0);
+        }
+        super::super::reset_idle(&dev, model).unwrap();
+        let d = dev.dev();
+        assert_eq!((d.reg(RCTL), d.reg(TCTL)), (0, 0), "{model:?}");
+        assert_eq!((d.reg(IMS), d.reg(ICR)), (0, 0), "{model:?}");
+        assert_eq!(d.resets, 1);
+    }
+    let mut r = rig(Model::I82574L, IrqMode::Msix);
+    assert_ne!(r.dev.dev().reg(RCTL) & RCTL_EN, 0);
+    r.nic.stop();
+    assert_eq!(r.dev.dev().reg(RCTL) & RCTL_EN, 0);
+}
