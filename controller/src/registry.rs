@@ -67,6 +67,26 @@ pub enum Op {
     Expect(String, Option<String>),
 }
 
+impl Op {
+    /// The path it acts on.
+    pub fn path(&self) -> &str {
+        match self {
+            Op::Put(p, _) | Op::Rm(p) | Op::Restrict(p, _) | Op::Expect(p, _) => p,
+        }
+    }
+
+    /// The same operation on another path (a store that lays paths out
+    /// elsewhere, [`crate::etcd::ClusterRegistry`]).
+    pub fn with_path(&self, path: String) -> Op {
+        match self {
+            Op::Put(_, v) => Op::Put(path, v.clone()),
+            Op::Rm(_) => Op::Rm(path),
+            Op::Restrict(_, a) => Op::Restrict(path, *a),
+            Op::Expect(_, v) => Op::Expect(path, v.clone()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Batch(pub Vec<Op>);
 
@@ -144,6 +164,17 @@ impl<T: Registry + ?Sized> Registry for Rc<T> {
     fn apply(&self, batch: &Batch) -> Result<(), RegistryError> {
         (**self).apply(batch)
     }
+}
+
+/// Checks a batch's guards ([`Op::Expect`]) by reading each with `get`: for
+/// stores without transactions of their own, read just before applying.
+pub fn check_guards<R: Registry + ?Sized>(reg: &R, batch: &Batch) -> Result<(), RegistryError> {
+    for (p, want) in batch.guards() {
+        if reg.get(p)?.as_deref() != want {
+            return Err(RegistryError::Conflict { path: p.into() });
+        }
+    }
+    Ok(())
 }
 
 /// Joins `base` and a relative `rest` with one `/`.
@@ -304,12 +335,8 @@ impl Registry for MemRegistry {
             }
             *n -= 1;
         }
+        check_guards(self, batch)?;
         let mut nodes = self.nodes.borrow_mut();
-        for (p, v) in batch.guards() {
-            if nodes.get(p).map(|n| n.value.as_str()) != v {
-                return Err(RegistryError::Conflict { path: p.into() });
-            }
-        }
         for op in &batch.0 {
             match op {
                 Op::Expect(..) => {}

@@ -153,11 +153,7 @@ impl<R: Run> Registry for XenstoreRegistry<R> {
     fn apply(&self, batch: &Batch) -> Result<(), RegistryError> {
         // No transactions through the programs: the guards are read first
         // (dom0's host lock keeps other banana commands out meanwhile).
-        for (p, want) in batch.guards() {
-            if self.get(p)?.as_deref() != want {
-                return Err(RegistryError::Conflict { path: p.into() });
-            }
-        }
+        crate::registry::check_guards(self, batch)?;
         let mut pairs: Vec<&str> = Vec::new();
         for op in &batch.0 {
             match op {

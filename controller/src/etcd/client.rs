@@ -84,6 +84,9 @@ impl Client {
     /// port) or a comma-separated list of `http://HOST:PORT`.
     pub fn new(url: &str) -> Result<Client, EtcdError> {
         let bad = || EtcdError::BadUrl(url.to_string());
+        if !url.starts_with("etcd://") && !url.starts_with("http://") {
+            return Err(bad());
+        }
         let list = url.strip_prefix("etcd://").unwrap_or(url);
         let mut endpoints = Vec::new();
         for member in list.split(',') {
@@ -97,9 +100,6 @@ impl Client {
                 return Err(bad());
             }
             endpoints.push(format!("http://{hostport}"));
-        }
-        if !url.starts_with("etcd://") && !url.starts_with("http://") {
-            return Err(bad());
         }
         let agent = ureq::AgentBuilder::new()
             .timeout_connect(Duration::from_secs(2))

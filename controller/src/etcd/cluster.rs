@@ -20,7 +20,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::etcd::client::{Client, EtcdError, TxnOp};
 use crate::etcd::store::EtcdRegistry;
-use crate::registry::{Batch, Op, Registry, RegistryError};
+use crate::registry::{Batch, Registry, RegistryError};
 use crate::schema::{NEXT_WIRE, ROOT};
 
 /// Where hosts announce themselves, each on its lease.
@@ -30,10 +30,6 @@ pub const HOST_RECORDS: &str = "/banana/host";
 /// How long a host counts as alive after its last renewal, at least
 /// (`banana supervise` renews every pass: three passes, if longer).
 pub const HOST_TTL_S: i64 = 10;
-
-fn config_root() -> String {
-    xs_schema::config::ROOT.to_string()
-}
 
 /// A host name as a path component: what a DNS label allows.
 pub fn check_host(name: &str) -> Result<(), String> {
@@ -77,7 +73,7 @@ impl<'a> ClusterRegistry<'a> {
     fn route(&self, path: &str) -> Route {
         let path = path.trim_end_matches('/');
         let under = |base: &str| path == base || path.starts_with(&format!("{base}/"));
-        if under(&config_root()) || !under(ROOT) {
+        if under(xs_schema::config::ROOT) || !under(ROOT) {
             Route::Local(path.to_string())
         } else if path == NEXT_WIRE {
             Route::Etcd(path.to_string())
@@ -102,15 +98,9 @@ impl<'a> ClusterRegistry<'a> {
     fn split(&self, batch: &Batch) -> (Batch, Batch) {
         let (mut etcd, mut local) = (Batch::new(), Batch::new());
         for op in &batch.0 {
-            let (path, remake): (&str, Box<dyn Fn(String) -> Op>) = match op {
-                Op::Put(p, v) => (p, Box::new(move |k| Op::Put(k, v.clone()))),
-                Op::Rm(p) => (p, Box::new(Op::Rm)),
-                Op::Restrict(p, a) => (p, Box::new(move |k| Op::Restrict(k, *a))),
-                Op::Expect(p, v) => (p, Box::new(move |k| Op::Expect(k, v.clone()))),
-            };
-            match self.route(path) {
-                Route::Etcd(k) => etcd.0.push(remake(k)),
-                Route::Local(k) => local.0.push(remake(k)),
+            match self.route(op.path()) {
+                Route::Etcd(k) => etcd.0.push(op.with_path(k)),
+                Route::Local(k) => local.0.push(op.with_path(k)),
             }
         }
         (etcd, local)

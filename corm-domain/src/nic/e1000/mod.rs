@@ -389,7 +389,8 @@ impl<M: Mmio> Nic for E1000<M> {
         self.bring_up()
     }
 
-    /// A global reset clears RCTL/TCTL and the ring registers (SDM §13.4.1).
+    /// [`reset_idle`]: a global reset (SDM §13.4.1), receive and transmit
+    /// off, interrupts masked.
     fn stop(&mut self) {
         self.failed = true;
         self.link = false;
